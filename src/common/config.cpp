@@ -1,0 +1,164 @@
+#include "config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "config_keys.hpp"
+
+namespace pywebd {
+namespace {
+
+std::string where(const std::filesystem::path& file, const YAML::Mark& mark) {
+    return fmt::format("{}:{}:{}", file.string(), mark.line + 1, mark.column + 1);
+}
+
+const ConfigKey* find_key(std::string_view path) {
+    for (const ConfigKey& key : config_keys())
+        if (key.path == path) return &key;
+    return nullptr;
+}
+
+// A section is a key path that only has children ("limits", "timeouts").
+bool is_section(std::string_view path) {
+    return std::ranges::any_of(config_keys(), [&](const ConfigKey& key) {
+        return key.path.size() > path.size() && key.path.starts_with(path) && key.path[path.size()] == '.';
+    });
+}
+
+class Loader {
+public:
+    explicit Loader(std::filesystem::path file) : file_(std::move(file)) {
+        context_.base_dir = file_.parent_path().empty() ? std::filesystem::current_path()
+                                                        : std::filesystem::absolute(file_.parent_path());
+    }
+
+    void load_map(const YAML::Node& map, const std::string& prefix, Config& config) {
+        if (!map.IsMap()) {
+            add(map.Mark(), prefix.empty() ? "(top level)" : prefix, "expected a map of keys");
+            return;
+        }
+        std::set<std::string> seen;
+        for (const auto& entry : map) {
+            const YAML::Node& key_node = entry.first;
+            const YAML::Node& value = entry.second;
+            const std::string name = key_node.IsScalar() ? key_node.Scalar() : std::string("?");
+            const std::string path = prefix.empty() ? name : prefix + "." + name;
+            if (!seen.insert(name).second) {
+                add(key_node.Mark(), path, "duplicate key");
+                continue;
+            }
+            if (is_section(path)) {
+                load_map(value, path, config);
+            } else if (const ConfigKey* key = find_key(path)) {
+                apply(*key, value, config);
+            } else {
+                add(key_node.Mark(), path, "unknown key");
+            }
+        }
+    }
+
+    std::vector<std::string> take_errors() { return std::move(errors_); }
+
+private:
+    void apply(const ConfigKey& key, const YAML::Node& value, Config& config) {
+        context_.where = where(file_, value.Mark());
+        try {
+            key.apply(value, context_, config);
+        } catch (const ValueError& error) {
+            add(value.Mark(), key.path, error.what());
+        } catch (const YAML::Exception& error) {
+            add(value.Mark(), key.path, error.msg);
+        }
+    }
+
+    void add(const YAML::Mark& mark, std::string_view key, std::string_view message) {
+        errors_.push_back(fmt::format("{}: {}: {}", where(file_, mark), key, message));
+    }
+
+    std::filesystem::path file_;
+    KeyContext context_;
+    std::vector<std::string> errors_;
+};
+
+std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const std::string& line : lines) {
+        if (!out.empty()) out += '\n';
+        out += line;
+    }
+    return out;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> errors)
+    : std::runtime_error(join_lines(errors)), errors_(std::move(errors)) {}
+
+std::vector<ListenAddress> Config::effective_listen() const {
+    std::vector<ListenAddress> out = listen;
+    if (out.empty()) {
+        out.push_back({AF_INET, "0.0.0.0", 0, false});
+        out.push_back({AF_INET6, "::", 0, false});
+    }
+    for (ListenAddress& address : out)
+        if (!address.has_port) address.port = port;
+    return out;
+}
+
+unsigned Config::effective_workers() const {
+    if (workers > 0) return workers;
+    const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? static_cast<unsigned>(cpus) : 1;
+}
+
+Config load_config_file(const std::filesystem::path& file) {
+    YAML::Node document;
+    try {
+        // Read it ourselves so that a directory or an unreadable file gets a clear error.
+        UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+        struct stat st {};
+        if (!fd || ::fstat(fd.get(), &st) != 0)
+            throw ConfigError({fmt::format("{}: cannot open: {}", file.string(), std::strerror(errno))});
+        if (!S_ISREG(st.st_mode)) throw ConfigError({fmt::format("{}: not a regular file", file.string())});
+        document = YAML::LoadFile(file.string());
+    } catch (const YAML::Exception& error) {
+        throw ConfigError({fmt::format("{}: {}", where(file, error.mark), error.msg)});
+    }
+    Config config;
+    config.source = file.string();
+    Loader loader(file);
+    if (!document.IsNull()) loader.load_map(document, "", config);
+    if (auto errors = loader.take_errors(); !errors.empty()) throw ConfigError(std::move(errors));
+    return config;
+}
+
+void validate(Config& config) {
+    std::vector<std::string> errors;
+    std::error_code ec;
+    const auto root = std::filesystem::weakly_canonical(std::filesystem::absolute(config.root, ec), ec);
+    struct stat st {};
+    if (ec || ::stat(root.c_str(), &st) != 0) {
+        errors.push_back(fmt::format("{}: root: '{}': {}", config.root_origin, config.root.string(),
+                                     std::strerror(ec ? ec.value() : errno)));
+    } else if (!S_ISDIR(st.st_mode)) {
+        errors.push_back(fmt::format("{}: root: '{}' is not a directory", config.root_origin, config.root.string()));
+    } else if (::access(root.c_str(), R_OK | X_OK) != 0) {
+        errors.push_back(fmt::format("{}: root: '{}': {}", config.root_origin, root.string(), std::strerror(errno)));
+    } else {
+        config.root = root;
+    }
+    if (config.limits.max_uri_bytes > config.limits.max_head_bytes)
+        errors.push_back(fmt::format("{}: limits.max_uri_bytes ({}) cannot exceed limits.max_head_bytes ({})",
+                                     config.source, config.limits.max_uri_bytes, config.limits.max_head_bytes));
+    if (!errors.empty()) throw ConfigError(std::move(errors));
+}
+
+}  // namespace pywebd

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "listen_address.hpp"
+#include "log.hpp"
+
+namespace pywebd {
+
+using Millis = std::chrono::milliseconds;
+
+struct Limits {
+    std::size_t max_head_bytes = 16 * 1024;  // request line + header fields
+    std::size_t max_headers = 100;           // header field lines
+    std::size_t max_uri_bytes = 8 * 1024;    // request-target
+    std::size_t max_connections = 10000;     // per worker
+    std::size_t max_body_discard = 64 * 1024;  // a larger request body closes the connection
+    std::size_t max_ranges = 16;               // byte ranges per request after merging; more → 200
+};
+
+struct Timeouts {
+    Millis header{10000};     // from the first byte of a request to its complete head
+    Millis keepalive{15000};  // idle between requests
+    Millis send{30000};       // without any progress while sending a response
+    Millis shutdown{10000};   // graceful stop: longest drain before workers are killed
+    Millis linger{5000};      // reading what a client still sends after we closed our side
+};
+
+// The immutable result of loading and validating a configuration. Workers receive it
+// at fork; it is never global.
+struct Config {
+    std::string source = "built-in defaults";  // the file it came from
+    std::uint16_t port = 8888;
+    std::vector<ListenAddress> listen;  // empty: every IPv4 and IPv6 address on `port`
+    int backlog = 511;
+    std::filesystem::path root = "static";  // absolute once validated
+    std::string root_origin = "built-in default";  // where `root` was set, for errors
+    unsigned workers = 0;                          // 0 = one per CPU
+    std::vector<std::string> index = {"index.html"};
+    bool serve_dotfiles = false;
+    bool server_tokens = true;
+    std::string charset = "utf-8";  // added to text types; empty = none
+    std::filesystem::path mime_types = "/etc/mime.types";
+    std::string user;
+    std::string group;
+    std::filesystem::path access_log;  // empty = off
+    std::string error_log = "stderr";  // "stderr" or a path
+    LogLevel log_level = LogLevel::Notice;
+    Limits limits;
+    Timeouts timeouts;
+
+    // The listen addresses actually used: `listen`, or the wildcard pair, with `port`
+    // filled in where an entry has none.
+    std::vector<ListenAddress> effective_listen() const;
+    unsigned effective_workers() const;
+};
+
+// Every problem found in a configuration, each one line: "file:line:col: key: message".
+class ConfigError : public std::runtime_error {
+public:
+    explicit ConfigError(std::vector<std::string> errors);
+    const std::vector<std::string>& errors() const { return errors_; }
+
+private:
+    std::vector<std::string> errors_;
+};
+
+// Reads and checks a YAML file; relative paths in it resolve against its directory.
+// Throws ConfigError listing every problem.
+Config load_config_file(const std::filesystem::path& file);
+
+// Checks what can only be checked once command-line overrides are applied (the root
+// directory exists, ...) and makes paths absolute. Throws ConfigError.
+void validate(Config& config);
+
+}  // namespace pywebd

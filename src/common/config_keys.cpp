@@ -1,0 +1,193 @@
+#include "config_keys.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <limits>
+#include <thread>
+
+#include "config_values.hpp"
+
+namespace pywebd {
+namespace {
+
+std::string scalar(const YAML::Node& node) {
+    if (!node.IsScalar()) throw ValueError("expected a single value, not a list or a map");
+    return node.Scalar();
+}
+
+std::size_t count_in(const YAML::Node& node, std::size_t min, std::size_t max) {
+    const std::string text = scalar(node);
+    std::size_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+        throw ValueError(fmt::format("expected a whole number, got '{}'", text));
+    if (value < min || value > max) throw ValueError(fmt::format("must be from {} to {}, got {}", min, max, value));
+    return value;
+}
+
+std::size_t bytes_in(const YAML::Node& node, std::size_t min, std::size_t max) {
+    const std::string text = scalar(node);
+    const auto value = parse_bytes(text);
+    if (!value) throw ValueError(fmt::format("expected a size such as 4096, 16KiB or 1MiB, got '{}'", text));
+    if (*value < min || *value > max)
+        throw ValueError(fmt::format("must be from {} to {} bytes, got {}", min, max, *value));
+    return *value;
+}
+
+Millis duration_in(const YAML::Node& node, Millis min, Millis max) {
+    const std::string text = scalar(node);
+    const auto value = parse_duration(text);
+    if (!value) throw ValueError(fmt::format("expected a duration such as 10s, 500ms or 2m, got '{}'", text));
+    if (*value < min || *value > max)
+        throw ValueError(fmt::format("must be from {}ms to {}ms, got {}ms", min.count(), max.count(), value->count()));
+    return *value;
+}
+
+bool bool_in(const YAML::Node& node) {
+    const std::string text = scalar(node);
+    const auto value = parse_bool(text);
+    if (!value) throw ValueError(fmt::format("expected true or false, got '{}'", text));
+    return *value;
+}
+
+std::vector<std::string> strings_in(const YAML::Node& node) {
+    if (node.IsScalar()) return {node.Scalar()};
+    if (!node.IsSequence()) throw ValueError("expected a list of strings");
+    std::vector<std::string> out;
+    for (const YAML::Node& item : node) out.push_back(scalar(item));
+    return out;
+}
+
+std::filesystem::path path_in(const YAML::Node& node, const KeyContext& context) {
+    const std::string text = scalar(node);
+    if (text.empty()) throw ValueError("expected a path, got an empty value");
+    if (text.find('\0') != std::string::npos) throw ValueError("path contains a NUL byte");
+    const std::filesystem::path path(text);
+    return path.is_absolute() ? path : context.base_dir / path;
+}
+
+// A user or group name as useradd accepts it; empty means "unchanged".
+std::string account_name_in(const YAML::Node& node) {
+    std::string text = scalar(node);
+    if (text.size() > 32 || text.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
+        throw ValueError(fmt::format("'{}' is not a valid user or group name", text));
+    return text;
+}
+
+constexpr Millis kMaxTimeout{24 * 3600 * 1000};
+
+const std::array kKeys = std::to_array<ConfigKey>({
+    {"port", "8888", "TCP port for every listen address that does not name its own",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.port = static_cast<std::uint16_t>(count_in(n, 0, 65535));
+     }},
+    {"listen", "[\"0.0.0.0\", \"[::]\"]",
+     "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.listen.clear();
+         for (const std::string& text : strings_in(n)) {
+             std::string error;
+             auto address = parse_listen_address(text, error);
+             if (!address) throw ValueError(error);
+             c.listen.push_back(*address);
+         }
+         if (c.listen.empty()) throw ValueError("needs at least one address");
+     }},
+    {"backlog", "511", "length of each listening socket's accept queue",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.backlog = static_cast<int>(count_in(n, 1, 65535)); }},
+    {"root", "./static", "document root; a relative path resolves against this file's directory",
+     [](const YAML::Node& n, const KeyContext& k, Config& c) {
+         c.root = path_in(n, k);
+         c.root_origin = k.where;
+     }},
+    {"workers", "auto", "worker processes: a number, or auto for one per CPU",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.workers = scalar(n) == "auto" ? 0 : static_cast<unsigned>(count_in(n, 1, 1024));
+     }},
+    {"index", "[index.html]", "file names tried, in order, for a request that names a directory",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.index = strings_in(n);
+         for (const std::string& name : c.index)
+             if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+                 throw ValueError(fmt::format("'{}' is not a plain file name", name));
+     }},
+    {"serve_dotfiles", "false", "serve paths with a segment starting with '.' (otherwise 404)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.serve_dotfiles = bool_in(n); }},
+    {"server_tokens", "true", "send the version in the Server header (false: just \"pywebd\")",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.server_tokens = bool_in(n); }},
+    {"charset", "utf-8", "charset parameter added to text types; empty for none",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.charset = n.IsNull() ? std::string() : scalar(n);
+         if (c.charset.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") !=
+             std::string::npos)
+             throw ValueError(fmt::format("'{}' is not a charset name", c.charset));
+     }},
+    {"mime_types", "/etc/mime.types", "file mapping extensions to media types (built-in table if absent)",
+     [](const YAML::Node& n, const KeyContext& k, Config& c) { c.mime_types = path_in(n, k); }},
+    {"user", "\"\"", "when started as root, workers run as this user (empty: unchanged)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.user = n.IsNull() ? "" : account_name_in(n); }},
+    {"group", "\"\"", "group for the workers (empty: the user's primary group)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.group = n.IsNull() ? "" : account_name_in(n); }},
+    {"access_log", "off", "combined-format access log file, or off",
+     [](const YAML::Node& n, const KeyContext& k, Config& c) {
+         c.access_log = scalar(n) == "off" ? std::filesystem::path() : path_in(n, k);
+     }},
+    {"error_log", "stderr", "error log file, or stderr (the journal under systemd)",
+     [](const YAML::Node& n, const KeyContext& k, Config& c) {
+         c.error_log = scalar(n) == "stderr" ? "stderr" : path_in(n, k).string();
+     }},
+    {"log_level", "notice", "lowest error-log level written: debug, info (client errors), notice, warn, error, crit",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         const std::string text = scalar(n);
+         const auto level = parse_log_level(text);
+         if (!level) throw ValueError(fmt::format("expected debug, info, notice, warn, error or crit, got '{}'", text));
+         c.log_level = *level;
+     }},
+    {"limits.max_head_bytes", "16KiB", "request line plus header fields; more is 414 or 431",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20);
+     }},
+    {"limits.max_headers", "100", "header field lines per request; more is 431",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_headers = count_in(n, 1, 10000); }},
+    {"limits.max_uri_bytes", "8KiB", "request-target length; longer is 414",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_uri_bytes = bytes_in(n, 64, 1 << 20); }},
+    {"limits.max_connections", "10000", "open client connections per worker; more wait in the accept queue",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.limits.max_connections = count_in(n, 1, 1'000'000);
+     }},
+    {"limits.max_body_discard", "64KiB", "request body read and dropped to keep a connection; larger closes it",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.limits.max_body_discard = bytes_in(n, 0, std::size_t{1} << 30);
+     }},
+    {"limits.max_ranges", "16", "byte ranges served in one response after merging; more sends the whole file",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_ranges = count_in(n, 1, 1000); }},
+    {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.timeouts.header = duration_in(n, Millis{100}, kMaxTimeout);
+     }},
+    {"timeouts.keepalive", "15s", "idle time allowed between requests on a connection",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.timeouts.keepalive = duration_in(n, Millis{0}, kMaxTimeout);
+     }},
+    {"timeouts.send", "30s", "time a response may go without any progress before the connection closes",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.timeouts.send = duration_in(n, Millis{100}, kMaxTimeout);
+     }},
+    {"timeouts.shutdown", "10s", "graceful stop: how long workers may drain before they are killed",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.timeouts.shutdown = duration_in(n, Millis{0}, kMaxTimeout);
+     }},
+    {"timeouts.linger", "5s", "after closing our side, how long to read what the client still sends",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.timeouts.linger = duration_in(n, Millis{0}, Millis{60'000});
+     }},
+});
+
+}  // namespace
+
+std::span<const ConfigKey> config_keys() { return kKeys; }
+
+}  // namespace pywebd

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pywebd {
+
+// A numeric listen address: "0.0.0.0", "127.0.0.1:8080", "[::]", "[::1]:80", "*:80",
+// or a bare port "8080". Host names are refused on purpose: a server must not depend
+// on DNS to start.
+struct ListenAddress {
+    int family = AF_INET;  // AF_INET or AF_INET6
+    std::string host;      // numeric, without brackets
+    std::uint16_t port = 0;
+    bool has_port = false;
+
+    std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+    bool operator==(const ListenAddress&) const = default;
+};
+
+// Parses one entry; on failure returns nullopt and sets `error`.
+std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string& error);
+
+// Fills a sockaddr for bind(); returns its length, 0 if the host does not parse.
+socklen_t to_sockaddr(const ListenAddress& address, sockaddr_storage& out);
+
+}  // namespace pywebd

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace pywebd {
+
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+// ASCII case-insensitive equality (HTTP field names, tokens, units).
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    return true;
+}
+
+constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// Strips optional whitespace (SP / HTAB) from both ends.
+constexpr std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Calls `each(element)` for every element of a comma-separated list (RFC 9110 §5.6.1),
+// with OWS trimmed. Empty elements are passed too, so strict callers can refuse them.
+template <typename Each>
+constexpr void for_each_list_element(std::string_view list, Each&& each) {
+    for (;;) {
+        const auto comma = list.find(',');
+        each(trim_ows(list.substr(0, comma)));
+        if (comma == std::string_view::npos) return;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+}  // namespace pywebd

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pywebd {
+
+struct CliOptions {
+    std::optional<std::string> config_file;
+    std::optional<std::uint16_t> port;
+    std::optional<std::string> root;
+    std::optional<unsigned> workers;
+    bool test_config = false;
+};
+
+// The outcome of reading the command line: options to run with, or text to print and
+// an exit status (help and version exit 0; a bad argument exits 2 with usage).
+struct CliResult {
+    std::optional<CliOptions> options;
+    std::string output;
+    int exit_status = 0;
+};
+
+CliResult parse_command_line(const std::vector<std::string>& args);  // args without argv[0]
+
+}  // namespace pywebd

@@ -1,0 +1,28 @@
+#include "effective_config.hpp"
+
+namespace pywebd {
+
+Config load_effective_config(const CliOptions& options) {
+    Config config;
+    if (options.config_file) {
+        config = load_config_file(*options.config_file);
+    } else {
+        config.root_origin = "built-in default root";
+    }
+    if (options.port) {
+        config.port = *options.port;
+        for (ListenAddress& address : config.listen) {
+            address.port = *options.port;
+            address.has_port = true;
+        }
+    }
+    if (options.root) {
+        config.root = std::filesystem::absolute(*options.root);
+        config.root_origin = "--root";
+    }
+    if (options.workers) config.workers = *options.workers;
+    validate(config);
+    return config;
+}
+
+}  // namespace pywebd

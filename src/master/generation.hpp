@@ -1,0 +1,30 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config.hpp"
+#include "listeners.hpp"
+#include "mime_types.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+// Everything one generation of workers is forked with. A reload builds a new one; the
+// old one lives until its last worker has exited, and with it go the listening sockets
+// only it used.
+struct Generation {
+    unsigned number = 0;
+    Config config;
+    MimeTypes mime;
+    std::vector<std::shared_ptr<ListenSocket>> listeners;
+    UniqueFd access_log;  // opened by the master, so workers need no rights to the log directory
+
+    std::vector<int> listener_fds() const {
+        std::vector<int> fds;
+        for (const auto& l : listeners) fds.push_back(l->fd.get());
+        return fds;
+    }
+};
+
+}  // namespace pywebd

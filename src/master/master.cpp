@@ -1,0 +1,358 @@
+#include "master.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "channel.hpp"
+#include "effective_config.hpp"
+#include "exit_code.hpp"
+#include "privileges.hpp"
+#include "signals.hpp"
+#include "worker.hpp"
+
+namespace pywebd {
+namespace {
+
+constexpr std::uint64_t kSignalKey = 0;  // worker channels use their pid as key
+constexpr std::int64_t kFastStopGraceMs = 1000;
+
+// Closes every descriptor of a freshly forked worker except those it needs, so it holds
+// no other worker's channel nor the master's signalfd and epoll.
+void close_fds_except(std::vector<int> keep) {
+    keep.push_back(0);
+    keep.push_back(1);
+    keep.push_back(2);
+    std::sort(keep.begin(), keep.end());
+    keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+    unsigned next = 0;
+    for (int fd : keep) {
+        if (fd < 0) continue;
+        if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd) - 1, 0);
+        next = static_cast<unsigned>(fd) + 1;
+    }
+    ::close_range(next, ~0U, 0);
+}
+
+UniqueFd open_access_log(const Config& config) {
+    if (config.access_log.empty()) return {};
+    UniqueFd fd(::open(config.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!fd) throw BindError(fmt::format("cannot open access log {}: {}", config.access_log.string(), std::strerror(errno)));
+    return fd;
+}
+
+}  // namespace
+
+std::int64_t monotonic_now_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+void raise_fd_limit(const Config& config, Logger& log) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    // Idle connections hold one descriptor; only those sending a file hold two.
+    const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + 64;
+    if (limit.rlim_cur < needed)
+        log.warn("open-file limit {} is below what limits.max_connections={} needs ({}); connections beyond "
+                 "it wait in the accept queue",
+                 limit.rlim_cur, config.limits.max_connections, needed);
+}
+
+Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log)
+    : cli_(std::move(cli)), log_(log), pid_(::getpid()), socket_activated_(socket_activated) {
+    signals_ = open_signalfd({SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE});
+    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kSignalKey;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.get(), &ev);
+    supervisor_ = std::make_unique<Supervisor>(
+        log_, epoll_.get(), [this](const Generation& g, unsigned slot) { return spawn_worker(g, slot); });
+
+    initial_ = std::make_shared<Generation>();
+    initial_->number = next_generation_++;
+    initial_->access_log = open_access_log(config);
+    initial_->mime = MimeTypes::load(config.mime_types, config.charset);
+    initial_->config = std::move(config);
+    for (ListenSocket& socket : listeners) {
+        auto shared = std::make_shared<ListenSocket>(std::move(socket));
+        if (socket_activated_) inherited_.push_back(shared);
+        initial_->listeners.push_back(std::move(shared));
+    }
+}
+
+int Master::run() {
+    const Config& config = initial_->config;
+    for (const auto& l : initial_->listeners) log_.notice("listening on {}", l->name);
+    log_.notice("pywebd starting pid={} workers={} root={}", pid_, config.effective_workers(), config.root.string());
+    supervisor_->start(initial_, monotonic_now_ms());
+    initial_.reset();
+    if (const auto period = notifier_.watchdog_period()) next_watchdog_ms_ = monotonic_now_ms();
+
+    std::array<epoll_event, 32> events{};
+    for (;;) {
+        const std::int64_t before = monotonic_now_ms();
+        const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), wait_timeout(before));
+        if (n < 0 && errno != EINTR) {
+            log_.crit("epoll_wait: {}", std::strerror(errno));
+            return static_cast<int>(ExitCode::Failure);
+        }
+        const std::int64_t now = monotonic_now_ms();
+        Pending pending;
+        for (int i = 0; i < n; ++i) {
+            const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
+            if (key == kSignalKey) pending = read_signals();
+            else on_worker_message(static_cast<pid_t>(key));
+        }
+        // Fixed priority: reap, stop, reload, reopen.
+        if (pending.child_exited) reap(now);
+        if (pending.stop != Stop::None) begin_stop(pending.stop, now);
+        if (stopping_ == Stop::None) {
+            if (pending.reload) reload(now);
+            if (pending.reopen_logs) reopen_logs();
+            finish_reload(now);
+            check_startup();
+            if (supervisor_->current_fatal()) {
+                log_.crit("no worker can run; stopping");
+                begin_stop(Stop::Fast, now);
+            }
+        }
+        supervisor_->run_due(now, stopping_ != Stop::None);
+        if (stopping_ != Stop::None && supervisor_->process_count() == 0) break;
+        if (const auto period = notifier_.watchdog_period(); period && now >= next_watchdog_ms_) {
+            notifier_.watchdog();
+            next_watchdog_ms_ = now + period->count();
+        }
+    }
+    log_.notice("pywebd stopped");
+    return supervisor_->current_fatal() ? static_cast<int>(ExitCode::Failure) : 0;
+}
+
+int Master::wait_timeout(std::int64_t now) const {
+    std::int64_t wait = -1;
+    if (const auto next = supervisor_->next_deadline()) wait = std::max<std::int64_t>(*next - now, 0);
+    if (notifier_.watchdog_period()) {
+        const std::int64_t until = std::max<std::int64_t>(next_watchdog_ms_ - now, 0);
+        wait = wait < 0 ? until : std::min(wait, until);
+    }
+    return static_cast<int>(wait);
+}
+
+Master::Pending Master::read_signals() {
+    Pending pending;
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        switch (info.ssi_signo) {
+        case SIGCHLD: pending.child_exited = true; break;
+        case SIGHUP: pending.reload = true; break;
+        case SIGUSR1: pending.reopen_logs = true; break;
+        case SIGTERM:
+        case SIGQUIT:
+            if (pending.stop == Stop::None) pending.stop = Stop::Graceful;
+            break;
+        case SIGINT: pending.stop = Stop::Fast; break;
+        default: break;
+        }
+    }
+    return pending;
+}
+
+void Master::reap(std::int64_t now) {
+    for (;;) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        if (!supervisor_->on_exit(pid, status, now, stopping_ != Stop::None))
+            log_.info("reaped unknown child pid={} {}", pid, describe_exit(status));
+    }
+}
+
+void Master::on_worker_message(pid_t pid) {
+    WorkerProcess* process = supervisor_->find(pid);
+    if (process == nullptr) return;
+    for (;;) {
+        bool closed = false;
+        auto message = receive_message(process->channel.get(), closed);
+        if (!message) {
+            // EOF: the worker is exiting; SIGCHLD follows. Stop polling its channel.
+            if (closed) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, process->channel.get(), nullptr);
+            return;
+        }
+        if (message->message == ChannelMessage::WorkerReady) supervisor_->on_ready(pid);
+    }
+}
+
+void Master::check_startup() {
+    if (announced_ready_ || !supervisor_->current_ready()) return;
+    announced_ready_ = true;
+    log_.notice("ready: {} workers accepting", supervisor_->current()->config.effective_workers());
+    notifier_.ready(status_line());
+}
+
+void Master::begin_stop(Stop stop, std::int64_t now) {
+    if (stop == stopping_ || (stopping_ == Stop::Fast && stop == Stop::Graceful)) return;
+    stopping_ = stop;
+    const Generation* current = supervisor_->current();
+    const std::int64_t grace = stop == Stop::Fast || current == nullptr ? kFastStopGraceMs
+                                                                        : current->config.timeouts.shutdown.count();
+    log_.notice("{} stop: {} workers", stop == Stop::Fast ? "fast" : "graceful", supervisor_->process_count());
+    notifier_.stopping(stop == Stop::Fast ? "stopping (fast)" : "stopping: draining connections");
+    supervisor_->quit_all(stop == Stop::Fast ? SIGTERM : SIGQUIT, now, grace);
+}
+
+std::shared_ptr<Generation> Master::make_generation(Config config) {
+    auto generation = std::make_shared<Generation>();
+    if (socket_activated_) {
+        generation->listeners = inherited_;  // systemd owns the addresses
+    } else {
+        const Generation* current = supervisor_->current();
+        for (const ListenAddress& address : config.effective_listen()) {
+            std::shared_ptr<ListenSocket> reused;
+            if (current != nullptr)
+                for (const auto& l : current->listeners)
+                    if (l->address == address) reused = l;
+            generation->listeners.push_back(reused ? reused
+                                                   : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
+        }
+    }
+    generation->access_log = open_access_log(config);
+    generation->mime = MimeTypes::load(config.mime_types, config.charset);
+    generation->config = std::move(config);
+    generation->number = next_generation_++;
+    return generation;
+}
+
+void Master::reload(std::int64_t now) {
+    if (supervisor_->pending() != nullptr) {
+        reload_queued_ = true;  // one reload at a time; this one runs when the current finishes
+        return;
+    }
+    notifier_.reloading("reloading configuration");
+    log_.notice("reloading configuration");
+    std::string failure;
+    try {
+        Config config = load_effective_config(cli_);
+        auto generation = make_generation(std::move(config));
+        log_.set_level(generation->config.log_level);
+        if (generation->config.error_log != (log_.path().empty() ? "stderr" : log_.path()))
+            if (const auto error = log_.open(generation->config.error_log)) log_.error("{}", *error);
+        supervisor_->stage(generation, now);
+        return;
+    } catch (const ConfigError& error) {
+        for (const std::string& line : error.errors()) log_.error("reload failed: {}", line);
+        failure = error.errors().front();
+    } catch (const BindError& error) {
+        log_.error("reload failed: {}", error.what());
+        failure = error.what();
+    }
+    last_reload_ = "failed: " + failure;
+    notifier_.ready(status_line());
+}
+
+void Master::finish_reload(std::int64_t now) {
+    if (supervisor_->pending() == nullptr) return;
+    if (supervisor_->pending_failed()) {
+        const std::int64_t grace = supervisor_->pending()->config.timeouts.shutdown.count();
+        supervisor_->abandon(SIGQUIT, now, grace);
+        last_reload_ = "failed: new workers could not start";
+        log_.error("reload failed: new workers could not start; the previous configuration serves on");
+    } else if (supervisor_->pending_ready()) {
+        const std::int64_t grace = supervisor_->current()->config.timeouts.shutdown.count();
+        supervisor_->promote(SIGQUIT, now, grace);
+        last_reload_ = fmt::format("ok (generation {})", supervisor_->current()->number);
+        log_.notice("reload complete: generation {} serving", supervisor_->current()->number);
+    } else {
+        return;
+    }
+    notifier_.ready(status_line());
+    if (reload_queued_) {
+        reload_queued_ = false;
+        reload(now);
+    }
+}
+
+void Master::reopen_logs() {
+    if (const auto error = log_.reopen()) log_.error("{}", *error);
+    log_.notice("reopening log files");
+    for (pid_t pid : supervisor_->pids())
+        if (const WorkerProcess* process = supervisor_->find(pid)) send_logs(*process);
+}
+
+// Each worker gets freshly opened log files from the master, which may write where the
+// workers (after dropping privileges) may not.
+void Master::send_logs(const WorkerProcess& process) const {
+    const Config& config = process.generation_data->config;
+    try {
+        UniqueFd access = open_access_log(config);
+        if (access) send_message(process.channel.get(), ChannelMessage::AccessLog, access.get());
+    } catch (const BindError& error) {
+        log_.error("{}", error.what());
+    }
+    if (!log_.path().empty()) send_message(process.channel.get(), ChannelMessage::ErrorLog, log_.fd());
+}
+
+Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
+    Channel channel = open_channel();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        log_.error("fork: {}", std::strerror(errno));
+        return {};
+    }
+    if (pid == 0) worker_main(generation, slot, std::move(channel.worker_end));
+    return {pid, std::move(channel.master_end)};
+}
+
+void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd channel) {
+    // A worker must not outlive its master: if the master dies, drain and exit.
+    ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
+    if (::getppid() != pid_) ::_exit(0);
+    ::unsetenv("NOTIFY_SOCKET");
+    std::vector<int> keep = generation.listener_fds();
+    keep.push_back(channel.get());
+    keep.push_back(generation.access_log.get());
+    keep.push_back(log_.fd());
+    close_fds_except(keep);
+    log_.set_role(fmt::format("worker {}", slot));
+    const Config& config = generation.config;
+    if (const auto error = drop_privileges(config.user, config.group)) {
+        log_.crit("{}", *error);
+        ::_exit(kWorkerFatalStatus);
+    }
+    // The worker gets its own descriptor for the access log; the generation's stays with it.
+    UniqueFd access_log(generation.access_log ? ::fcntl(generation.access_log.get(), F_DUPFD_CLOEXEC, 3) : -1);
+    int status;
+    {
+        Worker worker(WorkerSetup{config, generation.mime, generation.listener_fds(), std::move(channel),
+                                  std::move(access_log), slot, log_});
+        status = worker.run();
+    }
+    ::_exit(status);  // never unwind into the master's stack
+}
+
+std::string Master::status_line() const {
+    const Generation* current = supervisor_->current();
+    return fmt::format("generation {}, {} workers, last reload: {}", current ? current->number : 0,
+                       supervisor_->process_count(), last_reload_);
+}
+
+}  // namespace pywebd

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "config.hpp"
+#include "generation.hpp"
+#include "listeners.hpp"
+#include "log.hpp"
+#include "notifier.hpp"
+#include "supervisor.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+// The master process: owns the configuration, the listening sockets and the worker
+// table; never accepts. Its loop only reacts to signals (through a signalfd), to
+// workers' messages and to its own deadlines.
+class Master {
+public:
+    Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log);
+    int run();
+
+private:
+    enum class Stop : std::uint8_t { None, Graceful, Fast };
+    // What the signals read in one wake-up ask for; handled in a fixed order.
+    struct Pending {
+        bool child_exited = false;
+        bool reload = false;
+        bool reopen_logs = false;
+        Stop stop = Stop::None;
+    };
+
+    Pending read_signals();
+    void reap(std::int64_t now);
+    void on_worker_message(pid_t pid);
+    void begin_stop(Stop stop, std::int64_t now);
+    void reload(std::int64_t now);
+    void finish_reload(std::int64_t now);
+    void reopen_logs();
+    void send_logs(const WorkerProcess& process) const;
+    void check_startup();
+    std::shared_ptr<Generation> make_generation(Config config);
+    Spawned spawn_worker(const Generation& generation, unsigned slot);
+    [[noreturn]] void worker_main(const Generation& generation, unsigned slot, UniqueFd channel);
+    std::string status_line() const;
+    int wait_timeout(std::int64_t now) const;
+
+    CliOptions cli_;
+    Logger& log_;
+    Notifier notifier_;
+    pid_t pid_;
+    bool socket_activated_;
+    UniqueFd epoll_;
+    UniqueFd signals_;
+    std::unique_ptr<Supervisor> supervisor_;
+    std::shared_ptr<Generation> initial_;
+    std::vector<std::shared_ptr<ListenSocket>> inherited_;  // socket activation: used by every generation
+    unsigned next_generation_ = 1;
+    bool announced_ready_ = false;
+    bool reload_queued_ = false;
+    Stop stopping_ = Stop::None;
+    std::string last_reload_ = "none";
+    std::int64_t next_watchdog_ms_ = 0;
+};
+
+// Raises RLIMIT_NOFILE to its hard limit and warns if that cannot cover the configured
+// connections (each may hold a socket and a file).
+void raise_fd_limit(const Config& config, Logger& log);
+
+std::int64_t monotonic_now_ms();
+
+}  // namespace pywebd

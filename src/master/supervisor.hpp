@@ -1,0 +1,118 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "generation.hpp"
+#include "log.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+// Back-off before respawning a slot that keeps crashing: the first crash is repaired at
+// once; each further crash of a worker that lived less than kStableMs doubles the wait
+// from 100 ms, up to 30 s. A worker that stayed up kStableMs resets the count.
+struct Backoff {
+    static constexpr std::int64_t kStableMs = 5000;
+    static constexpr std::int64_t kFirstDelayMs = 100;
+    static constexpr std::int64_t kMaxDelayMs = 30000;
+    unsigned crashes = 0;
+
+    // Records a crash of a worker that lived `lived_ms`; returns the wait before respawning.
+    std::int64_t on_crash(std::int64_t lived_ms);
+};
+
+struct WorkerProcess {
+    pid_t pid = 0;
+    unsigned generation = 0;
+    unsigned slot = 0;
+    UniqueFd channel;  // master end
+    bool ready = false;
+    bool quitting = false;        // asked to stop: its exit is planned
+    std::int64_t started_ms = 0;
+    std::int64_t kill_at_ms = 0;  // when quitting: SIGKILL if still alive by then
+    std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
+};
+
+// Forks a worker for (generation, slot); returns its pid (-1 if fork failed) and the
+// master end of its channel.
+struct Spawned {
+    pid_t pid = -1;
+    UniqueFd channel;
+};
+using Spawner = std::function<Spawned(const Generation&, unsigned slot)>;
+
+// The worker table. The current generation's slots are kept filled (respawned with
+// back-off); during a reload a pending generation starts beside it and is promoted
+// once every one of its workers is ready, or abandoned if one cannot start. Old
+// generations drain and are killed at their deadline. Policy about signals stays in
+// the master, which calls this.
+class Supervisor {
+public:
+    Supervisor(Logger& log, int epoll_fd, Spawner spawner);
+
+    void start(std::shared_ptr<const Generation> generation, std::int64_t now_ms);
+    void stage(std::shared_ptr<const Generation> generation, std::int64_t now_ms);
+    // The pending generation becomes current; the previous current one is sent `signal`.
+    void promote(int signal, std::int64_t now_ms, std::int64_t grace_ms);
+    // The pending generation is sent `signal` and forgotten; the current one serves on.
+    void abandon(int signal, std::int64_t now_ms, std::int64_t grace_ms);
+
+    const Generation* current() const { return current_.generation.get(); }
+    const Generation* pending() const { return pending_.generation.get(); }
+    bool pending_ready() const { return pending_.generation && all_ready(pending_); }
+    bool pending_failed() const { return pending_.failed; }
+    bool current_ready() const { return all_ready(current_); }
+    bool current_fatal() const;  // every slot of the current generation failed fatally
+
+    // A child exited (from waitpid). Returns false if it was not one of ours.
+    bool on_exit(pid_t pid, int status, std::int64_t now_ms, bool stopping);
+    void on_ready(pid_t pid);
+    WorkerProcess* find(pid_t pid);
+
+    // Sends `signal` to every worker and gives them until now + grace_ms.
+    void quit_all(int signal, std::int64_t now_ms, std::int64_t grace_ms);
+    // Respawns that are due; SIGKILL for quitting workers past their deadline.
+    void run_due(std::int64_t now_ms, bool stopping);
+    std::optional<std::int64_t> next_deadline() const;
+
+    std::size_t process_count() const { return processes_.size(); }
+    std::vector<pid_t> pids() const;
+    std::size_t generations_alive() const;
+
+private:
+    struct Slot {
+        Backoff backoff;
+        std::int64_t respawn_at_ms = -1;  // -1: nothing scheduled
+        bool fatal = false;
+    };
+    struct Tracked {
+        std::shared_ptr<const Generation> generation;
+        std::vector<Slot> slots;
+        bool failed = false;
+    };
+
+    void fill(Tracked& tracked, std::int64_t now_ms);
+    void spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms);
+    void quit_generation(unsigned number, int signal, std::int64_t now_ms, std::int64_t grace_ms);
+    bool all_ready(const Tracked& tracked) const;
+    Tracked* tracked_for(unsigned generation);
+
+    Logger& log_;
+    int epoll_fd_;
+    Spawner spawner_;
+    Tracked current_;
+    Tracked pending_;
+    std::vector<std::unique_ptr<WorkerProcess>> processes_;
+};
+
+// "exit status 1" or "signal 9 (Killed)"
+std::string describe_exit(int status);
+
+}  // namespace pywebd

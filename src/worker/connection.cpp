@@ -1,0 +1,290 @@
+#include "connection.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+
+#include "io.hpp"
+#include "request_facts.hpp"
+
+namespace pywebd {
+namespace {
+
+constexpr std::size_t kMaxIov = 8;
+// One sendfile call moves at most this much, so one fast client cannot starve the others.
+constexpr std::size_t kSendfileChunk = 1 << 20;
+
+// The first line of whatever was received, for logging a request we could not parse.
+std::string_view first_line(std::string_view buffered) {
+    const auto end = buffered.find_first_of("\r\n");
+    return buffered.substr(0, std::min<std::size_t>(end, 512));
+}
+
+}  // namespace
+
+Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id)
+    : fd_(std::move(fd)), id_(id), slot_(slot), generation_(generation), peer_(peer) {}
+
+void Connection::start(ConnectionServices& s) {
+    s.timers.arm(*this, TimerKind::Header, s.now_ms);
+    drive(s);
+}
+
+void Connection::on_events(std::uint32_t events, ConnectionServices& s) {
+    // ERR and HUP count as both: the next read or write finds out what happened.
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+    drive(s);
+}
+
+bool Connection::between_requests() const {
+    return state_ == ConnState::Idle ||
+           (state_ == ConnState::ReadingHead && discard_ == 0 && (!buffers_ || buffers_->length == 0));
+}
+
+void Connection::close_if_idle(ConnectionServices& s) {
+    if (between_requests()) close(s);
+}
+
+void Connection::drive(ConnectionServices& s) {
+    for (;;) {
+        switch (state_) {
+        case ConnState::ReadingHead:
+        case ConnState::Idle:
+            if (!read_request(s)) return;
+            break;
+        case ConnState::Sending:
+            if (!send_response(s)) return;
+            break;
+        case ConnState::Lingering: return linger(s);
+        case ConnState::Closed: return;
+        }
+    }
+}
+
+// Returns true when there is a response to send (or the state changed otherwise and
+// drive() should look again), false when waiting for the client.
+bool Connection::read_request(ConnectionServices& s) {
+    if (buffers_ && buffers_->length > 0 && process_input(s)) return true;
+    while (readable_) {
+        if (!buffers_) buffers_ = s.pool.acquire();
+        RequestBuffers& b = *buffers_;
+        const IoResult r = read_some(fd_.get(), {b.input.get() + b.length, b.capacity - b.length});
+        switch (r.status) {
+        case Io::WouldBlock:
+            readable_ = false;
+            if (state_ == ConnState::Idle && b.length == 0) release_buffers(s);
+            return false;
+        case Io::PeerClosed:
+        case Io::Failed:
+            if (r.status == Io::Failed) s.log.info("read failed conn={} error={}", id_, r.error);
+            close(s);
+            return false;
+        case Io::Done:
+            if (state_ == ConnState::Idle) {
+                state_ = ConnState::ReadingHead;
+                s.timers.arm(*this, TimerKind::Header, s.now_ms);
+            }
+            b.length += r.bytes;
+            if (process_input(s)) return true;
+            break;
+        }
+    }
+    return false;
+}
+
+// Looks at the buffered bytes: drops a previous request's body, finds and parses a
+// complete head, and plans its response. True once a response is planned.
+bool Connection::process_input(ConnectionServices& s) {
+    RequestBuffers& b = *buffers_;
+    if (discard_ > 0) {
+        const auto drop = static_cast<std::size_t>(std::min<std::uint64_t>(discard_, b.length));
+        b.drop_front(drop);
+        discard_ -= drop;
+        if (discard_ > 0) return false;
+    }
+    if (b.length == 0) return false;
+    const auto scan = b.scanner.scan(b.buffered(), b.length == b.capacity);
+    if (scan.status == http::HeadScanner::Status::Incomplete) return false;
+    if (scan.status == http::HeadScanner::Status::Error) {
+        answer_error(http::info(scan.error).status, http::info(scan.error).token, s);
+        return true;
+    }
+    const std::string_view head_text =
+        b.buffered().substr(b.scanner.head_begin(), b.scanner.head_end() - b.scanner.head_begin());
+    b.consumed = b.scanner.head_end();
+    http::RequestHead head;
+    http::RequestFacts facts;
+    http::ParseError error = http::parse_head(head_text, s.parse_limits, s.header_storage, head);
+    if (error == http::ParseError::None) error = http::analyze(head, facts);
+    if (error != http::ParseError::None) {
+        answer_error(http::info(error).status, http::info(error).token, s);
+        return true;
+    }
+    answer(head, facts, s);
+    return true;
+}
+
+void Connection::answer(const http::RequestHead& head, const http::RequestFacts& facts, ConnectionServices& s) {
+    RequestBuffers& b = *buffers_;
+    Framing framing{head.method == http::Method::Head, !facts.keep_alive || s.draining,
+                    head.version == http::Version::Http10};
+    // A body we will not read in full leaves the connection unframed: close after.
+    if (facts.chunked || facts.content_length > s.max_body_discard) framing.close = true;
+    else discard_ = facts.content_length;
+    b.response.clear();
+    s.handler.handle(head, facts, framing, b.response);
+    b.request_line = head.request_line;
+    b.referer = facts.referer;
+    b.user_agent = facts.user_agent;
+    begin_sending(s);
+}
+
+void Connection::answer_error(std::uint16_t status, std::string_view token, ConnectionServices& s) {
+    RequestBuffers& b = *buffers_;
+    s.log.info("bad request conn={} status={} token={}", id_, status, token);
+    b.response.clear();
+    s.handler.error(status, Framing{false, true, false}, b.response);
+    b.request_line = first_line(b.buffered());
+    b.referer = b.user_agent = {};
+    discard_ = 0;
+    begin_sending(s);
+}
+
+void Connection::begin_sending(ConnectionServices& s) {
+    state_ = ConnState::Sending;
+    head_offset_ = segment_offset_ = body_sent_ = 0;
+    segment_ = 0;
+    s.timers.arm(*this, TimerKind::Send, s.now_ms);
+}
+
+void Connection::advance(std::size_t bytes) {
+    const Response& r = buffers_->response;
+    const std::size_t head_part = std::min<std::size_t>(bytes, r.head.size() - head_offset_);
+    head_offset_ += head_part;
+    bytes -= head_part;
+    body_sent_ += bytes;
+    while (bytes > 0) {
+        const std::uint64_t left = r.segments[segment_].length - segment_offset_;
+        const std::uint64_t used = std::min<std::uint64_t>(left, bytes);
+        segment_offset_ += used;
+        bytes -= used;
+        if (segment_offset_ == r.segments[segment_].length) {
+            ++segment_;
+            segment_offset_ = 0;
+        }
+    }
+}
+
+bool Connection::send_response(ConnectionServices& s) {
+    const Response& r = buffers_->response;
+    while (writable_) {
+        // Gather the head's remainder and the memory segments that follow it.
+        std::array<iovec, kMaxIov> iov{};
+        std::size_t count = 0;
+        if (head_offset_ < r.head.size())
+            iov[count++] = {const_cast<char*>(r.head.data() + head_offset_), r.head.size() - head_offset_};
+        std::size_t after = segment_;
+        std::uint64_t offset = segment_offset_;
+        for (; count < kMaxIov && after < r.segments.size() && r.segments[after].data != nullptr; ++after, offset = 0)
+            iov[count++] = {const_cast<char*>(r.segments[after].data + offset), r.segments[after].length - offset};
+        IoResult result{};
+        if (count > 0) {
+            result = send_some(fd_.get(), {iov.data(), count}, after < r.segments.size());
+        } else if (segment_ < r.segments.size()) {
+            const BodySegment& file = r.segments[segment_];
+            const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, kSendfileChunk));
+            result = send_file(fd_.get(), r.file.get(), file.offset + segment_offset_, chunk);
+            if (result.status == Io::Done && result.bytes == 0) {
+                // The file shrank after we announced its length: the framing is broken.
+                s.log.warn("file shrank while being sent conn={} status={}", id_, r.status);
+                close(s);
+                return false;
+            }
+        } else {
+            finish_response(s);
+            return true;
+        }
+        switch (result.status) {
+        case Io::Done:
+            advance(result.bytes);
+            s.timers.arm(*this, TimerKind::Send, s.now_ms);  // progress restarts the clock
+            break;
+        case Io::WouldBlock: writable_ = false; return false;
+        case Io::PeerClosed:
+        case Io::Failed:
+            if (result.status == Io::Failed) s.log.info("send failed conn={} error={}", id_, result.error);
+            close(s);
+            return false;
+        }
+    }
+    return false;
+}
+
+void Connection::finish_response(ConnectionServices& s) {
+    RequestBuffers& b = *buffers_;
+    if (s.access_log.enabled())
+        s.access_log.add({peer_, s.date.now(), b.request_line, b.response.status, body_sent_, b.referer, b.user_agent});
+    if (b.response.close) return start_lingering(s);
+    b.response.clear();
+    b.drop_front(b.consumed);
+    b.consumed = 0;
+    b.scanner.reset();
+    if (b.length > 0 || discard_ > 0) {
+        state_ = ConnState::ReadingHead;  // a pipelined request, or a body to skip first
+        s.timers.arm(*this, TimerKind::Header, s.now_ms);
+    } else {
+        state_ = ConnState::Idle;
+        s.timers.arm(*this, TimerKind::KeepAlive, s.now_ms);
+        release_buffers(s);
+    }
+}
+
+// Closing with unread input would make the kernel send a reset, which can destroy the
+// response before the client reads it; so shut our side, then read and drop what the
+// client still sends until it closes or the linger timer fires.
+void Connection::start_lingering(ConnectionServices& s) {
+    release_buffers(s);
+    if (!s.linger || ::shutdown(fd_.get(), SHUT_WR) != 0) return close(s);
+    state_ = ConnState::Lingering;
+    s.timers.arm(*this, TimerKind::Linger, s.now_ms);
+}
+
+void Connection::linger(ConnectionServices& s) {
+    while (readable_) {
+        const IoResult r = read_some(fd_.get(), s.scratch);
+        if (r.status == Io::WouldBlock) readable_ = false;
+        else if (r.status != Io::Done) return close(s);
+    }
+}
+
+void Connection::on_timeout(ConnectionServices& s) {
+    switch (kind) {
+    case TimerKind::Header:
+        if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0) {
+            answer_error(408, "header_timeout", s);
+            return drive(s);
+        }
+        return close(s);
+    case TimerKind::Send:
+        s.log.info("send timeout conn={} sent={}", id_, body_sent_);
+        return close(s);
+    case TimerKind::KeepAlive:
+    case TimerKind::Linger: return close(s);
+    }
+}
+
+void Connection::release_buffers(ConnectionServices& s) {
+    if (buffers_) s.pool.release(std::move(buffers_));
+}
+
+void Connection::close(ConnectionServices& s) {
+    s.timers.disarm(*this);
+    release_buffers(s);
+    fd_.reset();
+    state_ = ConnState::Closed;
+}
+
+}  // namespace pywebd

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "access_log.hpp"
+#include "date_cache.hpp"
+#include "head_parser.hpp"
+#include "log.hpp"
+#include "peer_address.hpp"
+#include "request_buffers.hpp"
+#include "static_handler.hpp"
+#include "timer_lists.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+enum class ConnState : std::uint8_t {
+    ReadingHead,  // waiting for (the rest of) a request head
+    Sending,      // a response is being written
+    Idle,         // keep-alive, between requests: holds no buffers
+    Lingering,    // our side is shut; reading what the client still sends, then close
+    Closed,       // fd closed; the worker frees the slot after the current event batch
+};
+
+// What connections use from their worker. One per worker; `now_ms` and `draining` are
+// updated by the worker's loop.
+struct ConnectionServices {
+    BufferPool& pool;
+    TimerLists& timers;
+    StaticHandler& handler;
+    AccessLog& access_log;
+    const DateCache& date;
+    Logger& log;
+    std::span<http::Header> header_storage;
+    http::ParseLimits parse_limits;
+    std::size_t max_body_discard;
+    std::span<char> scratch;  // for bytes read only to be dropped
+    std::int64_t now_ms = 0;
+    bool draining = false;
+    bool linger = true;  // timeouts.linger > 0
+};
+
+// One client connection: an explicit state machine driven by edge-triggered readiness.
+// It reads until EAGAIN, answers pipelined requests in order, and sends each response
+// as head + memory with sendmsg and file ranges with sendfile.
+class Connection : public TimerNode {
+public:
+    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id);
+
+    void start(ConnectionServices& s);                     // just accepted
+    void on_events(std::uint32_t events, ConnectionServices& s);
+    void on_timeout(ConnectionServices& s);
+    // Graceful stop: a connection with no request in progress closes now.
+    void close_if_idle(ConnectionServices& s);
+
+    ConnState state() const { return state_; }
+    bool between_requests() const;
+    std::uint32_t slot() const { return slot_; }
+    std::uint32_t generation() const { return generation_; }
+    int fd() const { return fd_.get(); }
+
+private:
+    void drive(ConnectionServices& s);
+    bool read_request(ConnectionServices& s);
+    bool process_input(ConnectionServices& s);
+    void answer(const http::RequestHead& head, const http::RequestFacts& facts, ConnectionServices& s);
+    void answer_error(std::uint16_t status, std::string_view token, ConnectionServices& s);
+    void begin_sending(ConnectionServices& s);
+    bool send_response(ConnectionServices& s);
+    void advance(std::size_t bytes);
+    void finish_response(ConnectionServices& s);
+    void start_lingering(ConnectionServices& s);
+    void linger(ConnectionServices& s);
+    void close(ConnectionServices& s);
+    void release_buffers(ConnectionServices& s);
+
+    UniqueFd fd_;
+    std::unique_ptr<RequestBuffers> buffers_;
+    std::uint64_t id_;
+    std::uint64_t discard_ = 0;      // request body bytes still to drop
+    std::uint64_t head_offset_ = 0;  // bytes of the response head sent
+    std::uint64_t segment_offset_ = 0;
+    std::uint64_t body_sent_ = 0;
+    std::uint32_t segment_ = 0;
+    std::uint32_t slot_;
+    std::uint32_t generation_;
+    PeerAddress peer_;
+    ConnState state_ = ConnState::ReadingHead;
+    bool readable_ = true;  // edge-triggered: assume data until a read says EAGAIN
+    bool writable_ = true;
+};
+
+}  // namespace pywebd

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "byte_ranges.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+// A piece of a response body: bytes in memory, or a byte range of the response's file.
+struct BodySegment {
+    const char* data = nullptr;  // memory when set; otherwise a range of `Response::file`
+    std::uint64_t offset = 0;    // file offset (file segments)
+    std::uint64_t length = 0;
+};
+
+// One response, as planned by the handler and then sent by the connection. Objects are
+// pooled with the connection's buffers, so the strings and vectors keep their capacity
+// and a steady stream of requests allocates nothing.
+struct Response {
+    std::string head;                  // status line and fields, ending in CRLF CRLF
+    std::string parts;                 // multipart part headers and the closing delimiter
+    std::vector<BodySegment> segments;  // the body, sent after `head` (none for HEAD)
+    std::vector<http::ByteRange> ranges;
+    UniqueFd file;
+    std::uint16_t status = 0;
+    std::uint64_t body_length = 0;  // as in Content-Length; bytes actually sent are counted apart
+    bool close = false;             // Connection: close, then close after sending
+
+    void clear() {
+        head.clear();
+        parts.clear();
+        segments.clear();
+        ranges.clear();
+        file.reset();
+        status = 0;
+        body_length = 0;
+        close = false;
+    }
+};
+
+}  // namespace pywebd

@@ -1,0 +1,346 @@
+#include "worker.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "channel.hpp"
+#include "exit_code.hpp"
+#include "signals.hpp"
+#include "version.hpp"
+
+namespace pywebd {
+namespace {
+
+constexpr int kMaxEvents = 256;
+constexpr int kAcceptBatch = 64;            // per wakeup, so one worker cannot take a whole burst
+constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
+constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
+constexpr std::size_t kSpareBuffers = 64;
+
+std::int64_t monotonic_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+std::uint64_t key(std::uint8_t source, std::uint32_t generation, std::uint32_t index) {
+    return std::uint64_t{source} << 56 | std::uint64_t{generation & 0xFFFFFFu} << 32 | index;
+}
+
+std::string random_boundary() {
+    unsigned char bytes[12] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+        const auto seed = static_cast<std::uint64_t>(monotonic_ms()) ^ static_cast<std::uint64_t>(::getpid());
+        std::memcpy(bytes, &seed, sizeof seed);
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "pywebd-";
+    for (unsigned char b : bytes) {
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+    }
+    return out;
+}
+
+std::string server_name(const Config& config) {
+    return config.server_tokens ? std::string("pywebd/") + kVersion : std::string("pywebd");
+}
+
+}  // namespace
+
+Worker::Worker(WorkerSetup setup)
+    : config_(setup.config),
+      mime_(setup.mime),
+      log_(setup.log),
+      slot_(setup.slot),
+      channel_(std::move(setup.channel)),
+      date_(server_name(setup.config)),
+      pool_(setup.config.limits.max_head_bytes, kSpareBuffers),
+      timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
+               setup.config.timeouts.linger}),
+      header_storage_(setup.config.limits.max_headers),
+      scratch_(16 * 1024) {
+    for (int fd : setup.listeners) listeners_.emplace_back(fd);
+    access_log_.reopen(std::move(setup.access_log));
+}
+
+Worker::~Worker() { access_log_.flush(); }
+
+bool Worker::setup_loop() {
+    root_.reset(::open(config_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_) {
+        log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
+        return false;
+    }
+    handler_ = std::make_unique<StaticHandler>(
+        root_.get(), ServeOptions{config_.index, config_.serve_dotfiles, config_.limits.max_ranges}, mime_, date_,
+        pages_, random_boundary());
+    services_ = std::make_unique<ConnectionServices>(ConnectionServices{
+        pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
+        http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
+        scratch_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
+    signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
+    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) {
+        log_.crit("epoll_create1: {}", std::strerror(errno));
+        return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Signal), 0, 0);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.get(), &ev);
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Channel), 0, 0);
+    if (channel_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel_.get(), &ev);
+    set_accepting(true);
+    return accepting_ || listeners_.empty();
+}
+
+int Worker::run() {
+    ::signal(SIGPIPE, SIG_IGN);  // sendfile to a closed socket would raise it
+    if (!setup_loop()) return kWorkerFatalStatus;
+    if (channel_) send_message(channel_.get(), ChannelMessage::WorkerReady);
+    log_.debug("worker accepting slot={} listeners={}", slot_, listeners_.size());
+
+    std::array<epoll_event, kMaxEvents> events{};
+    while (!stop_now_) {
+        const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout_ms());
+        if (n < 0 && errno != EINTR) {
+            log_.crit("epoll_wait: {}", std::strerror(errno));
+            return kWorkerFatalStatus;
+        }
+        tick();
+        for (int i = 0; i < n; ++i) dispatch(events[static_cast<std::size_t>(i)]);
+        expire_timers();
+        free_closed();
+        if (draining_) {
+            if (services_->now_ms >= idle_close_ms_) close_idle_connections();
+            if (active_ == 0) break;
+            if (services_->now_ms >= drain_deadline_ms_) {
+                log_.warn("drain timed out slot={} open={}", slot_, active_);
+                break;
+            }
+        } else {
+            update_accepting();
+        }
+    }
+    close_all();
+    access_log_.flush();
+    if (draining_) log_.notice("worker drained slot={} connections_at_start={}", slot_, connections_at_drain_);
+    return 0;
+}
+
+void Worker::tick() {
+    services_->now_ms = monotonic_ms();
+    date_.refresh(std::time(nullptr));
+    if (services_->now_ms - last_tick_ms_ >= 1000) {
+        last_tick_ms_ = services_->now_ms;
+        access_log_.flush();
+    }
+}
+
+int Worker::timeout_ms() const {
+    std::int64_t wait = 1000;  // the Date header and access-log flush need a tick each second
+    const std::int64_t now = services_->now_ms;
+    if (const auto next = timers_.next_deadline()) wait = std::min(wait, *next - now);
+    if (!accepting_ && accept_resume_ms_ > 0) wait = std::min(wait, accept_resume_ms_ - now);
+    if (draining_) wait = std::min({wait, drain_deadline_ms_ - now, std::max<std::int64_t>(idle_close_ms_ - now, 0)});
+    return static_cast<int>(std::max<std::int64_t>(wait, 0));
+}
+
+void Worker::dispatch(const epoll_event& event) {
+    const auto source = static_cast<Source>(event.data.u64 >> 56);
+    const auto generation = static_cast<std::uint32_t>(event.data.u64 >> 32) & 0xFFFFFFu;
+    const auto index = static_cast<std::uint32_t>(event.data.u64);
+    switch (source) {
+    case Source::Connection: {
+        Connection* c = index < slots_.size() ? slots_[index].get() : nullptr;
+        if (c == nullptr || (c->generation() & 0xFFFFFFu) != generation || c->state() == ConnState::Closed) return;
+        c->on_events(event.events, *services_);
+        if (c->state() == ConnState::Closed) closed_.push_back(index);
+        return;
+    }
+    case Source::Listener:
+        if (accepting_ && index < listeners_.size()) accept_from(listeners_[index].get());
+        return;
+    case Source::Signal: return on_signal();
+    case Source::Channel: return on_channel();
+    }
+}
+
+void Worker::accept_from(int listener) {
+    for (int i = 0; i < kAcceptBatch; ++i) {
+        if (active_ >= config_.limits.max_connections) {
+            log_.warn("connection limit reached slot={} limit={}", slot_, config_.limits.max_connections);
+            return set_accepting(false);
+        }
+        sockaddr_storage address{};
+        socklen_t length = sizeof address;
+        const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            add_connection(UniqueFd(fd), address);
+            continue;
+        }
+        switch (errno) {
+        case EAGAIN:
+        case EINTR: return;
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM: continue;  // that one connection failed; the queue may hold more
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            // Out of descriptors or memory: stop polling the listener for a moment rather
+            // than spin on an event we cannot consume. The kernel queue holds the clients.
+            log_.warn("accept paused slot={} error={}", slot_, std::strerror(errno));
+            set_accepting(false);
+            accept_resume_ms_ = services_->now_ms + kAcceptRetryMs;
+            return;
+        default: log_.error("accept4: {}", std::strerror(errno)); return;
+        }
+    }
+}
+
+void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
+    if (address.ss_family == AF_INET || address.ss_family == AF_INET6) {
+        const int on = 1;  // responses go out whole; don't let Nagle hold the last segment
+        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    std::uint32_t index;
+    if (!free_slots_.empty()) {
+        index = free_slots_.back();
+        free_slots_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(slots_.size());
+        slots_.emplace_back();
+    }
+    const std::uint32_t generation = next_generation_++;
+    const int raw = fd.get();
+    slots_[index] = std::make_unique<Connection>(std::move(fd), PeerAddress::from(address), index, generation,
+                                                 next_connection_id_++);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Connection), generation, index);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw, &ev) != 0) {
+        log_.error("epoll_ctl add: {}", std::strerror(errno));
+        slots_[index].reset();
+        free_slots_.push_back(index);
+        return;
+    }
+    ++active_;
+    Connection& c = *slots_[index];
+    c.start(*services_);
+    if (c.state() == ConnState::Closed) closed_.push_back(index);
+}
+
+void Worker::set_accepting(bool on) {
+    if (on == accepting_ || (on && draining_)) return;
+    for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        if (!listeners_[i]) continue;
+        if (on) {
+            epoll_event ev{};
+            ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per connection, not all
+            ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(i));
+            if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listeners_[i].get(), &ev) != 0)
+                log_.error("epoll_ctl add listener: {}", std::strerror(errno));
+        } else {
+            ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listeners_[i].get(), nullptr);
+        }
+    }
+    accepting_ = on;
+    if (on) accept_resume_ms_ = 0;
+}
+
+void Worker::update_accepting() {
+    if (accepting_ || active_ >= config_.limits.max_connections) return;
+    if (accept_resume_ms_ > 0 && services_->now_ms < accept_resume_ms_) return;
+    set_accepting(true);
+}
+
+void Worker::expire_timers() {
+    while (TimerNode* node = timers_.pop_expired(services_->now_ms)) {
+        auto& c = static_cast<Connection&>(*node);
+        c.on_timeout(*services_);
+        if (c.state() == ConnState::Closed) closed_.push_back(c.slot());
+    }
+}
+
+// Freed only after the batch, so a later event in the same batch never finds freed memory.
+void Worker::free_closed() {
+    for (const std::uint32_t index : closed_) {
+        if (!slots_[index]) continue;
+        slots_[index].reset();
+        free_slots_.push_back(index);
+        --active_;
+    }
+    closed_.clear();
+}
+
+void Worker::on_signal() {
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        switch (info.ssi_signo) {
+        case SIGQUIT: begin_drain(); break;
+        case SIGTERM:
+        case SIGINT: stop_now_ = true; break;
+        default: break;  // HUP and USR1 are the master's business: it sends us the reopened logs
+        }
+    }
+}
+
+void Worker::on_channel() {
+    for (;;) {
+        bool closed = false;
+        auto message = receive_message(channel_.get(), closed);
+        if (!message) {
+            if (closed) {
+                // The master is gone: nobody will supervise us, so finish and leave.
+                ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, channel_.get(), nullptr);
+                channel_.reset();
+                begin_drain();
+            }
+            return;
+        }
+        if (message->message == ChannelMessage::AccessLog) access_log_.reopen(std::move(message->fd));
+        else if (message->message == ChannelMessage::ErrorLog && message->fd) log_.adopt(std::move(message->fd));
+    }
+}
+
+void Worker::begin_drain() {
+    if (draining_) return;
+    set_accepting(false);
+    listeners_.clear();  // our copies; the master keeps the sockets open for the next workers
+    draining_ = true;
+    services_->draining = true;
+    connections_at_drain_ = active_;
+    drain_deadline_ms_ = services_->now_ms + config_.timeouts.shutdown.count();
+    idle_close_ms_ = std::min(services_->now_ms + kIdleGraceMs, drain_deadline_ms_);
+    log_.debug("worker draining slot={} open={}", slot_, active_);
+}
+
+void Worker::close_idle_connections() {
+    for (auto& c : slots_) {
+        if (!c || c->state() == ConnState::Closed) continue;
+        c->close_if_idle(*services_);
+        if (c->state() == ConnState::Closed) closed_.push_back(c->slot());
+    }
+    free_closed();
+    idle_close_ms_ = services_->now_ms + 1000;
+}
+
+void Worker::close_all() {
+    for (auto& c : slots_) c.reset();
+    active_ = 0;
+}
+
+}  // namespace pywebd

@@ -1,0 +1,104 @@
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "access_log.hpp"
+#include "config.hpp"
+#include "connection.hpp"
+#include "date_cache.hpp"
+#include "error_pages.hpp"
+#include "log.hpp"
+#include "mime_types.hpp"
+#include "static_handler.hpp"
+#include "timer_lists.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+// What the master hands a worker at fork.
+struct WorkerSetup {
+    const Config& config;
+    const MimeTypes& mime;
+    std::vector<int> listeners;  // inherited listening sockets; the worker owns its copies
+    UniqueFd channel;            // worker end of the master channel
+    UniqueFd access_log;         // opened by the master (invalid: off)
+    unsigned slot = 0;
+    Logger& log;
+};
+
+// One worker process: an epoll loop over the shared listening sockets (level-triggered,
+// EPOLLEXCLUSIVE), its client connections (edge-triggered), a signalfd and the master
+// channel. Timeouts come from FIFO deadline lists.
+class Worker {
+public:
+    explicit Worker(WorkerSetup setup);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Runs until told to stop; returns the process exit status.
+    int run();
+
+private:
+    enum class Source : std::uint8_t { Connection, Listener, Signal, Channel };
+
+    bool setup_loop();
+    void dispatch(const epoll_event& event);
+    void accept_from(int listener);
+    void add_connection(UniqueFd fd, const sockaddr_storage& address);
+    void on_signal();
+    void on_channel();
+    void set_accepting(bool on);
+    void update_accepting();
+    void expire_timers();
+    void free_closed();
+    void begin_drain();
+    void close_idle_connections();
+    void close_all();
+    int timeout_ms() const;
+    void tick();
+
+    const Config& config_;
+    const MimeTypes& mime_;
+    Logger& log_;
+    unsigned slot_;
+    std::vector<UniqueFd> listeners_;
+    UniqueFd channel_;
+    UniqueFd epoll_;
+    UniqueFd signals_;
+    UniqueFd root_;
+
+    DateCache date_;
+    ErrorPages pages_;
+    AccessLog access_log_;
+    BufferPool pool_;
+    TimerLists timers_;
+    std::vector<http::Header> header_storage_;
+    std::vector<char> scratch_;
+    std::unique_ptr<StaticHandler> handler_;
+    std::unique_ptr<ConnectionServices> services_;
+
+    std::vector<std::unique_ptr<Connection>> slots_;
+    std::vector<std::uint32_t> free_slots_;
+    std::vector<std::uint32_t> closed_;
+    std::uint32_t next_generation_ = 1;
+    std::uint64_t next_connection_id_ = 1;
+    std::size_t active_ = 0;
+
+    bool accepting_ = false;
+    std::int64_t accept_resume_ms_ = 0;  // after EMFILE: retry accepting at this time
+    bool draining_ = false;
+    bool stop_now_ = false;
+    std::int64_t drain_deadline_ms_ = 0;
+    std::int64_t idle_close_ms_ = 0;
+    std::int64_t last_tick_ms_ = 0;
+    std::uint64_t connections_at_drain_ = 0;
+};
+
+}  // namespace pywebd
