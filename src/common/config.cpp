@@ -108,8 +108,10 @@ std::vector<ListenAddress> Config::effective_listen() const {
         out.push_back({AF_INET, "0.0.0.0", 0, false});
         out.push_back({AF_INET6, "::", 0, false});
     }
-    for (ListenAddress& address : out)
+    for (ListenAddress& address : out) {
         if (!address.has_port) address.port = port;
+        address.has_port = true;
+    }
     return out;
 }
 

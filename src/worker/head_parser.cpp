@@ -53,8 +53,12 @@ ParseError parse_field_line(std::string_view line, Header& out) {
     std::size_t colon = 0;
     while (colon < line.size() && chars::is_tchar(line[colon])) ++colon;
     if (colon == line.size()) return ParseError::BadHeaderName;
-    if (line[colon] != ':') return line[colon] == ' ' || line[colon] == '\t' ? ParseError::SpaceBeforeColon
-                                                                            : ParseError::BadHeaderName;
+    if (line[colon] != ':') {
+        // "Name : value" is the smuggling-prone form RFC 9112 §5.1 singles out.
+        const bool space = line[colon] == ' ' || line[colon] == '\t';
+        return space && line.find(':', colon) != std::string_view::npos ? ParseError::SpaceBeforeColon
+                                                                          : ParseError::BadHeaderName;
+    }
     if (colon == 0) return ParseError::BadHeaderName;
     out.name = line.substr(0, colon);
     std::string_view value = line.substr(colon + 1);

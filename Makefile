@@ -1,0 +1,42 @@
+# The two entry points of the README: `make run` and `make test`. Each installs what
+# it needs from Debian's packages (apt-get) when missing, configures, builds, then acts.
+
+BUILD_DEPS := cmake make g++ pkg-config libyaml-cpp-dev libsystemd-dev libgtest-dev libcli11-dev libfmt-dev \
+              media-types curl
+JOBS       := $(shell nproc 2>/dev/null || echo 2)
+BUILD      ?= build
+CMAKE_ARGS ?=
+ARGS       ?=
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+ifeq ($(WERROR),1)
+CMAKE_ARGS += -DPYWEBD_WERROR=ON
+endif
+
+.PHONY: run test test-sanitize deps build build-sanitize clean
+
+deps:
+	@missing=$$(for p in $(BUILD_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing build dependencies:" $$missing; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Serves ./static on port 8888 with the built-in defaults (ARGS="9000" for another port).
+run: build
+	./$(BUILD)/src/master/pywebd $(ARGS)
+
+# Builds everything and runs every test.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize:
+	$(MAKE) test BUILD=build-sanitize CMAKE_ARGS="$(CMAKE_ARGS) -DPYWEBD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+
+clean:
+	rm -rf build build-sanitize

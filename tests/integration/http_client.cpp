@@ -1,0 +1,115 @@
+#include "http_client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace pywebd::test {
+
+HttpClient::HttpClient(std::uint16_t port, const char* address, std::chrono::milliseconds timeout) {
+    const bool v6 = std::strchr(address, ':') != nullptr;
+    UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int rc;
+    if (v6) {
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_port = htons(port);
+        ::inet_pton(AF_INET6, address, &sa.sin6_addr);
+        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    } else {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(port);
+        ::inet_pton(AF_INET, address, &sa.sin_addr);
+        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    }
+    if (rc == 0) fd_ = std::move(fd);
+}
+
+bool HttpClient::send(std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+bool HttpClient::fill() {
+    char chunk[65536];
+    const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+}
+
+std::optional<HttpResponse> HttpClient::read_response(bool head_request) {
+    std::size_t end;
+    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos)
+        if (!fill()) return std::nullopt;
+    HttpResponse response;
+    const std::string head = buffer_.substr(0, end + 2);
+    buffer_.erase(0, end + 4);
+    std::size_t line_end = head.find("\r\n");
+    response.status_line = head.substr(0, line_end);
+    if (response.status_line.size() < 12) return std::nullopt;
+    response.status = std::atoi(response.status_line.c_str() + 9);
+    for (std::size_t start = line_end + 2; start < head.size(); start = line_end + 2) {
+        line_end = head.find("\r\n", start);
+        const std::string line = head.substr(start, line_end - start);
+        const auto colon = line.find(':');
+        std::string name = line.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        response.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+    const bool bodyless = head_request || response.status == 304 || response.status == 204;
+    if (bodyless) return response;
+    if (response.has("content-length")) {
+        const std::size_t length = std::stoull(response.header("content-length"));
+        while (buffer_.size() < length)
+            if (!fill()) return std::nullopt;  // short body: the framing was broken
+        response.body = buffer_.substr(0, length);
+        buffer_.erase(0, length);
+    } else {
+        while (fill()) {
+        }
+        response.body = std::move(buffer_);
+        buffer_.clear();
+    }
+    return response;
+}
+
+std::string HttpClient::read_until_close() {
+    while (fill()) {
+    }
+    return std::exchange(buffer_, {});
+}
+
+bool HttpClient::closed_by_server(std::chrono::milliseconds wait) {
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
+    char c;
+    const ssize_t n = ::recv(fd_.get(), &c, 1, MSG_PEEK);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+std::optional<HttpResponse> HttpClient::get(const std::string& target, const std::string& extra_fields) {
+    if (!send("GET " + target + " HTTP/1.1\r\nHost: test\r\n" + extra_fields + "\r\n")) return std::nullopt;
+    return read_response();
+}
+
+std::optional<HttpResponse> http_get(std::uint16_t port, const std::string& target, const std::string& extra_fields) {
+    HttpClient client(port);
+    if (!client.connected()) return std::nullopt;
+    return client.get(target, "Connection: close\r\n" + extra_fields);
+}
+
+}  // namespace pywebd::test

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd::test {
+
+// Where the test binary finds the server under test.
+std::string server_binary();
+
+struct ServerOptions {
+    std::string yaml;        // config body; root, error_log and workers are added unless present
+    unsigned workers = 2;
+    bool socket_activation = true;  // pass a bound 127.0.0.1 socket as fd 3 (LISTEN_FDS)
+    std::vector<std::string> extra_args;
+    bool wait_ready = true;
+};
+
+// The real pywebd binary on loopback, in its own temp directory and process group,
+// with a NOTIFY_SOCKET the test reads. The destructor always stops it: SIGTERM, then
+// SIGKILL to the whole group, so a failing test never leaves a server behind.
+class ServerProcess {
+public:
+    explicit ServerProcess(ServerOptions options = {});
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    const TempDir& dir() const { return dir_; }
+    std::filesystem::path root() const { return dir_.path() / "root"; }
+    std::filesystem::path config_path() const { return dir_.path() / "server.yaml"; }
+    std::filesystem::path error_log_path() const { return dir_.path() / "error.log"; }
+    std::uint16_t port() const { return port_; }
+    pid_t pid() const { return pid_; }
+
+    // Writes a file under the document root.
+    void write(const std::string& relative, std::string_view content) const;
+    void write_config(const std::string& yaml) const;
+
+    // The next sd_notify datagram, or nullopt after `timeout`.
+    std::optional<std::string> next_notification(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // Waits for a notification containing `text`; returns every one seen meanwhile.
+    std::vector<std::string> wait_for_notification(const std::string& text,
+                                                   std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+    std::vector<pid_t> workers() const;  // live children of the master
+    // Polls until the worker set satisfies `count` and differs from `before`, or times out.
+    std::vector<pid_t> wait_for_workers(std::size_t count, const std::vector<pid_t>& not_these,
+                                        std::chrono::milliseconds timeout);
+
+    void signal(int signo) const;
+    // Signals, then waits for the master to exit; returns its wait status (or -1 on timeout).
+    int stop(int signo = 15, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    bool running() const { return pid_ > 0; }
+    std::string error_log() const;
+    std::string stderr_output() const;
+
+private:
+    TempDir dir_;
+    UniqueFd notify_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;    // the master while it runs, else -1
+    pid_t group_ = -1;  // its process group, kept after it exits for the final sweep
+};
+
+// Runs pywebd to completion (for -t, bad arguments, startup failures) with a time limit.
+struct RunResult {
+    int status = -1;  // exit status, or -1 if killed
+    std::string output;  // stdout and stderr together
+};
+RunResult run_pywebd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Children of `pid` read from /proc (no CONFIG_PROC_CHILDREN needed).
+std::vector<pid_t> children_of(pid_t pid);
+
+// The process (among `candidates`) holding the server end of the TCP connection whose
+// client end is `client_fd`.
+std::optional<pid_t> owner_of_connection(int client_fd, const std::vector<pid_t>& candidates);
+
+}  // namespace pywebd::test

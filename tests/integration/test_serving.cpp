@@ -1,0 +1,219 @@
+// HTTP behaviour of the real binary on a real socket (passed by socket activation).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "http_client.hpp"
+#include "server_process.hpp"
+
+namespace pywebd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string pattern(std::size_t size) {
+    // Self-describing bytes: a wrong offset shows up as a mismatch, not a coincidence.
+    std::string out(size, '\0');
+    std::mt19937 random(12345);
+    for (char& c : out) c = static_cast<char>(random());
+    return out;
+}
+
+class Serving : public testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        server_ = new ServerProcess();
+        server_->write("index.html", "<h1>home</h1>\n");
+        server_->write("docs/index.html", "docs");
+        server_->write("hello.txt", "hello\n");
+        server_->write("big.bin", pattern(10 << 20));
+    }
+    static void TearDownTestSuite() {
+        const int status = server_->stop();
+        const std::string log = server_->error_log();
+        delete server_;
+        server_ = nullptr;
+        EXPECT_EQ(status, 0);
+        // Bad input never rises above info, and never crashes a worker.
+        EXPECT_EQ(log.find("[crit]"), std::string::npos) << log;
+        EXPECT_EQ(log.find("[error]"), std::string::npos) << log;
+    }
+    std::uint16_t port() const { return server_->port(); }
+    static ServerProcess* server_;
+};
+ServerProcess* Serving::server_ = nullptr;
+
+TEST_F(Serving, GetHeadAndMissing) {
+    auto r = http_get(port(), "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "<h1>home</h1>\n");
+    EXPECT_EQ(r->header("content-type"), "text/html; charset=utf-8");
+    EXPECT_EQ(r->header("content-length"), "14");
+    EXPECT_TRUE(r->has("date"));
+    EXPECT_TRUE(r->has("last-modified"));
+    EXPECT_TRUE(r->has("etag"));
+    EXPECT_EQ(r->header("accept-ranges"), "bytes");
+    EXPECT_EQ(r->header("server").rfind("pywebd/", 0), 0u);
+
+    HttpClient client(port());
+    ASSERT_TRUE(client.send("HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+    r = client.read_response(true);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("content-length"), "6");
+    r = client.get("/hello.txt");  // nothing of a body was sent after the HEAD
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello\n");
+
+    r = http_get(port(), "/nope.html");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_EQ(r->header("content-type"), "text/html; charset=utf-8");
+    EXPECT_NE(r->body.find("404 Not Found"), std::string::npos);
+}
+
+TEST_F(Serving, DirectoryRedirectAndMethods) {
+    auto r = http_get(port(), "/docs?q=1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 301);
+    EXPECT_EQ(r->header("location"), "/docs/?q=1");
+    r = http_get(port(), "/docs/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "docs");
+
+    HttpClient client(port());
+    ASSERT_TRUE(client.send("POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+    r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405);
+    EXPECT_EQ(r->header("allow"), "GET, HEAD, OPTIONS");
+    r = client.get("/hello.txt");  // the body was drained: the connection is still in step
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+
+    ASSERT_TRUE(client.send("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"));
+    r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204);
+}
+
+TEST_F(Serving, KeepAliveAndPipelining) {
+    HttpClient client(port());
+    for (int i = 0; i < 5; ++i) {
+        auto r = client.get("/hello.txt");
+        ASSERT_TRUE(r) << i;
+        EXPECT_EQ(r->body, "hello\n");
+    }
+    std::string batch;
+    for (int i = 0; i < 20; ++i) batch += "GET /" + std::string(i % 2 ? "hello.txt" : "") + " HTTP/1.1\r\nHost: t\r\n\r\n";
+    ASSERT_TRUE(client.send(batch));
+    for (int i = 0; i < 20; ++i) {
+        auto r = client.read_response();
+        ASSERT_TRUE(r) << i;
+        EXPECT_EQ(r->body, i % 2 ? "hello\n" : "<h1>home</h1>\n") << i;  // in order
+    }
+    ASSERT_TRUE(client.send("GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(Serving, Http10) {
+    HttpClient client(port());
+    ASSERT_TRUE(client.send("GET /hello.txt HTTP/1.0\r\n\r\n"));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status_line, "HTTP/1.1 200 OK");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST_F(Serving, TenMebibytesByteExact) {
+    auto r = http_get(port(), "/big.bin");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body.size(), 10u << 20);
+    EXPECT_TRUE(r->body == pattern(10 << 20));
+}
+
+TEST_F(Serving, SlowClientSendingAndReading) {
+    HttpClient client(port());
+    const std::string request = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (char c : request) {  // one byte at a time, a little apart
+        ASSERT_TRUE(client.send(std::string_view(&c, 1)));
+        std::this_thread::sleep_for(2ms);
+    }
+    std::this_thread::sleep_for(300ms);  // let the server fill the socket buffers and wait
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->body == pattern(10 << 20));
+}
+
+TEST_F(Serving, TraversalNeverEscapes) {
+    for (const char* target : {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
+                               "/%252e%252e/etc/passwd", "/%c0%ae%c0%ae/etc/passwd", "/a/..%5c..%5cetc/passwd",
+                               "//etc/passwd", "/./../etc/passwd", "/docs/../../etc/passwd"}) {
+        HttpClient client(port());
+        ASSERT_TRUE(client.send(std::string("GET ") + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+        auto r = client.read_response();
+        ASSERT_TRUE(r) << target;
+        EXPECT_TRUE(r->status == 400 || r->status == 404) << target << " → " << r->status;
+        EXPECT_EQ(r->body.find("root:"), std::string::npos) << target;
+    }
+}
+
+TEST_F(Serving, BadRequestsThenAGoodOne) {
+    const char* bad[] = {
+        "GARBAGE\r\n\r\n",
+        "GET / HTTP/1.1\nHost: t\n\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nX: y\r\n z\r\n\r\n",
+        "GET / HTTP/3.0\r\nHost: t\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  // a TLS ClientHello
+    };
+    for (const char* raw : bad) {
+        HttpClient client(port());
+        ASSERT_TRUE(client.send(std::string(raw) + "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+        const std::string answer = client.read_until_close();
+        SCOPED_TRACE(raw);
+        ASSERT_GE(answer.size(), 12u);
+        const int status = std::atoi(answer.c_str() + 9);
+        EXPECT_TRUE(status >= 400 && status <= 505) << answer;
+        EXPECT_NE(answer.find("Connection: close"), std::string::npos);
+        EXPECT_EQ(answer.find("hello\n"), std::string::npos);  // the pipelined request is never answered
+    }
+    auto r = http_get(port(), "/hello.txt");  // and the server is fine
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello\n");
+}
+
+TEST_F(Serving, LimitsGive414And431) {
+    auto r = http_get(port(), "/" + std::string(9000, 'a'));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 414);
+    std::string many;
+    for (int i = 0; i < 101; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+    r = http_get(port(), "/", many);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 431);
+    r = http_get(port(), "/", "X-Big: " + std::string(17000, 'b') + "\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 431);
+}
+
+TEST_F(Serving, AbsoluteFormTarget) {
+    HttpClient client(port());
+    ASSERT_TRUE(client.send("GET http://example.com/hello.txt HTTP/1.1\r\nHost: example.com\r\n\r\n"));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello\n");
+}
+
+}  // namespace
+}  // namespace pywebd::test

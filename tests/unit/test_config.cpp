@@ -1,0 +1,203 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "config.hpp"
+#include "config_keys.hpp"
+#include "config_values.hpp"
+#include "temp_dir.hpp"
+
+namespace pywebd {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ConfigFile : public testing::Test {
+protected:
+    ConfigFile() { std::filesystem::create_directory(dir_.path() / "site"); }
+    std::filesystem::path write(const std::string& yaml) { return dir_.write("server.yaml", yaml); }
+    // Loads and validates; returns the error lines (empty when the file is good).
+    std::vector<std::string> errors_of(const std::string& yaml) {
+        try {
+            Config config = load_config_file(write(yaml));
+            validate(config);
+            return {};
+        } catch (const ConfigError& error) {
+            return error.errors();
+        }
+    }
+    test::TempDir dir_;
+};
+
+TEST_F(ConfigFile, DefaultsWhenEmpty) {
+    Config config = load_config_file(write("root: site\n"));
+    validate(config);
+    EXPECT_EQ(config.port, 8888);
+    EXPECT_EQ(config.limits.max_head_bytes, 16u * 1024);
+    EXPECT_EQ(config.limits.max_headers, 100u);
+    EXPECT_EQ(config.limits.max_uri_bytes, 8u * 1024);
+    EXPECT_EQ(config.limits.max_connections, 10000u);
+    EXPECT_EQ(config.timeouts.header, 10s);
+    EXPECT_EQ(config.timeouts.keepalive, 15s);
+    EXPECT_EQ(config.timeouts.send, 30s);
+    EXPECT_EQ(config.timeouts.shutdown, 10s);
+    EXPECT_EQ(config.root, std::filesystem::canonical(dir_.path() / "site"));
+}
+
+TEST_F(ConfigFile, ReadsEveryKind) {
+    Config config = load_config_file(write(
+        "port: 9000\nlisten: [\"127.0.0.1\", \"[::1]:9001\"]\nroot: site\nworkers: 3\nindex: [a.html, b.html]\n"
+        "serve_dotfiles: yes\nserver_tokens: off\naccess_log: logs/access.log\nlog_level: debug\n"
+        "limits:\n  max_head_bytes: 32k\n  max_uri_bytes: 1KiB\ntimeouts:\n  keepalive: 500ms\n  shutdown: 1m\n"));
+    validate(config);
+    EXPECT_EQ(config.port, 9000);
+    ASSERT_EQ(config.effective_listen().size(), 2u);
+    EXPECT_EQ(config.effective_listen()[0].to_string(), "127.0.0.1:9000");
+    EXPECT_EQ(config.effective_listen()[1].to_string(), "[::1]:9001");
+    EXPECT_EQ(config.workers, 3u);
+    EXPECT_EQ(config.index, (std::vector<std::string>{"a.html", "b.html"}));
+    EXPECT_TRUE(config.serve_dotfiles);
+    EXPECT_FALSE(config.server_tokens);
+    EXPECT_EQ(config.access_log, dir_.path() / "logs/access.log");  // relative to the file
+    EXPECT_EQ(config.log_level, LogLevel::Debug);
+    EXPECT_EQ(config.limits.max_head_bytes, 32u * 1024);
+    EXPECT_EQ(config.timeouts.keepalive, 500ms);
+    EXPECT_EQ(config.timeouts.shutdown, 60s);
+}
+
+struct BadCase {
+    const char* yaml;
+    const char* expected;  // regex the single error line must match
+};
+
+TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
+    const BadCase table[] = {
+        {"root: site\nprot: 80\n", R"(server\.yaml:2:1: prot: unknown key)"},
+        {"root: site\nport: eighty\n", R"(server\.yaml:2:7: port: expected a whole number, got 'eighty')"},
+        {"root: site\nport: 70000\n", R"(server\.yaml:2:7: port: must be from 0 to 65535, got 70000)"},
+        {"root: site\nworkers: 0\n", R"(server\.yaml:2:10: workers: must be from 1 to 1024, got 0)"},
+        {"root: site\nlimits:\n  max_head_bytes: 10\n",
+         R"(server\.yaml:3:19: limits\.max_head_bytes: must be from 1024 to 1048576 bytes, got 10)"},
+        {"root: site\nlimits:\n  max_heads: 1\n", R"(server\.yaml:3:3: limits\.max_heads: unknown key)"},
+        {"root: site\ntimeouts:\n  header: soon\n", R"(server\.yaml:3:11: timeouts\.header: expected a duration.*'soon')"},
+        {"root: site\nlimits: 5\n", R"(server\.yaml:2:9: limits: expected a map of keys)"},
+        {"root: site\nserve_dotfiles: maybe\n", R"(server\.yaml:2:17: serve_dotfiles: expected true or false, got 'maybe')"},
+        {"root: site\nlisten: [\"localhost:80\"]\n", R"(server\.yaml:2:9: listen: 'localhost:80': 'localhost' is not a numeric IPv4 address)"},
+        {"root: site\nlisten: [\"::1\"]\n", R"(server\.yaml:2:9: listen: '::1': IPv6 addresses go in brackets.*)"},
+        {"root: site\nindex: [\"../x\"]\n", R"(server\.yaml:2:8: index: '\.\./x' is not a plain file name)"},
+        {"root: site\nport: [1, 2]\n", R"(server\.yaml:2:7: port: expected a single value.*)"},
+        {"root: site\nport: 1\nport: 2\n", R"(server\.yaml:3:1: port: duplicate key)"},
+        {"root: site\nlog_level: loud\n", R"(server\.yaml:2:12: log_level: expected debug, info.*got 'loud')"},
+        {"root: missing-dir\n", R"(server\.yaml:1:7: root: '.*missing-dir': No such file or directory)"},
+        {"root: server.yaml\n", R"(server\.yaml:1:7: root: '.*server\.yaml' is not a directory)"},
+        {"root: site\nport: [\n", R"(server\.yaml:3:1: .*)"},  // YAML syntax error
+        {"- a\n- b\n", R"(server\.yaml:1:1: \(top level\): expected a map of keys)"},
+    };
+    for (const BadCase& c : table) {
+        SCOPED_TRACE(c.yaml);
+        const auto errors = errors_of(c.yaml);
+        ASSERT_EQ(errors.size(), 1u);
+        EXPECT_TRUE(std::regex_search(errors[0], std::regex(c.expected))) << errors[0];
+    }
+}
+
+TEST_F(ConfigFile, ReportsAllErrorsAtOnce) {
+    const auto errors = errors_of("root: site\nport: x\nworkers: y\nnope: 1\n");
+    EXPECT_EQ(errors.size(), 3u);
+}
+
+TEST_F(ConfigFile, MissingFileAndDirectory) {
+    EXPECT_THROW(load_config_file(dir_.path() / "absent.yaml"), ConfigError);
+    EXPECT_THROW(load_config_file(dir_.path()), ConfigError);
+}
+
+TEST(ConfigValues, Bytes) {
+    EXPECT_EQ(parse_bytes("4096"), 4096u);
+    EXPECT_EQ(parse_bytes("16k"), 16384u);
+    EXPECT_EQ(parse_bytes("16KiB"), 16384u);
+    EXPECT_EQ(parse_bytes("1MiB"), 1048576u);
+    EXPECT_EQ(parse_bytes("2g"), 2147483648u);
+    EXPECT_FALSE(parse_bytes(""));
+    EXPECT_FALSE(parse_bytes("k"));
+    EXPECT_FALSE(parse_bytes("12 k"));
+    EXPECT_FALSE(parse_bytes("-1"));
+    EXPECT_FALSE(parse_bytes("1t"));
+    EXPECT_FALSE(parse_bytes("99999999999999999999g"));
+}
+
+TEST(ConfigValues, Durations) {
+    EXPECT_EQ(parse_duration("10"), 10s);
+    EXPECT_EQ(parse_duration("10s"), 10s);
+    EXPECT_EQ(parse_duration("250ms"), 250ms);
+    EXPECT_EQ(parse_duration("2m"), 120s);
+    EXPECT_EQ(parse_duration("1h"), 3600s);
+    EXPECT_FALSE(parse_duration("1d"));
+    EXPECT_FALSE(parse_duration("s"));
+    EXPECT_FALSE(parse_duration("1.5s"));
+    EXPECT_FALSE(parse_duration("99999999999h"));
+}
+
+TEST(ConfigValues, Booleans) {
+    EXPECT_EQ(parse_bool("true"), true);
+    EXPECT_EQ(parse_bool("Off"), false);
+    EXPECT_EQ(parse_bool("yes"), true);
+    EXPECT_FALSE(parse_bool("1"));
+}
+
+TEST(ListenAddresses, Parse) {
+    std::string error;
+    auto a = parse_listen_address("[::1]:8080", error);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->family, AF_INET6);
+    EXPECT_EQ(a->port, 8080);
+    a = parse_listen_address("*:80", error);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "0.0.0.0");
+    a = parse_listen_address("9000", error);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->port, 9000);
+    EXPECT_FALSE(parse_listen_address("1.2.3.4:99999", error));
+    EXPECT_FALSE(parse_listen_address("[::1", error));
+    EXPECT_FALSE(parse_listen_address("[::1]x", error));
+    EXPECT_FALSE(parse_listen_address("example.com", error));
+    EXPECT_FALSE(parse_listen_address("", error));
+}
+
+// config/server.yaml is the documentation of every key: it must name each one, only
+// those, and load cleanly.
+TEST(DefaultConfigFile, DocumentsEveryKeyAndLoads) {
+    const std::filesystem::path file = PYWEBD_SOURCE_DIR "/config/server.yaml";
+    Config config = load_config_file(file);
+    validate(config);
+    std::ifstream in(file);
+    std::set<std::string> present;
+    std::string line, section;
+    while (std::getline(in, line)) {
+        if (line.empty() || line.find_first_not_of(' ') == std::string::npos) continue;
+        const auto first = line.find_first_not_of(' ');
+        if (line[first] == '#') continue;
+        const std::string key = line.substr(first, line.find(':') - first);
+        if (first == 0) {
+            section = key;
+            present.insert(key);
+        } else {
+            present.insert(section + "." + key);
+        }
+    }
+    for (const ConfigKey& key : config_keys()) EXPECT_TRUE(present.contains(std::string(key.path))) << key.path;
+    // And the built-in defaults are what the file says, root aside.
+    const Config defaults;
+    EXPECT_EQ(config.port, defaults.port);
+    EXPECT_EQ(config.limits.max_head_bytes, defaults.limits.max_head_bytes);
+    EXPECT_EQ(config.limits.max_ranges, defaults.limits.max_ranges);
+    EXPECT_EQ(config.timeouts.linger, defaults.timeouts.linger);
+    EXPECT_EQ(config.log_level, defaults.log_level);
+    EXPECT_EQ(config.index, defaults.index);
+    EXPECT_EQ(config.effective_listen(), defaults.effective_listen());
+}
+
+}  // namespace
+}  // namespace pywebd

@@ -1,0 +1,188 @@
+// The master's pure parts: command line, crash back-off, supervisor bookkeeping.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+
+#include "cli.hpp"
+#include "supervisor.hpp"
+
+namespace pywebd {
+namespace {
+
+CliResult parse(std::vector<std::string> args) { return parse_command_line(args); }
+
+TEST(CommandLine, Defaults) {
+    const CliResult r = parse({});
+    ASSERT_TRUE(r.options);
+    EXPECT_FALSE(r.options->port);
+    EXPECT_FALSE(r.options->config_file);
+    EXPECT_FALSE(r.options->test_config);
+}
+
+TEST(CommandLine, PortPositionalOrFlag) {
+    EXPECT_EQ(parse({"9000"}).options->port, 9000);
+    EXPECT_EQ(parse({"-p", "9001"}).options->port, 9001);
+    EXPECT_EQ(parse({"--port=0"}).options->port, 0);
+    const CliResult r = parse({"-w", "3", "-r", "/srv/www", "-t"});
+    ASSERT_TRUE(r.options);
+    EXPECT_EQ(r.options->workers, 3u);
+    EXPECT_EQ(r.options->root, "/srv/www");
+    EXPECT_TRUE(r.options->test_config);
+}
+
+TEST(CommandLine, BadArgumentsExitTwoWithUsage) {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"abc"}, {"70000"}, {"-1"}, {"80", "81"}, {"80", "-p", "81"}, {"--bogus"}, {"-w", "0"},
+             {"-c", "/nonexistent/file.yaml"}, {"-p"}}) {
+        const CliResult r = parse(args);
+        EXPECT_FALSE(r.options) << args[0];
+        EXPECT_EQ(r.exit_status, 2) << args[0];
+        EXPECT_NE(r.output.find("Usage"), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.rfind("pywebd: ", 0), 0u) << r.output;
+    }
+}
+
+TEST(CommandLine, HelpAndVersionExitZero) {
+    CliResult r = parse({"--help"});
+    EXPECT_EQ(r.exit_status, 0);
+    EXPECT_NE(r.output.find("--config"), std::string::npos);
+    r = parse({"--version"});
+    EXPECT_EQ(r.exit_status, 0);
+    EXPECT_EQ(r.output.rfind("pywebd ", 0), 0u);
+}
+
+TEST(Backoff, FirstCrashImmediateThenDoublingCappedAndResetWhenStable) {
+    Backoff b;
+    EXPECT_EQ(b.on_crash(10), 0);
+    EXPECT_EQ(b.on_crash(10), 100);
+    EXPECT_EQ(b.on_crash(10), 200);
+    EXPECT_EQ(b.on_crash(10), 400);
+    for (int i = 0; i < 20; ++i) b.on_crash(10);
+    EXPECT_EQ(b.on_crash(10), Backoff::kMaxDelayMs);
+    EXPECT_EQ(b.on_crash(Backoff::kStableMs), 0);  // it had recovered
+    EXPECT_EQ(b.on_crash(10), 100);
+}
+
+TEST(DescribeExit, SignalOrStatus) {
+    EXPECT_EQ(describe_exit(3 << 8), "exit status 3");
+    EXPECT_EQ(describe_exit(SIGKILL), "signal 9 (Killed)");
+}
+
+// The supervisor with a spawner that forks children which just wait to be killed.
+class SupervisorTest : public testing::Test {
+protected:
+    SupervisorTest() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), log_("test") {
+        log_.set_level(LogLevel::Crit);
+        supervisor_ = std::make_unique<Supervisor>(log_, epoll_.get(), [this](const Generation&, unsigned) {
+            ++spawned_;
+            const pid_t pid = ::fork();
+            if (pid == 0) {
+                ::pause();
+                ::_exit(0);
+            }
+            return Spawned{pid, UniqueFd(::epoll_create1(EPOLL_CLOEXEC))};  // any fd will do as a channel
+        });
+    }
+    ~SupervisorTest() override {
+        for (pid_t pid : supervisor_->pids()) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    }
+    std::shared_ptr<Generation> generation(unsigned number, unsigned workers) {
+        auto g = std::make_shared<Generation>();
+        g->number = number;
+        g->config.workers = workers;
+        return g;
+    }
+    int kill_and_reap(pid_t pid) {
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        return status;
+    }
+
+    UniqueFd epoll_;
+    Logger log_;
+    std::unique_ptr<Supervisor> supervisor_;
+    int spawned_ = 0;
+};
+
+TEST_F(SupervisorTest, RespawnsCrashedWorkerAtOnceThenBacksOff) {
+    supervisor_->start(generation(1, 2), 0);
+    EXPECT_EQ(spawned_, 2);
+    pid_t victim = supervisor_->pids()[0];
+    EXPECT_TRUE(supervisor_->on_exit(victim, kill_and_reap(victim), 10, false));
+    EXPECT_EQ(spawned_, 3);  // replaced at once
+    victim = supervisor_->pids().back();
+    supervisor_->on_exit(victim, kill_and_reap(victim), 20, false);
+    EXPECT_EQ(spawned_, 3);  // second quick crash: waits
+    EXPECT_EQ(supervisor_->next_deadline(), 120);
+    supervisor_->run_due(119, false);
+    EXPECT_EQ(spawned_, 3);
+    supervisor_->run_due(120, false);
+    EXPECT_EQ(spawned_, 4);
+}
+
+TEST_F(SupervisorTest, PlannedExitsAreNotRespawned) {
+    supervisor_->start(generation(1, 1), 0);
+    const pid_t pid = supervisor_->pids()[0];
+    supervisor_->quit_all(SIGKILL, 0, 1000);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    supervisor_->on_exit(pid, status, 5, true);
+    EXPECT_EQ(spawned_, 1);
+    EXPECT_EQ(supervisor_->process_count(), 0u);
+}
+
+TEST_F(SupervisorTest, ReloadPromotesWhenReadyAndQuitsTheOld) {
+    supervisor_->start(generation(1, 2), 0);
+    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid);
+    EXPECT_TRUE(supervisor_->current_ready());
+    const auto old = supervisor_->pids();
+    supervisor_->stage(generation(2, 3), 10);
+    EXPECT_EQ(supervisor_->process_count(), 5u);
+    EXPECT_FALSE(supervisor_->pending_ready());
+    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid);
+    EXPECT_TRUE(supervisor_->pending_ready());
+    supervisor_->promote(SIGKILL, 20, 1000);
+    EXPECT_EQ(supervisor_->current()->number, 2u);
+    for (pid_t pid : old) {
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFSIGNALED(status));
+        supervisor_->on_exit(pid, status, 30, false);
+    }
+    EXPECT_EQ(supervisor_->process_count(), 3u);
+    EXPECT_EQ(supervisor_->generations_alive(), 1u);
+    EXPECT_EQ(spawned_, 5);  // nothing respawned: the old ones were asked to go
+}
+
+TEST_F(SupervisorTest, PendingWorkerDyingBeforeReadyFailsTheReload) {
+    supervisor_->start(generation(1, 1), 0);
+    supervisor_->stage(generation(2, 1), 0);
+    const pid_t fresh = supervisor_->pids().back();
+    supervisor_->on_exit(fresh, kill_and_reap(fresh), 5, false);
+    EXPECT_TRUE(supervisor_->pending_failed());
+    supervisor_->abandon(SIGKILL, 5, 100);
+    EXPECT_EQ(supervisor_->pending(), nullptr);
+    EXPECT_EQ(supervisor_->current()->number, 1u);
+    EXPECT_EQ(spawned_, 2);
+}
+
+TEST_F(SupervisorTest, QuittingWorkersAreKilledAtTheirDeadline) {
+    supervisor_->start(generation(1, 1), 0);
+    const pid_t pid = supervisor_->pids()[0];
+    supervisor_->quit_all(SIGCONT, 0, 50);  // a signal it ignores: it stays alive
+    EXPECT_EQ(supervisor_->next_deadline(), 50);
+    supervisor_->run_due(50, true);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status));
+    EXPECT_EQ(WTERMSIG(status), SIGKILL);
+    supervisor_->on_exit(pid, status, 60, true);
+}
+
+}  // namespace
+}  // namespace pywebd

@@ -1,0 +1,151 @@
+// Nothing outside the root is ever served: the path normaliser and the openat2 opener,
+// against a traversal corpus.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "file_open.hpp"
+#include "temp_dir.hpp"
+#include "uri_path.hpp"
+
+namespace pywebd {
+namespace {
+
+struct NormalCase {
+    const char* raw;
+    PathError error;
+    const char* path = "";
+    bool trailing_slash = false;
+};
+
+TEST(NormalizePath, Table) {
+    const NormalCase table[] = {
+        {"/", PathError::None, "/", true},
+        {"/index.html", PathError::None, "/index.html", false},
+        {"/a/b/", PathError::None, "/a/b", true},
+        {"//a///b", PathError::None, "/a/b", false},
+        {"/a/./b", PathError::None, "/a/b", false},
+        {"/a/b/..", PathError::None, "/a", true},
+        {"/a/b/../c", PathError::None, "/a/c", false},
+        {"/a/.", PathError::None, "/a", true},
+        {"/a/..", PathError::None, "/", true},
+        {"/%61%62", PathError::None, "/ab", false},
+        {"/a%2Fb", PathError::None, "/a/b", false},           // an encoded slash is a slash
+        {"/caf%C3%A9", PathError::None, "/caf\xc3\xa9", false},
+        {"/%252e%252e/x", PathError::None, "/%2e%2e/x", false},  // decoded once only
+        {"/..", PathError::AboveRoot},
+        {"/../etc/passwd", PathError::AboveRoot},
+        {"/a/../../etc/passwd", PathError::AboveRoot},
+        {"/%2e%2e/etc/passwd", PathError::AboveRoot},
+        {"/%2E%2E%2Fetc%2Fpasswd", PathError::AboveRoot},
+        {"/a/%2e%2e/%2e%2e/x", PathError::AboveRoot},
+        {"/.%2e/x", PathError::AboveRoot},
+        {"/a%00b", PathError::ControlByte},
+        {"/a%0ab", PathError::ControlByte},
+        {"/a%7f", PathError::ControlByte},
+        {"/a%5c..%5cb", PathError::Backslash},
+        {"/%5c", PathError::Backslash},
+        {"/%c0%ae%c0%ae/etc", PathError::BadUtf8},  // overlong '.'
+        {"/%c0%af", PathError::BadUtf8},            // overlong '/'
+        {"/%e0%80%ae", PathError::BadUtf8},         // three-byte overlong '.'
+        {"/%ed%a0%80", PathError::BadUtf8},         // surrogate
+        {"/%ff", PathError::BadUtf8},
+        {"/%c3", PathError::BadUtf8},               // truncated sequence
+        {"/%", PathError::BadEscape},
+        {"/%4", PathError::BadEscape},
+        {"/%zz", PathError::BadEscape},
+        {"/a%g0", PathError::BadEscape},
+    };
+    NormalPath out;
+    for (const NormalCase& c : table) {
+        SCOPED_TRACE(c.raw);
+        ASSERT_EQ(normalize_path(c.raw, out), c.error);
+        if (c.error != PathError::None) continue;
+        EXPECT_EQ(out.path, c.path);
+        EXPECT_EQ(out.trailing_slash, c.trailing_slash);
+    }
+}
+
+TEST(NormalizePath, DotSegmentsAreFlagged) {
+    NormalPath out;
+    ASSERT_EQ(normalize_path("/.git/config", out), PathError::None);
+    EXPECT_TRUE(out.has_dot_segment);
+    ASSERT_EQ(normalize_path("/a/.hidden", out), PathError::None);
+    EXPECT_TRUE(out.has_dot_segment);
+    ASSERT_EQ(normalize_path("/a/%2ehtaccess", out), PathError::None);
+    EXPECT_TRUE(out.has_dot_segment);
+    ASSERT_EQ(normalize_path("/.git/../index.html", out), PathError::None);
+    EXPECT_FALSE(out.has_dot_segment);  // judged on the path that is opened
+    ASSERT_EQ(normalize_path("/a.b/c.d", out), PathError::None);
+    EXPECT_FALSE(out.has_dot_segment);
+}
+
+TEST(NormalizePath, RelativeFormForOpenat) {
+    NormalPath out;
+    ASSERT_EQ(normalize_path("/", out), PathError::None);
+    EXPECT_EQ(out.relative(), ".");
+    ASSERT_EQ(normalize_path("/a/b", out), PathError::None);
+    EXPECT_EQ(out.relative(), "a/b");
+}
+
+class OpenBeneath : public testing::Test {
+protected:
+    void SetUp() override {
+        dir_.write("outside/secret.txt", "secret");
+        dir_.write("root/ok.txt", "ok");
+        dir_.write("root/sub/inner.txt", "inner");
+        std::filesystem::create_symlink("../outside/secret.txt", dir_.path() / "root/escape");
+        std::filesystem::create_symlink("/etc/passwd", dir_.path() / "root/absolute");
+        std::filesystem::create_symlink("sub/inner.txt", dir_.path() / "root/inside");
+        std::filesystem::create_directory_symlink("../outside", dir_.path() / "root/outdir");
+        ::mkfifo((dir_.path() / "root/fifo").c_str(), 0644);
+        root_.reset(::open((dir_.path() / "root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        ASSERT_TRUE(root_.valid());
+    }
+    std::uint16_t status_of(const char* relative) {
+        const OpenResult r = open_beneath(root_.get(), relative);
+        return r.fd ? 200 : status_for_open_error(r.error);
+    }
+    test::TempDir dir_;
+    UniqueFd root_;
+};
+
+TEST_F(OpenBeneath, ServesInsideRoot) {
+    ASSERT_TRUE(openat2_available());
+    EXPECT_EQ(status_of("ok.txt"), 200);
+    EXPECT_EQ(status_of("sub/inner.txt"), 200);
+    EXPECT_EQ(status_of("inside"), 200);  // a symlink that stays inside is fine
+    EXPECT_EQ(status_of("."), 200);
+}
+
+TEST_F(OpenBeneath, RefusesEveryEscape) {
+    EXPECT_EQ(status_of("escape"), 404);           // relative symlink out of the root
+    EXPECT_EQ(status_of("absolute"), 404);         // absolute symlink
+    EXPECT_EQ(status_of("outdir/secret.txt"), 404);  // through a directory symlink
+    EXPECT_EQ(status_of("../outside/secret.txt"), 404);
+    EXPECT_EQ(status_of("sub/../../outside/secret.txt"), 404);
+    EXPECT_EQ(status_of("/etc/passwd"), 404);      // absolute paths are not beneath
+    EXPECT_EQ(status_of("missing"), 404);
+}
+
+TEST_F(OpenBeneath, FifoOpensWithoutBlocking) {
+    // O_NONBLOCK: a FIFO with no writer must not hang the worker; the handler then 403s it.
+    const OpenResult r = open_beneath(root_.get(), "fifo");
+    ASSERT_TRUE(r.fd.valid());
+    struct stat st {};
+    ASSERT_EQ(::fstat(r.fd.get(), &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+TEST(OpenErrorStatus, Mapping) {
+    EXPECT_EQ(status_for_open_error(ENOENT), 404);
+    EXPECT_EQ(status_for_open_error(EXDEV), 404);
+    EXPECT_EQ(status_for_open_error(EACCES), 403);
+    EXPECT_EQ(status_for_open_error(EMFILE), 503);
+    EXPECT_EQ(status_for_open_error(EIO), 500);
+}
+
+}  // namespace
+}  // namespace pywebd

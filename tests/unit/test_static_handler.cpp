@@ -1,0 +1,201 @@
+// The handler's responses, checked field by field for each outcome.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+
+#include <array>
+#include <filesystem>
+
+#include "head_parser.hpp"
+#include "head_scanner.hpp"
+#include "static_handler.hpp"
+#include "temp_dir.hpp"
+
+namespace pywebd {
+namespace {
+
+class HandlerTest : public testing::Test {
+protected:
+    HandlerTest() : mime_(MimeTypes::load("/etc/mime.types", "utf-8")), date_("pywebd/test") {
+        dir_.write("index.html", "<h1>home</h1>");
+        dir_.write("docs/index.html", "docs");
+        dir_.write("empty/.keep", "");
+        dir_.write("file.txt", "0123456789");
+        dir_.write("zero.txt", "");
+        dir_.write(".secret", "s");
+        root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+
+    Response& handle(const std::string& raw, ServeOptions options = {}, bool head_only = false) {
+        raw_ = raw;
+        http::HeadScanner scanner;
+        EXPECT_EQ(scanner.scan(raw_, false).status, http::HeadScanner::Status::Complete);
+        http::RequestHead head;
+        http::RequestFacts facts;
+        EXPECT_EQ(http::parse_head(raw_, {16, 1024}, storage_, head), http::ParseError::None);
+        EXPECT_EQ(http::analyze(head, facts), http::ParseError::None);
+        StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ");
+        response_.clear();
+        handler.handle(head, facts, Framing{head_only, false, false}, response_);
+        return response_;
+    }
+    Response& get(const std::string& target, const std::string& extra = "") {
+        return handle("GET " + target + " HTTP/1.1\r\nHost: a\r\n" + extra + "\r\n");
+    }
+    bool has(const std::string& field) const { return response_.head.find(field + "\r\n") != std::string::npos; }
+
+    test::TempDir dir_;
+    UniqueFd root_;
+    MimeTypes mime_;
+    DateCache date_;
+    ErrorPages pages_;
+    std::string raw_;
+    std::array<http::Header, 16> storage_{};
+    Response response_;
+};
+
+TEST_F(HandlerTest, WholeFile) {
+    get("/file.txt");
+    EXPECT_EQ(response_.status, 200);
+    EXPECT_TRUE(has("Content-Type: text/plain; charset=utf-8"));
+    EXPECT_TRUE(has("Content-Length: 10"));
+    EXPECT_TRUE(has("Accept-Ranges: bytes"));
+    EXPECT_TRUE(has("Server: pywebd/test"));
+    EXPECT_TRUE(has("X-Content-Type-Options: nosniff"));
+    EXPECT_NE(response_.head.find("\r\nETag: \""), std::string::npos);
+    EXPECT_NE(response_.head.find("\r\nLast-Modified: "), std::string::npos);
+    EXPECT_NE(response_.head.find("\r\nDate: "), std::string::npos);
+    ASSERT_EQ(response_.segments.size(), 1u);
+    EXPECT_EQ(response_.segments[0].data, nullptr);
+    EXPECT_EQ(response_.segments[0].length, 10u);
+    EXPECT_TRUE(response_.file.valid());
+}
+
+TEST_F(HandlerTest, HeadHasFieldsButNoBody) {
+    handle("HEAD /file.txt HTTP/1.1\r\nHost: a\r\n\r\n", {}, true);
+    EXPECT_TRUE(has("Content-Length: 10"));
+    EXPECT_TRUE(response_.segments.empty());
+}
+
+TEST_F(HandlerTest, EmptyFile) {
+    get("/zero.txt");
+    EXPECT_EQ(response_.status, 200);
+    EXPECT_TRUE(has("Content-Length: 0"));
+    EXPECT_TRUE(response_.segments.empty());
+}
+
+TEST_F(HandlerTest, DirectoriesAndIndex) {
+    get("/");
+    EXPECT_EQ(response_.status, 200);
+    EXPECT_TRUE(has("Content-Type: text/html; charset=utf-8"));
+    get("/docs");
+    EXPECT_EQ(response_.status, 301);
+    EXPECT_TRUE(has("Location: /docs/"));
+    get("/docs?x=1");
+    EXPECT_TRUE(has("Location: /docs/?x=1"));
+    get("/docs/");
+    EXPECT_EQ(response_.status, 200);
+    get("/empty/");
+    EXPECT_EQ(response_.status, 403);
+    get("/file.txt/");
+    EXPECT_EQ(response_.status, 404);
+}
+
+TEST_F(HandlerTest, IndexNamesInOrder) {
+    dir_.write("multi/second.html", "2");
+    ServeOptions options;
+    options.index = {"first.html", "second.html"};
+    handle("GET /multi/ HTTP/1.1\r\nHost: a\r\n\r\n", options);
+    EXPECT_EQ(response_.status, 200);
+    EXPECT_TRUE(has("Content-Length: 1"));
+}
+
+TEST_F(HandlerTest, RefusalsAndErrors) {
+    get("/missing");
+    EXPECT_EQ(response_.status, 404);
+    EXPECT_TRUE(has("Content-Type: text/html; charset=utf-8"));
+    EXPECT_EQ(response_.segments.size(), 1u);
+    EXPECT_NE(std::string_view(response_.segments[0].data, response_.segments[0].length).find("404 Not Found"),
+              std::string::npos);
+    get("/.secret");
+    EXPECT_EQ(response_.status, 404);
+    get("/../etc/passwd");
+    EXPECT_EQ(response_.status, 400);
+    get("/%00");
+    EXPECT_EQ(response_.status, 400);
+    handle("DELETE /file.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(response_.status, 405);
+    EXPECT_TRUE(has("Allow: GET, HEAD, OPTIONS"));
+    handle("BREW /file.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(response_.status, 501);
+    handle("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(response_.status, 204);
+    EXPECT_TRUE(has("Allow: GET, HEAD, OPTIONS"));
+    EXPECT_FALSE(has("Content-Length: 0"));  // RFC 9110 §8.6: none on 204
+}
+
+TEST_F(HandlerTest, DotfilesWhenConfigured) {
+    ServeOptions options;
+    options.serve_dotfiles = true;
+    handle("GET /.secret HTTP/1.1\r\nHost: a\r\n\r\n", options);
+    EXPECT_EQ(response_.status, 200);
+}
+
+TEST_F(HandlerTest, SymlinkOutOfRootIs404) {
+    test::TempDir other;
+    other.write("secret", "s");
+    std::filesystem::create_symlink(other.path() / "secret", dir_.path() / "link");
+    get("/link");
+    EXPECT_EQ(response_.status, 404);
+}
+
+TEST_F(HandlerTest, SpecialFilesAre403) {
+    ::mkfifo((dir_.path() / "pipe").c_str(), 0644);
+    get("/pipe");
+    EXPECT_EQ(response_.status, 403);
+}
+
+TEST_F(HandlerTest, ConditionalAndRangeResponses) {
+    get("/file.txt");
+    const auto etag_at = response_.head.find("ETag: ") + 6;
+    const std::string etag = response_.head.substr(etag_at, response_.head.find("\r\n", etag_at) - etag_at);
+
+    get("/file.txt", "If-None-Match: " + etag + "\r\n");
+    EXPECT_EQ(response_.status, 304);
+    EXPECT_TRUE(has("ETag: " + etag));
+    EXPECT_FALSE(has("Content-Length: 10"));
+    EXPECT_TRUE(response_.segments.empty());
+    EXPECT_FALSE(response_.file.valid());
+
+    get("/file.txt", "If-Match: \"nope\"\r\n");
+    EXPECT_EQ(response_.status, 412);
+
+    get("/file.txt", "Range: bytes=2-4\r\n");
+    EXPECT_EQ(response_.status, 206);
+    EXPECT_TRUE(has("Content-Range: bytes 2-4/10"));
+    EXPECT_TRUE(has("Content-Length: 3"));
+    ASSERT_EQ(response_.segments.size(), 1u);
+    EXPECT_EQ(response_.segments[0].offset, 2u);
+
+    get("/file.txt", "Range: bytes=20-\r\n");
+    EXPECT_EQ(response_.status, 416);
+    EXPECT_TRUE(has("Content-Range: bytes */10"));
+}
+
+TEST_F(HandlerTest, MultipartByteranges) {
+    get("/file.txt", "Range: bytes=0-1,5-6\r\n");
+    EXPECT_EQ(response_.status, 206);
+    EXPECT_TRUE(has("Content-Type: multipart/byteranges; boundary=XYZ"));
+    // Assemble the body as the connection would send it.
+    std::string body;
+    const std::string file = "0123456789";
+    for (const BodySegment& s : response_.segments)
+        body += s.data ? std::string(s.data, s.length) : file.substr(s.offset, s.length);
+    EXPECT_EQ(body,
+              "\r\n--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01"
+              "\r\n--XYZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 5-6/10\r\n\r\n56"
+              "\r\n--XYZ--\r\n");
+    EXPECT_TRUE(has("Content-Length: " + std::to_string(body.size())));
+}
+
+}  // namespace
+}  // namespace pywebd

@@ -1,0 +1,124 @@
+// Pieces of the worker that need no sockets: deadline lists, buffer pool, access log.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "access_log.hpp"
+#include "request_buffers.hpp"
+#include "temp_dir.hpp"
+#include "timer_lists.hpp"
+
+namespace pywebd {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(TimerLists, ExpireInDeadlineOrderAcrossKinds) {
+    TimerLists timers({milliseconds(100), milliseconds(50), milliseconds(10), milliseconds(5)});
+    TimerNode a, b, c, d;
+    timers.arm(a, TimerKind::Header, 0);     // 100
+    timers.arm(b, TimerKind::KeepAlive, 0);  // 50
+    timers.arm(c, TimerKind::Header, 20);    // 120
+    timers.arm(d, TimerKind::Send, 0);       // 10
+    EXPECT_EQ(timers.next_deadline(), 10);
+    EXPECT_EQ(timers.pop_expired(9), nullptr);
+    EXPECT_EQ(timers.pop_expired(10), &d);
+    EXPECT_EQ(timers.pop_expired(60), &b);
+    EXPECT_EQ(timers.pop_expired(60), nullptr);
+    EXPECT_EQ(timers.pop_expired(200), &a);
+    EXPECT_EQ(timers.pop_expired(200), &c);
+    EXPECT_FALSE(timers.next_deadline());
+}
+
+TEST(TimerLists, RearmMovesToTheTailAndDisarmUnlinks) {
+    TimerLists timers({milliseconds(100), milliseconds(100), milliseconds(100), milliseconds(100)});
+    TimerNode a, b, c;
+    timers.arm(a, TimerKind::Send, 0);
+    timers.arm(b, TimerKind::Send, 1);
+    timers.arm(c, TimerKind::Send, 2);
+    timers.arm(a, TimerKind::Send, 3);  // progress: a now expires last
+    timers.disarm(b);
+    timers.disarm(b);  // twice is harmless
+    EXPECT_EQ(timers.pop_expired(1000), &c);
+    EXPECT_EQ(timers.pop_expired(1000), &a);
+    EXPECT_EQ(timers.pop_expired(1000), nullptr);
+    EXPECT_FALSE(a.armed);
+}
+
+TEST(TimerLists, SwitchingKindLeavesTheOldList) {
+    TimerLists timers({milliseconds(10), milliseconds(1000), milliseconds(10), milliseconds(10)});
+    TimerNode a;
+    timers.arm(a, TimerKind::Header, 0);
+    timers.arm(a, TimerKind::KeepAlive, 0);
+    EXPECT_EQ(timers.pop_expired(500), nullptr);
+    EXPECT_EQ(timers.pop_expired(1000), &a);
+}
+
+TEST(BufferPool, ReusesAndCapsSpares) {
+    BufferPool pool(1024, 2);
+    auto a = pool.acquire();
+    auto b = pool.acquire();
+    auto c = pool.acquire();
+    RequestBuffers* first = a.get();
+    a->length = 10;
+    pool.release(std::move(a));
+    pool.release(std::move(b));
+    pool.release(std::move(c));
+    EXPECT_EQ(pool.spare(), 2u);
+    auto again = pool.acquire();
+    EXPECT_EQ(again->length, 0u);  // reset on release
+    EXPECT_NE(again.get(), nullptr);
+    (void)first;
+}
+
+TEST(RequestBuffers, DropFrontKeepsTheRest) {
+    RequestBuffers b(16);
+    std::memcpy(b.input.get(), "abcdef", 6);
+    b.length = 6;
+    b.drop_front(2);
+    EXPECT_EQ(b.buffered(), "cdef");
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+TEST(AccessLog, CombinedFormatEscapesClientText) {
+    test::TempDir dir;
+    const auto path = dir.path() / "access.log";
+    AccessLog log;
+    log.reopen(UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)));
+    sockaddr_storage address{};
+    auto* in = reinterpret_cast<sockaddr_in*>(&address);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(0x7f000001);
+    const PeerAddress peer = PeerAddress::from(address);
+    log.add({peer, 784111777, "GET /a\"b HTTP/1.1", 200, 1234, "", "agent\\\n\x01"});
+    log.flush();
+    EXPECT_EQ(read_file(path),
+              "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a\\\"b HTTP/1.1\" 200 1234 \"-\" "
+              "\"agent\\\\\\x0A\\x01\"\n");
+}
+
+TEST(AccessLog, ReopenFlushesToTheOldFileFirst) {
+    test::TempDir dir;
+    AccessLog log;
+    log.reopen(UniqueFd(::open((dir.path() / "old").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644)));
+    const PeerAddress peer{};
+    log.add({peer, 0, "GET / HTTP/1.1", 200, 1, "", ""});
+    log.reopen(UniqueFd(::open((dir.path() / "new").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644)));
+    log.add({peer, 0, "GET /2 HTTP/1.1", 200, 1, "", ""});
+    log.flush();
+    EXPECT_NE(read_file(dir.path() / "old").find("GET / HTTP/1.1"), std::string::npos);
+    EXPECT_NE(read_file(dir.path() / "new").find("GET /2 HTTP/1.1"), std::string::npos);
+    EXPECT_EQ(read_file(dir.path() / "new").find("GET / HTTP/1.1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pywebd
