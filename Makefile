@@ -27,8 +27,10 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Serves ./static on port 8888 with the built-in defaults (ARGS="9000" for another port).
+# As root, pywebd refuses root workers unless told explicitly: this developer command does.
+RUN_AS := $(shell [ "$$(id -u)" = 0 ] && echo "-u root")
 run: build
-	./$(BUILD)/src/master/pywebd $(ARGS)
+	./$(BUILD)/src/master/pywebd $(RUN_AS) $(ARGS)
 
 # Builds everything and runs every test.
 test: build

@@ -1,6 +1,8 @@
 #include "config.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,9 +71,9 @@ public:
 
 private:
     void apply(const ConfigKey& key, const YAML::Node& value, Config& config) {
-        context_.where = where(file_, value.Mark());
         try {
             key.apply(value, context_, config);
+            config.origins[std::string(key.path)] = where(file_, value.Mark());
         } catch (const ValueError& error) {
             add(value.Mark(), key.path, error.what());
         } catch (const YAML::Exception& error) {
@@ -142,24 +144,52 @@ Config load_config_file(const std::filesystem::path& file) {
     return config;
 }
 
-void validate(Config& config) {
-    std::vector<std::string> errors;
+std::string Config::origin(std::string_view key) const {
+    const auto it = origins.find(key);
+    return it != origins.end() ? it->second : source;
+}
+
+namespace {
+
+void check_root(Config& config, std::vector<std::string>& errors) {
     std::error_code ec;
     const auto root = std::filesystem::weakly_canonical(std::filesystem::absolute(config.root, ec), ec);
     struct stat st {};
+    const std::string where = config.origin("root");
     if (ec || ::stat(root.c_str(), &st) != 0) {
-        errors.push_back(fmt::format("{}: root: '{}': {}", config.root_origin, config.root.string(),
+        errors.push_back(fmt::format("{}: root: '{}': {}", where, config.root.string(),
                                      std::strerror(ec ? ec.value() : errno)));
     } else if (!S_ISDIR(st.st_mode)) {
-        errors.push_back(fmt::format("{}: root: '{}' is not a directory", config.root_origin, config.root.string()));
+        errors.push_back(fmt::format("{}: root: '{}' is not a directory", where, config.root.string()));
     } else if (::access(root.c_str(), R_OK | X_OK) != 0) {
-        errors.push_back(fmt::format("{}: root: '{}': {}", config.root_origin, root.string(), std::strerror(errno)));
+        errors.push_back(fmt::format("{}: root: '{}': {}", where, root.string(), std::strerror(errno)));
     } else {
         config.root = root;
     }
+}
+
+// Workers started by root must run as a named user; root itself only when named.
+void check_identity(const Config& config, std::vector<std::string>& errors) {
+    if (!config.user.empty() && ::getpwnam(config.user.c_str()) == nullptr)
+        errors.push_back(fmt::format("{}: user: '{}' does not exist", config.origin("user"), config.user));
+    if (!config.group.empty() && ::getgrnam(config.group.c_str()) == nullptr)
+        errors.push_back(fmt::format("{}: group: '{}' does not exist", config.origin("group"), config.group));
+    if (::geteuid() == 0 && config.user.empty())
+        errors.push_back(fmt::format("{}: user: refusing to run workers as root; name an unprivileged user "
+                                     "(user: www-data), or user: root (-u root) to allow it explicitly",
+                                     config.origin("user")));
+}
+
+}  // namespace
+
+void validate(Config& config) {
+    std::vector<std::string> errors;
+    check_root(config, errors);
+    check_identity(config, errors);
     if (config.limits.max_uri_bytes > config.limits.max_head_bytes)
         errors.push_back(fmt::format("{}: limits.max_uri_bytes ({}) cannot exceed limits.max_head_bytes ({})",
-                                     config.source, config.limits.max_uri_bytes, config.limits.max_head_bytes));
+                                     config.origin("limits.max_uri_bytes"), config.limits.max_uri_bytes,
+                                     config.limits.max_head_bytes));
     if (!errors.empty()) throw ConfigError(std::move(errors));
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,20 +41,24 @@ struct Config {
     std::vector<ListenAddress> listen;  // empty: every IPv4 and IPv6 address on `port`
     int backlog = 511;
     std::filesystem::path root = "static";  // absolute once validated
-    std::string root_origin = "built-in default";  // where `root` was set, for errors
     unsigned workers = 0;                          // 0 = one per CPU
     std::vector<std::string> index = {"index.html"};
     bool serve_dotfiles = false;
     bool server_tokens = true;
     std::string charset = "utf-8";  // added to text types; empty = none
     std::filesystem::path mime_types = "/etc/mime.types";
-    std::string user;
+    std::string user;   // empty: unchanged; as root that is refused (name one, or "root" explicitly)
     std::string group;
     std::filesystem::path access_log;  // empty = off
     std::string error_log = "stderr";  // "stderr" or a path
     LogLevel log_level = LogLevel::Notice;
     Limits limits;
     Timeouts timeouts;
+    // Where each key was set ("file:line:col", "--root"), so that errors found later
+    // (a missing root, an unknown user) still point at the line to fix.
+    std::map<std::string, std::string, std::less<>> origins;
+
+    std::string origin(std::string_view key) const;
 
     // The listen addresses actually used: `listen`, or the wildcard pair, with `port`
     // filled in where an entry has none.

@@ -99,10 +99,7 @@ const std::array kKeys = std::to_array<ConfigKey>({
     {"backlog", "511", "length of each listening socket's accept queue",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.backlog = static_cast<int>(count_in(n, 1, 65535)); }},
     {"root", "./static", "document root; a relative path resolves against this file's directory",
-     [](const YAML::Node& n, const KeyContext& k, Config& c) {
-         c.root = path_in(n, k);
-         c.root_origin = k.where;
-     }},
+     [](const YAML::Node& n, const KeyContext& k, Config& c) { c.root = path_in(n, k); }},
     {"workers", "auto", "worker processes: a number, or auto for one per CPU",
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.workers = scalar(n) == "auto" ? 0 : static_cast<unsigned>(count_in(n, 1, 1024));
@@ -127,7 +124,7 @@ const std::array kKeys = std::to_array<ConfigKey>({
      }},
     {"mime_types", "/etc/mime.types", "file mapping extensions to media types (built-in table if absent)",
      [](const YAML::Node& n, const KeyContext& k, Config& c) { c.mime_types = path_in(n, k); }},
-    {"user", "\"\"", "when started as root, workers run as this user (empty: unchanged)",
+    {"user", "\"\"", "when started as root, workers run as this user; root itself only if named",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.user = n.IsNull() ? "" : account_name_in(n); }},
     {"group", "\"\"", "group for the workers (empty: the user's primary group)",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.group = n.IsNull() ? "" : account_name_in(n); }},

@@ -20,7 +20,6 @@ public:
 
 struct KeyContext {
     std::filesystem::path base_dir;  // relative paths in the file resolve against it
-    std::string where;               // "file:line:col" of the value, for later errors
 };
 
 // One configuration key: its dotted path, its default as written in config/server.yaml,

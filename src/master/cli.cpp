@@ -25,6 +25,7 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     app.add_option("-r,--root", options.root, "document root, replacing the config's");
     app.add_option("-w,--workers", options.workers, "worker processes, replacing the config's")
         ->check(CLI::Range(1, 1024));
+    app.add_option("-u,--user", options.user, "user the workers run as when started as root (root: allow root)");
     app.add_flag("-t,--test", options.test_config, "check the configuration and exit (0: valid, 1: not)");
 
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back

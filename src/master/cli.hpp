@@ -12,6 +12,7 @@ struct CliOptions {
     std::optional<std::uint16_t> port;
     std::optional<std::string> root;
     std::optional<unsigned> workers;
+    std::optional<std::string> user;
     bool test_config = false;
 };
 

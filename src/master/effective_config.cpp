@@ -4,11 +4,7 @@ namespace pywebd {
 
 Config load_effective_config(const CliOptions& options) {
     Config config;
-    if (options.config_file) {
-        config = load_config_file(*options.config_file);
-    } else {
-        config.root_origin = "built-in default root";
-    }
+    if (options.config_file) config = load_config_file(*options.config_file);
     if (options.port) {
         config.port = *options.port;
         for (ListenAddress& address : config.listen) {
@@ -18,9 +14,13 @@ Config load_effective_config(const CliOptions& options) {
     }
     if (options.root) {
         config.root = std::filesystem::absolute(*options.root);
-        config.root_origin = "--root";
+        config.origins["root"] = "--root";
     }
     if (options.workers) config.workers = *options.workers;
+    if (options.user) {
+        config.user = *options.user;
+        config.origins["user"] = "--user";
+    }
     validate(config);
     return config;
 }

@@ -184,7 +184,7 @@ TEST(CommandLine, PortInUseExitsOne) {
     const auto port = std::to_string(ntohs(address.sin_port));
     TempDir dir;
     dir.write("root/index.html", "x");
-    dir.write("server.yaml", "listen: [\"127.0.0.1\"]\nroot: root\n");
+    dir.write("server.yaml", "listen: [\"127.0.0.1\"]\nroot: root\n" + user_line());
     const RunResult r = run_pywebd({"-c", (dir.path() / "server.yaml").string(), port});
     EXPECT_EQ(r.status, 1);
     EXPECT_NE(r.output.find("cannot listen on 127.0.0.1:" + port + ": address already in use"), std::string::npos)
@@ -194,7 +194,7 @@ TEST(CommandLine, PortInUseExitsOne) {
 TEST(CommandLine, ConfigTestAndConfigErrors) {
     TempDir dir;
     dir.write("root/index.html", "x");
-    dir.write("good.yaml", "root: root\nworkers: 2\n");
+    dir.write("good.yaml", "root: root\nworkers: 2\n" + user_line());
     dir.write("bad.yaml", "root: root\nworkers: many\nlimits:\n  max_uri_bytes: 1\n");
     RunResult r = run_pywebd({"-t", "-c", (dir.path() / "good.yaml").string()});
     EXPECT_EQ(r.status, 0);

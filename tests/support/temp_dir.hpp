@@ -42,4 +42,8 @@ private:
     std::filesystem::path path_;
 };
 
+// As root, pywebd refuses to run workers as root unless the config names root: tests
+// that run as root say so; others need nothing.
+inline std::string user_line() { return ::geteuid() == 0 ? "user: root\n" : ""; }
+
 }  // namespace pywebd::test
