@@ -352,7 +352,7 @@ void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd c
 std::string Master::status_line() const {
     const Generation* current = supervisor_->current();
     return fmt::format("generation {}, {} workers, last reload: {}", current ? current->number : 0,
-                       supervisor_->process_count(), last_reload_);
+                       current ? current->config.effective_workers() : 0, last_reload_);
 }
 
 }  // namespace pywebd

@@ -101,6 +101,7 @@ ServerProcess::ServerProcess(ServerOptions options) {
     notify_ = notify_socket(notify_path);
     UniqueFd listener;
     std::vector<std::string> extra = {"NOTIFY_SOCKET=" + notify_path.string()};
+    extra.insert(extra.end(), options.env.begin(), options.env.end());
     if (options.socket_activation) {
         listener = listen_on_loopback(port_);
         extra.push_back("LISTEN_FDS=1");
@@ -134,8 +135,8 @@ ServerProcess::ServerProcess(ServerOptions options) {
     group_ = pid_;
     listener.reset();       // only the server holds the listening socket now
     if (options.wait_ready) {
-        const auto seen = wait_for_notification("READY=1");
-        if (seen.empty() || seen.back().find("READY=1") == std::string::npos)
+        startup_ = wait_for_notification("READY=1");
+        if (startup_.empty() || startup_.back().find("READY=1") == std::string::npos)
             throw std::runtime_error("pywebd did not become ready; error log:\n" + error_log() + stderr_output());
     }
 }

@@ -22,6 +22,7 @@ struct ServerOptions {
     unsigned workers = 2;
     bool socket_activation = true;  // pass a bound 127.0.0.1 socket as fd 3 (LISTEN_FDS)
     std::vector<std::string> extra_args;
+    std::vector<std::string> env;  // extra NAME=value entries
     bool wait_ready = true;
 };
 
@@ -40,6 +41,8 @@ public:
     std::filesystem::path config_path() const { return dir_.path() / "server.yaml"; }
     std::filesystem::path error_log_path() const { return dir_.path() / "error.log"; }
     std::uint16_t port() const { return port_; }
+    // The notifications read while waiting for readiness.
+    const std::vector<std::string>& startup_notifications() const { return startup_; }
     pid_t pid() const { return pid_; }
 
     // Writes a file under the document root.
@@ -67,6 +70,7 @@ public:
 private:
     TempDir dir_;
     UniqueFd notify_;
+    std::vector<std::string> startup_;
     std::uint16_t port_ = 0;
     pid_t pid_ = -1;    // the master while it runs, else -1
     pid_t group_ = -1;  // its process group, kept after it exits for the final sweep

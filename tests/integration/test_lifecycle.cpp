@@ -1,0 +1,338 @@
+// Zero-downtime operations: reload, graceful stop, log reopen, crash loops, and the
+// exact sd_notify protocol, against the real binary.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "http_client.hpp"
+#include "load_clients.hpp"
+#include "server_process.hpp"
+
+namespace pywebd::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string config_for(const std::string& root, unsigned workers, const std::string& extra = "") {
+    return "root: " + root + "\nworkers: " + std::to_string(workers) + "\nerror_log: error.log\nlog_level: info\n" +
+           user_line() + extra;
+}
+
+// Reloads and waits for the outcome: the READY=1 that ends it. Returns what was seen.
+std::vector<std::string> reload(ServerProcess& server) {
+    server.signal(SIGHUP);
+    return server.wait_for_notification("READY=1", 20s);
+}
+
+std::string join(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += "[" + l + "] ";
+    return out;
+}
+
+TEST(Notify, ExactSequenceForStartReloadFailedReloadAndStop) {
+    ServerProcess server;
+    ASSERT_EQ(server.startup_notifications().size(), 1u);
+    EXPECT_EQ(server.startup_notifications()[0], "READY=1\nSTATUS=generation 1, 2 workers, last reload: none");
+
+    server.dir().write("root2/index.html", "two");
+    server.write_config(config_for("root2", 1));
+    auto seen = reload(server);
+    ASSERT_EQ(seen.size(), 2u) << join(seen);
+    EXPECT_TRUE(std::regex_match(seen[0], std::regex("RELOADING=1\nMONOTONIC_USEC=\\d+\nSTATUS=reloading configuration")))
+        << seen[0];
+    EXPECT_EQ(seen[1], "READY=1\nSTATUS=generation 2, 1 workers, last reload: ok (generation 2)");
+    EXPECT_EQ(http_get(server.port(), "/")->body, "two");
+
+    server.write_config("root: root2\nport: eighty\n" + user_line());
+    seen = reload(server);
+    ASSERT_EQ(seen.size(), 2u) << join(seen);
+    EXPECT_EQ(seen[0].rfind("RELOADING=1\nMONOTONIC_USEC=", 0), 0u);
+    EXPECT_TRUE(std::regex_match(
+        seen[1], std::regex("READY=1\nSTATUS=generation 2, 1 workers, last reload: failed: .*server\\.yaml:2:7: "
+                            "port: expected a whole number, got 'eighty'")))
+        << seen[1];
+    EXPECT_EQ(http_get(server.port(), "/")->body, "two");  // the old configuration serves on
+    EXPECT_TRUE(std::regex_search(server.error_log(), std::regex(R"(\[error\].*reload failed: .*server\.yaml:2:7: port)")));
+
+    server.signal(SIGTERM);
+    seen = server.wait_for_notification("STOPPING=1", 10s);
+    ASSERT_EQ(seen.size(), 1u) << join(seen);
+    EXPECT_EQ(seen[0], "STOPPING=1\nSTATUS=stopping: draining connections");
+    EXPECT_EQ(WEXITSTATUS(server.stop(0)), 0);
+    EXPECT_FALSE(server.next_notification(200ms));  // nothing after STOPPING
+}
+
+TEST(Reload, ChangesRootWorkersAndLimitsWithTheSameMaster) {
+    ServerProcess server;
+    server.write("index.html", "one");
+    const pid_t master = server.pid();
+    const auto old_workers = server.workers();
+    server.dir().write("root2/index.html", "two");
+    server.write_config(config_for("root2", 3, "index: [index.html]\nlimits:\n  max_uri_bytes: 100\n"));
+    const auto seen = reload(server);
+    ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos) << join(seen);
+    EXPECT_EQ(server.pid(), master);
+    EXPECT_EQ(http_get(server.port(), "/")->body, "two");
+    EXPECT_EQ(http_get(server.port(), "/" + std::string(150, 'a'))->status, 414);
+    const auto now = server.wait_for_workers(3, old_workers, 5s);
+    EXPECT_EQ(now.size(), 3u);
+}
+
+TEST(Reload, MovesToANewPortAndClosesTheOld) {
+    ServerProcess server(ServerOptions{.yaml = "listen: [\"127.0.0.1:0\"]\n", .socket_activation = false});
+    server.write("index.html", "x");
+    std::smatch m;
+    const std::string log = server.error_log();
+    ASSERT_TRUE(std::regex_search(log, m, std::regex(R"(listening on 127\.0\.0\.1:(\d+))")));
+    const auto old_port = static_cast<std::uint16_t>(std::stoi(m[1]));
+    // Any free port for the new address: bind one, note it, release it.
+    std::uint16_t new_port;
+    {
+        ServerProcess probe;  // a socket-activated server holds a free port; borrow its number
+        new_port = probe.port();
+    }
+    server.write_config(config_for("root", 2, "listen: [\"127.0.0.1:" + std::to_string(new_port) + "\"]\n"));
+    const auto seen = reload(server);
+    ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos) << join(seen);
+    auto r = http_get(new_port, "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "x");
+    // Once the old generation has drained, the old address is closed.
+    const auto deadline = Clock::now() + 5s;
+    bool refused = false;
+    while (!refused && Clock::now() < deadline) {
+        refused = !HttpClient(old_port).connected();
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(refused);
+}
+
+// Twenty reloads alternating two roots while keep-alive and per-request clients run.
+void reload_under_load(bool with_invalid_config) {
+    const std::string body_a = std::string(20000, 'A') + "\n";
+    const std::string body_b = std::string(30000, 'B') + "\n";
+    ServerProcess server(ServerOptions{.yaml = config_for("root", 2)});
+    server.write("file.txt", body_a);
+    server.dir().write("root_b/file.txt", body_b);
+    LoadClients load(server.port(), "/file.txt", {body_a, body_b}, 4, 4);
+    int reloads = 0, failed_reloads = 0;
+    for (int i = 0; i < 20; ++i) {
+        const bool invalid = with_invalid_config && i == 10;
+        if (invalid) server.write_config("root: root\nworkers: none\n" + user_line());
+        else server.write_config(config_for(i % 2 == 0 ? "root_b" : "root", i % 3 == 0 ? 3 : 2));
+        const auto seen = reload(server);
+        ASSERT_FALSE(seen.empty());
+        const bool ok = seen.back().find("last reload: ok") != std::string::npos;
+        EXPECT_EQ(ok, !invalid) << join(seen);
+        ++reloads;
+        failed_reloads += ok ? 0 : 1;
+        std::this_thread::sleep_for(100ms);
+    }
+    std::this_thread::sleep_for(300ms);
+    load.stop();
+    std::cout << "reload under load: reloads=" << reloads << " failed_reloads=" << failed_reloads
+              << " requests=" << load.requests() << " failures=" << load.failures() << std::endl;
+    testing::Test::RecordProperty("requests", static_cast<int>(load.requests()));
+    testing::Test::RecordProperty("failures", static_cast<int>(load.failures()));
+    EXPECT_EQ(load.failures(), 0u) << join(load.failure_samples());
+    EXPECT_GT(load.requests(), 200u);
+    // One live generation at the end.
+    const auto workers = server.wait_for_workers(with_invalid_config ? 2 : 2, {}, 15s);
+    EXPECT_EQ(workers.size(), 2u);
+    EXPECT_EQ(server.error_log().find("[crit]"), std::string::npos);
+}
+
+TEST(Reload, UnderLoadNoRequestFails) { reload_under_load(false); }
+TEST(Reload, UnderLoadWithAnInvalidConfigInTheMiddle) { reload_under_load(true); }
+
+TEST(Reload, TenSighupsInARowLeaveOneGeneration) {
+    ServerProcess server(ServerOptions{.workers = 2});
+    server.write("index.html", "x");
+    for (int i = 0; i < 10; ++i) server.signal(SIGHUP);
+    // Signals coalesce; each reload that does run ends in READY=1. Wait until quiet.
+    while (server.next_notification(1500ms)) {
+    }
+    const auto workers = server.wait_for_workers(2, {}, 15s);
+    EXPECT_EQ(workers.size(), 2u);
+    EXPECT_EQ(http_get(server.port(), "/")->body, "x");
+    const std::string log = server.error_log();
+    EXPECT_NE(log.find("reload complete"), std::string::npos);
+}
+
+TEST(GracefulStop, DownloadInProgressCompletesByteExact) {
+    std::string big(10 << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
+    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  shutdown: 8s\n"});
+    server.write("big.bin", big);
+    HttpClient client(server.port());
+    ASSERT_TRUE(client.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::this_thread::sleep_for(200ms);  // the server has filled the socket buffers and waits
+    const auto workers = server.workers();
+    const auto stopped_at = Clock::now();
+    server.signal(SIGTERM);
+    std::this_thread::sleep_for(300ms);  // the drain has begun while the body is unread
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->body == big);
+    const int status = server.stop(0, 10s);
+    EXPECT_LT(Clock::now() - stopped_at, 8s + 1s);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    for (pid_t p : workers) EXPECT_NE(::kill(p, 0), 0);
+    EXPECT_NE(server.error_log().find("worker drained"), std::string::npos);
+}
+
+TEST(GracefulStop, KeptAliveRequestDuringDrainGetsClose) {
+    ServerProcess server(ServerOptions{.workers = 1});
+    server.write("a.txt", "a");
+    HttpClient client(server.port());
+    ASSERT_TRUE(client.get("/a.txt"));
+    server.signal(SIGQUIT);
+    std::this_thread::sleep_for(100ms);
+    auto r = client.get("/a.txt");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(client.closed_by_server());
+}
+
+TEST(GracefulStop, IdleConnectionsDoNotHoldItUp) {
+    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  shutdown: 20s\n"});
+    server.write("a.txt", "a");
+    std::vector<std::unique_ptr<HttpClient>> idle;
+    for (int i = 0; i < 8; ++i) {
+        idle.push_back(std::make_unique<HttpClient>(server.port()));
+        ASSERT_TRUE(idle.back()->get("/a.txt"));
+    }
+    const auto started = Clock::now();
+    EXPECT_EQ(WEXITSTATUS(server.stop(SIGTERM, 10s)), 0);
+    EXPECT_LT(Clock::now() - started, 4s);  // a grace second, not the 20 s shutdown timeout
+}
+
+TEST(GracefulStop, StuckClientIsCutAtShutdownTimeout) {
+    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  shutdown: 1s\n"});
+    server.write("big.bin", std::string(20 << 20, 'z'));
+    HttpClient client(server.port());
+    ASSERT_TRUE(client.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"));  // and never read
+    std::this_thread::sleep_for(200ms);
+    const auto started = Clock::now();
+    const int status = server.stop(SIGTERM, 10s);
+    EXPECT_LT(Clock::now() - started, 3s);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+TEST(LogReopen, Sigusr1AfterRenameLosesNoLine) {
+    ServerProcess server(ServerOptions{.yaml = "access_log: access.log\n"});
+    server.write("a.txt", "a");
+    const auto log = server.dir().path() / "access.log";
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(http_get(server.port(), "/a.txt?n=" + std::to_string(i)));
+    std::filesystem::rename(log, server.dir().path() / "access.log.1");
+    server.signal(SIGUSR1);
+    int sent = 50;
+    const auto deadline = Clock::now() + 10s;
+    // Keep requesting until lines show up in the new file (each worker flushes within a second).
+    while (Clock::now() < deadline) {
+        ASSERT_TRUE(http_get(server.port(), "/a.txt?n=" + std::to_string(sent++)));
+        if (std::filesystem::exists(log) && std::filesystem::file_size(log) > 0) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(http_get(server.port(), "/a.txt?n=" + std::to_string(sent++)));
+    ASSERT_EQ(WEXITSTATUS(server.stop()), 0);  // workers flush on exit
+    std::set<std::string> seen;
+    for (const auto& file : {server.dir().path() / "access.log.1", log})
+        for (const std::string& line : lines_of(file)) {
+            std::smatch m;
+            ASSERT_TRUE(std::regex_search(line, m, std::regex(R"("GET /a\.txt\?n=(\d+) HTTP/1\.1" 200 1 )"))) << line;
+            EXPECT_TRUE(seen.insert(m[1]).second) << "line logged twice: " << line;
+        }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(sent));
+    EXPECT_FALSE(lines_of(log).empty());
+    EXPECT_NE(server.error_log().find("reopening log files"), std::string::npos);
+}
+
+TEST(CrashLoop, BacksOffThenRecovers) {
+    ServerProcess server(ServerOptions{.workers = 1});
+    std::vector<std::chrono::milliseconds> gaps;
+    auto current = server.workers();
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(current.size(), 1u);
+        const auto killed = Clock::now();
+        ::kill(current[0], SIGKILL);
+        const auto next = server.wait_for_workers(1, current, 5s);
+        ASSERT_EQ(next.size(), 1u);
+        ASSERT_NE(next[0], current[0]);
+        gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed));
+        current = next;
+    }
+    // 0, 100, 200, 400, 800 ms: each wait at least the back-off, and growing.
+    EXPECT_LT(gaps[0], 500ms);
+    EXPECT_GE(gaps[2], 200ms);
+    EXPECT_GE(gaps[3], 400ms);
+    EXPECT_GE(gaps[4], 800ms);
+    EXPECT_GT(gaps[4], gaps[1]);
+    EXPECT_NE(server.error_log().find("restarting in 800 ms"), std::string::npos) << server.error_log();
+    // Left alone for the stable period, the slot recovers: the next crash is repaired at once.
+    std::this_thread::sleep_for(5200ms);
+    const auto killed = Clock::now();
+    ::kill(current[0], SIGKILL);
+    ASSERT_EQ(server.wait_for_workers(1, current, 5s).size(), 1u);
+    EXPECT_LT(Clock::now() - killed, 500ms);
+    EXPECT_EQ(http_get(server.port(), "/nope")->status, 404);
+}
+
+TEST(Watchdog, PingsAtHalfTheInterval) {
+    ServerProcess server(ServerOptions{.env = {"WATCHDOG_USEC=400000"}});
+    int pings = 0;
+    const auto deadline = Clock::now() + 1100ms;
+    while (Clock::now() < deadline)
+        if (auto m = server.next_notification(300ms); m && *m == "WATCHDOG=1") ++pings;
+    EXPECT_GE(pings, 4);  // every 200 ms
+    EXPECT_LE(pings, 7);
+}
+
+TEST(Privileges, WorkersDropToTheConfiguredUser) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    ServerProcess server(ServerOptions{.yaml = "user: nobody\n"});
+    server.write("a.txt", "a");
+    std::filesystem::permissions(server.root(), std::filesystem::perms(0755));
+    for (pid_t worker : server.workers()) {
+        std::ifstream status("/proc/" + std::to_string(worker) + "/status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("Uid:", 0) == 0) {
+                EXPECT_EQ(line.find("\t0\t"), std::string::npos) << line;
+            }
+    }
+    EXPECT_EQ(http_get(server.port(), "/a.txt")->body, "a");
+}
+
+TEST(Privileges, RootWorkersRefusedUnlessNamed) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    TempDir dir;
+    dir.write("root/index.html", "x");
+    dir.write("server.yaml", "root: root\n");
+    const RunResult r = run_pywebd({"-t", "-c", (dir.path() / "server.yaml").string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("refusing to run workers as root"), std::string::npos) << r.output;
+    EXPECT_EQ(run_pywebd({"-t", "-c", (dir.path() / "server.yaml").string(), "-u", "root"}).status, 0);
+}
+
+}  // namespace
+}  // namespace pywebd::test
