@@ -18,7 +18,9 @@ struct Generation {
     Config config;
     MimeTypes mime;
     std::vector<std::shared_ptr<ListenSocket>> listeners;
-    UniqueFd access_log;  // opened by the master, so workers need no rights to the log directory
+    // Opened at reload to prove the path works; each worker gets its own, opened by the
+    // master at fork, so workers need no rights to the log directory.
+    UniqueFd access_log;
 
     std::vector<int> listener_fds() const {
         std::vector<int> fds;

@@ -313,23 +313,32 @@ void Master::send_logs(const WorkerProcess& process) const {
 
 Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
     Channel channel = open_channel();
+    // Opened afresh for each worker: one respawned after a log rotation must write to
+    // the new file, not to the one the generation opened before the rotation.
+    UniqueFd access_log;
+    try {
+        access_log = open_access_log(generation.config);
+    } catch (const BindError& error) {
+        log_.error("{}; the worker keeps the file opened at reload", error.what());
+        if (generation.access_log) access_log.reset(::fcntl(generation.access_log.get(), F_DUPFD_CLOEXEC, 3));
+    }
     const pid_t pid = ::fork();
     if (pid < 0) {
         log_.error("fork: {}", std::strerror(errno));
         return {};
     }
-    if (pid == 0) worker_main(generation, slot, std::move(channel.worker_end));
+    if (pid == 0) worker_main(generation, slot, std::move(channel.worker_end), std::move(access_log));
     return {pid, std::move(channel.master_end)};
 }
 
-void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd channel) {
+void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd channel, UniqueFd access_log) {
     // A worker must not outlive its master: if the master dies, drain and exit.
     ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
     if (::getppid() != pid_) ::_exit(0);
     ::unsetenv("NOTIFY_SOCKET");
     std::vector<int> keep = generation.listener_fds();
     keep.push_back(channel.get());
-    keep.push_back(generation.access_log.get());
+    keep.push_back(access_log.get());
     keep.push_back(log_.fd());
     close_fds_except(keep);
     log_.set_role(fmt::format("worker {}", slot));
@@ -338,8 +347,6 @@ void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd c
         log_.crit("{}", *error);
         ::_exit(kWorkerFatalStatus);
     }
-    // The worker gets its own descriptor for the access log; the generation's stays with it.
-    UniqueFd access_log(generation.access_log ? ::fcntl(generation.access_log.get(), F_DUPFD_CLOEXEC, 3) : -1);
     int status;
     {
         Worker worker(WorkerSetup{config, generation.mime, generation.listener_fds(), std::move(channel),

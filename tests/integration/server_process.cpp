@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -124,6 +125,10 @@ ServerProcess::ServerProcess(ServerOptions options) {
     if (pid_ == 0) {
         ::setpgid(0, 0);  // one group: the destructor can kill master and workers at once
         ::dup2(stderr_file.get(), 2);
+        if (options.nofile > 0) {
+            const rlimit limit{options.nofile, options.nofile};
+            ::setrlimit(RLIMIT_NOFILE, &limit);
+        }
         if (listener) {
             ::dup2(listener.get(), 3);  // dup2 clears close-on-exec on the copy
             put_pid(listen_pid, ::getpid());

@@ -24,6 +24,7 @@ struct ServerOptions {
     std::vector<std::string> extra_args;
     std::vector<std::string> env;  // extra NAME=value entries
     bool wait_ready = true;
+    unsigned nofile = 0;  // when set: RLIMIT_NOFILE (soft and hard) of the server
 };
 
 // The real pywebd binary on loopback, in its own temp directory and process group,

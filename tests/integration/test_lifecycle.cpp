@@ -267,6 +267,24 @@ TEST(LogReopen, Sigusr1AfterRenameLosesNoLine) {
     EXPECT_NE(server.error_log().find("reopening log files"), std::string::npos);
 }
 
+TEST(LogReopen, RespawnedWorkerWritesTheCurrentFile) {
+    ServerProcess server(ServerOptions{.yaml = "access_log: access.log\n", .workers = 1});
+    server.write("a.txt", "a");
+    const auto log = server.dir().path() / "access.log";
+    ASSERT_TRUE(http_get(server.port(), "/a.txt?before"));
+    std::filesystem::rename(log, server.dir().path() / "access.log.1");
+    server.signal(SIGUSR1);
+    std::this_thread::sleep_for(300ms);
+    const auto old = server.workers();
+    ::kill(old.at(0), SIGKILL);  // a crash after the rotation
+    ASSERT_EQ(server.wait_for_workers(1, old, 5s).size(), 1u);
+    ASSERT_TRUE(http_get(server.port(), "/a.txt?after"));
+    ASSERT_EQ(WEXITSTATUS(server.stop()), 0);
+    std::string current;
+    for (const std::string& line : lines_of(log)) current += line + "\n";
+    EXPECT_NE(current.find("/a.txt?after"), std::string::npos) << current;
+}
+
 TEST(CrashLoop, BacksOffThenRecovers) {
     ServerProcess server(ServerOptions{.workers = 1});
     std::vector<std::chrono::milliseconds> gaps;

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <regex>
 #include <thread>
 
@@ -129,6 +131,42 @@ TEST(Processes, ConnectionLimitQueuesInsteadOfRefusing) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_NE(server.error_log().find("connection limit reached"), std::string::npos);
+}
+
+// Reads utime + stime of a process in clock ticks.
+long cpu_ticks(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(content.substr(content.rfind(')') + 2));
+    std::string skip;
+    for (int i = 0; i < 11; ++i) fields >> skip;  // state … cmajflt
+    long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return utime + stime;
+}
+
+TEST(Processes, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
+    ServerProcess server(ServerOptions{.yaml = "limits:\n  max_connections: 1000\n", .workers = 1, .nofile = 48});
+    server.write("a.txt", "a");
+    const pid_t worker = server.workers().at(0);
+    std::vector<std::unique_ptr<HttpClient>> clients;
+    for (int i = 0; i < 60; ++i) clients.push_back(std::make_unique<HttpClient>(server.port(), "127.0.0.1", 2s));
+    std::this_thread::sleep_for(300ms);
+    const long before = cpu_ticks(worker);
+    std::this_thread::sleep_for(1s);
+    const long spent = cpu_ticks(worker) - before;
+    EXPECT_LT(spent, 20) << "the worker spun on EMFILE";  // ticks are 10 ms: well under 20 % of a core
+    EXPECT_NE(server.error_log().find("accept paused"), std::string::npos);
+    clients.clear();  // descriptors free up; the server serves again
+    const auto deadline = Clock::now() + 5s;
+    std::optional<HttpResponse> r;
+    while (!r && Clock::now() < deadline) {
+        r = http_get(server.port(), "/a.txt");
+        if (!r) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(server.workers().at(0), worker);  // and it never crashed
 }
 
 TEST(Processes, HeaderTimeoutClosesSlowloris) {
