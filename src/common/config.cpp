@@ -75,7 +75,7 @@ private:
             key.apply(value, context_, config);
             config.origins[std::string(key.path)] = where(file_, value.Mark());
         } catch (const ValueError& error) {
-            add(value.Mark(), key.path, error.what());
+            add(error.mark().value_or(value.Mark()), key.path, error.what());
         } catch (const YAML::Exception& error) {
             add(value.Mark(), key.path, error.msg);
         }

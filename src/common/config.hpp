@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -33,6 +34,15 @@ struct Timeouts {
     Millis linger{5000};      // reading what a client still sends after we closed our side
 };
 
+// Response fields for the files a rule matches: by path prefix, by extension, or both.
+struct HeaderRule {
+    std::string path_prefix;  // "/assets/"; empty matches any path
+    std::string extension;    // "css" (lower case, no dot); empty matches any file
+    std::optional<std::string> cache_control;
+    std::optional<Millis> expires;  // Expires = response time + this
+    std::vector<std::pair<std::string, std::string>> fields;  // added verbatim
+};
+
 // The immutable result of loading and validating a configuration. Workers receive it
 // at fork; it is never global.
 struct Config {
@@ -47,6 +57,10 @@ struct Config {
     bool server_tokens = true;
     std::string charset = "utf-8";  // added to text types; empty = none
     std::filesystem::path mime_types = "/etc/mime.types";
+    bool precompressed = true;       // serve x.br / x.gz beside x to clients that accept them
+    bool directory_listing = false;  // list a directory that has no index file
+    std::map<std::uint16_t, std::string> error_pages;  // status → path under the root
+    std::vector<HeaderRule> headers;
     std::string user;   // empty: unchanged; as root that is refused (name one, or "root" explicitly)
     std::string group;
     std::filesystem::path access_log;  // empty = off

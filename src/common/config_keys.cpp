@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <cctype>
 #include <thread>
 
 #include "config_values.hpp"
@@ -77,6 +78,66 @@ std::string account_name_in(const YAML::Node& node) {
     return text;
 }
 
+// A field name as RFC 9110 §5.1 allows (a token), not one the server owns.
+std::string field_name_in(const YAML::Node& node) {
+    const std::string name = scalar(node);
+    constexpr std::string_view kTchar = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if (name.empty() || name.find_first_not_of(kTchar) != std::string::npos)
+        throw ValueError(fmt::format("'{}' is not a valid header field name", name), node.Mark());
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view owned : {"content-length", "transfer-encoding", "connection", "content-range", "date",
+                                   "server", "content-type", "content-encoding", "etag", "last-modified",
+                                   "accept-ranges", "location", "keep-alive", "upgrade", "vary"})
+        if (lower == owned) throw ValueError(fmt::format("'{}' is set by the server itself", name), node.Mark());
+    return name;
+}
+
+// A field value: visible characters, spaces and tabs only (no CR, LF or NUL).
+std::string field_value_in(const YAML::Node& node) {
+    const std::string value = scalar(node);
+    for (const char c : value) {
+        const auto byte = static_cast<unsigned char>(c);
+        if ((byte < 0x20 && c != '\t') || byte == 0x7F)
+            throw ValueError("header values may not hold control characters", node.Mark());
+    }
+    return value;
+}
+
+HeaderRule header_rule_in(const YAML::Node& node) {
+    if (!node.IsMap()) throw ValueError("each rule is a map with path and/or extension", node.Mark());
+    HeaderRule rule;
+    for (const auto& entry : node) {
+        const std::string key = scalar(entry.first);
+        const YAML::Node& value = entry.second;
+        if (key == "path") {
+            rule.path_prefix = scalar(value);
+            if (!rule.path_prefix.starts_with('/')) throw ValueError("path must start with '/'", value.Mark());
+        } else if (key == "extension") {
+            rule.extension = scalar(value);
+            if (rule.extension.starts_with('.')) rule.extension.erase(0, 1);
+            for (char& c : rule.extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (rule.extension.empty() || rule.extension.find('/') != std::string::npos)
+                throw ValueError("extension must be a file extension such as css", value.Mark());
+        } else if (key == "cache_control") {
+            rule.cache_control = field_value_in(value);
+        } else if (key == "expires") {
+            const auto duration = parse_duration(scalar(value));
+            if (!duration) throw ValueError("expires takes a duration such as 1h or 7d", value.Mark());
+            rule.expires = *duration;
+        } else if (key == "add") {
+            if (!value.IsMap()) throw ValueError("add is a map of field name to value", value.Mark());
+            for (const auto& field : value) rule.fields.emplace_back(field_name_in(field.first), field_value_in(field.second));
+        } else {
+            throw ValueError(fmt::format("unknown rule key '{}' (path, extension, cache_control, expires, add)", key),
+                             entry.first.Mark());
+        }
+    }
+    if (rule.path_prefix.empty() && rule.extension.empty())
+        throw ValueError("a rule needs path or extension", node.Mark());
+    return rule;
+}
+
 constexpr Millis kMaxTimeout{24 * 3600 * 1000};
 
 const std::array kKeys = std::to_array<ConfigKey>({
@@ -124,6 +185,36 @@ const std::array kKeys = std::to_array<ConfigKey>({
      }},
     {"mime_types", "/etc/mime.types", "file mapping extensions to media types (built-in table if absent)",
      [](const YAML::Node& n, const KeyContext& k, Config& c) { c.mime_types = path_in(n, k); }},
+    {"precompressed", "true", "serve x.br or x.gz found beside x to clients that accept that encoding",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.precompressed = bool_in(n); }},
+    {"directory_listing", "false", "list a directory that has no index file (dotfiles never listed)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.directory_listing = bool_in(n); }},
+    {"error_pages", "{}", "status → file under the root sent as that error's body, e.g. 404: /404.html",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.error_pages.clear();
+         if (n.IsNull()) return;
+         if (!n.IsMap()) throw ValueError("expected a map of status to path");
+         for (const auto& entry : n) {
+             const std::string status_text = scalar(entry.first);
+             const std::size_t status = status_text.size() == 3 && status_text.find_first_not_of("0123456789") ==
+                                                                         std::string::npos
+                                            ? std::stoul(status_text)
+                                            : 0;
+             if (status < 400 || status > 599)
+                 throw ValueError(fmt::format("'{}' is not an error status (400-599)", status_text), entry.first.Mark());
+             const std::string path = scalar(entry.second);
+             if (!path.starts_with('/') || path.find("..") != std::string::npos)
+                 throw ValueError("the page must be a path under the root, such as /404.html", entry.second.Mark());
+             c.error_pages[static_cast<std::uint16_t>(status)] = path;
+         }
+     }},
+    {"headers", "[]", "per-path response fields: rules with path and/or extension, cache_control, expires, add",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.headers.clear();
+         if (n.IsNull()) return;
+         if (!n.IsSequence()) throw ValueError("expected a list of rules");
+         for (const YAML::Node& rule : n) c.headers.push_back(header_rule_in(rule));
+     }},
     {"user", "\"\"", "when started as root, workers run as this user; root itself only if named",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.user = n.IsNull() ? "" : account_name_in(n); }},
     {"group", "\"\"", "group for the workers (empty: the user's primary group)",

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -15,7 +16,13 @@ namespace pywebd {
 // Thrown by a key's setter when a value is wrong; the loader adds file:line:col and key.
 class ValueError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit ValueError(const std::string& message, std::optional<YAML::Mark> mark = std::nullopt)
+        : std::runtime_error(message), mark_(mark) {}
+    // Inside a list or map value, where exactly the problem is.
+    const std::optional<YAML::Mark>& mark() const { return mark_; }
+
+private:
+    std::optional<YAML::Mark> mark_;
 };
 
 struct KeyContext {

@@ -42,8 +42,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     const auto parts = split_number(text);
     if (!parts) return std::nullopt;
     struct Unit { std::string_view suffix; std::uint64_t millis; };
-    static constexpr std::array<Unit, 5> kUnits = {
-        {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+    static constexpr std::array<Unit, 6> kUnits = {
+        {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
     for (const Unit& unit : kUnits) {
         if (parts->second != unit.suffix) continue;
         const auto millis = scaled(parts->first, unit.millis);

@@ -11,7 +11,7 @@ namespace pywebd {
 // or if the value does not fit.
 std::optional<std::size_t> parse_bytes(std::string_view text);
 
-// "10" (seconds), "10s", "500ms", "2m", "1h". nullopt if malformed or too large.
+// "10" (seconds), "10s", "500ms", "2m", "1h", "7d". nullopt if malformed or too large.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // true/false, yes/no, on/off, case-insensitive.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "date_cache.hpp"
 #include "error_pages.hpp"
 #include "file_facts.hpp"
+#include "header_rules.hpp"
 #include "http_head.hpp"
 #include "mime_types.hpp"
 #include "request_facts.hpp"
@@ -20,6 +22,10 @@ struct ServeOptions {
     std::vector<std::string> index = {"index.html"};
     bool serve_dotfiles = false;
     std::size_t max_ranges = 16;
+    bool precompressed = true;
+    bool directory_listing = false;
+    std::map<std::uint16_t, std::string> error_pages;  // status → path under the root
+    HeaderRules header_rules;
 };
 
 // How the response is framed on the connection, decided before the handler runs.
@@ -30,8 +36,9 @@ struct Framing {
 };
 
 // Turns one request into a planned Response: resolves the target beneath the root,
-// opens and stats the file once, decides the status (decide()), and writes the head.
-// Owns no connection state; the Connection sends what it plans.
+// opens and stats the file once, picks a precompressed sibling when the client accepts
+// one, decides the status (decide()), and writes the head. It owns no connection
+// state; the Connection sends what it plans.
 class StaticHandler {
 public:
     StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
@@ -40,17 +47,30 @@ public:
     void handle(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
                 Response& out);
 
-    // An error response with a small HTML body. `extra` is added verbatim (CRLF-ended fields).
+    // An error response: the configured page for `status` if there is one and it can be
+    // opened, else a small built-in HTML body. `extra` is added verbatim (CRLF-ended fields).
     void error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra = {});
 
 private:
+    // The file chosen to answer a request, and what the response says about it.
+    struct Selected {
+        FileFacts facts;
+        std::string_view type_name;  // the name whose extension gives the Content-Type
+        std::string_view encoding;   // Content-Encoding token, empty for identity
+    };
+
+    void serve_regular(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
+                       std::string_view name, const struct stat& st, Response& out);
     void serve_file(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                    const FileFacts& file, std::string_view path, Response& out);
-    void redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out);
+                    const Selected& file, Response& out);
     void serve_directory(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                         Response& out);
+                         UniqueFd dir, Response& out);
+    void serve_listing(const Framing& framing, int dir_fd, Response& out);
+    void redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out);
     void options(const Framing& framing, Response& out);
+    bool custom_error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra);
     void start_head(std::uint16_t status, const Framing& framing, Response& out) const;
+    void representation_fields(const Selected& file, const ETag& etag, Response& out) const;
     void add_multipart(std::string_view type, const FileFacts& file, Response& out) const;
 
     int root_fd_;
@@ -59,8 +79,8 @@ private:
     const DateCache& date_;
     const ErrorPages& pages_;
     std::string boundary_;
-    NormalPath path_;        // scratch, reused
-    std::string index_path_; // scratch, reused
+    NormalPath path_;          // scratch, reused
+    std::string sibling_path_; // scratch, reused
 };
 
 }  // namespace pywebd

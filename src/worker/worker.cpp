@@ -82,9 +82,11 @@ bool Worker::setup_loop() {
         log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
         return false;
     }
-    handler_ = std::make_unique<StaticHandler>(
-        root_.get(), ServeOptions{config_.index, config_.serve_dotfiles, config_.limits.max_ranges}, mime_, date_,
-        pages_, random_boundary());
+    ServeOptions options{config_.index,         config_.serve_dotfiles, config_.limits.max_ranges,
+                         config_.precompressed, config_.directory_listing, config_.error_pages,
+                         HeaderRules(config_.headers)};
+    handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_,
+                                               random_boundary());
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
         pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
         http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,

@@ -108,6 +108,43 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
     }
 }
 
+TEST_F(ConfigFile, HeaderRulesAndErrorPages) {
+    Config config = load_config_file(write(
+        "root: site\nerror_pages: {404: /errors/404.html}\nheaders:\n  - path: /assets/\n"
+        "    cache_control: \"public, max-age=31536000, immutable\"\n  - extension: .HTML\n    expires: 1h\n"
+        "    add: {X-Frame-Options: DENY}\n"));
+    ASSERT_EQ(config.error_pages.size(), 1u);
+    EXPECT_EQ(config.error_pages.at(404), "/errors/404.html");
+    ASSERT_EQ(config.headers.size(), 2u);
+    EXPECT_EQ(config.headers[0].path_prefix, "/assets/");
+    EXPECT_EQ(config.headers[0].cache_control, "public, max-age=31536000, immutable");
+    EXPECT_EQ(config.headers[1].extension, "html");
+    EXPECT_EQ(config.headers[1].expires, std::chrono::hours(1));
+    ASSERT_EQ(config.headers[1].fields.size(), 1u);
+    EXPECT_EQ(config.headers[1].fields[0].first, "X-Frame-Options");
+}
+
+TEST_F(ConfigFile, BadRulesPointAtTheEntry) {
+    const BadCase table[] = {
+        {"root: site\nheaders:\n  - path: assets\n", R"(server\.yaml:3:11: headers: path must start with '/')"},
+        {"root: site\nheaders:\n  - path: /a/\n    add: {Content-Length: 5}\n",
+         R"(server\.yaml:4:11: headers: 'Content-Length' is set by the server itself)"},
+        {"root: site\nheaders:\n  - path: /a/\n    add: {\"Bad Name\": x}\n",
+         R"(server\.yaml:4:11: headers: 'Bad Name' is not a valid header field name)"},
+        {"root: site\nheaders:\n  - path: /a/\n    colour: red\n", R"(server\.yaml:4:5: headers: unknown rule key 'colour')"},
+        {"root: site\nheaders:\n  - cache_control: x\n", R"(server\.yaml:3:5: headers: a rule needs path or extension)"},
+        {"root: site\nheaders:\n  - path: /a/\n    expires: soon\n", R"(server\.yaml:4:14: headers: expires takes a duration)"},
+        {"root: site\nerror_pages: {200: /x.html}\n", R"(server\.yaml:2:15: error_pages: '200' is not an error status)"},
+        {"root: site\nerror_pages: {404: x.html}\n", R"(server\.yaml:2:20: error_pages: the page must be a path under the root)"},
+    };
+    for (const BadCase& c : table) {
+        SCOPED_TRACE(c.yaml);
+        const auto errors = errors_of(c.yaml);
+        ASSERT_EQ(errors.size(), 1u);
+        EXPECT_TRUE(std::regex_search(errors[0], std::regex(c.expected))) << errors[0];
+    }
+}
+
 TEST_F(ConfigFile, ReportsAllErrorsAtOnce) {
     const auto errors = errors_of("root: site\nport: x\nworkers: y\nnope: 1\n");
     EXPECT_EQ(errors.size(), 3u);
@@ -158,7 +195,8 @@ TEST(ConfigValues, Durations) {
     EXPECT_EQ(parse_duration("250ms"), 250ms);
     EXPECT_EQ(parse_duration("2m"), 120s);
     EXPECT_EQ(parse_duration("1h"), 3600s);
-    EXPECT_FALSE(parse_duration("1d"));
+    EXPECT_EQ(parse_duration("7d"), std::chrono::hours(24 * 7));
+    EXPECT_FALSE(parse_duration("1w"));
     EXPECT_FALSE(parse_duration("s"));
     EXPECT_FALSE(parse_duration("1.5s"));
     EXPECT_FALSE(parse_duration("99999999999h"));

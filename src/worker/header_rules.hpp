@@ -1,0 +1,37 @@
+#pragma once
+
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+
+namespace pywebd {
+
+// The operator's per-path response fields (config `headers`), pre-rendered. For a
+// served file, every matching rule applies in order: its `add` fields accumulate, and a
+// later rule's cache_control or expires replaces an earlier one's.
+class HeaderRules {
+public:
+    HeaderRules() = default;
+    explicit HeaderRules(const std::vector<HeaderRule>& rules);
+
+    // Appends the fields for `path` (the normalised request path; `directory` when it
+    // named a directory, "/docs/") serving `file_name`.
+    void write(std::string_view path, bool directory, std::string_view file_name, std::time_t now,
+               std::string& head) const;
+    bool empty() const { return rules_.empty(); }
+
+private:
+    struct Rendered {
+        std::string path_prefix;
+        std::string extension;
+        std::string cache_control;  // "Cache-Control: …\r\n", or empty
+        long long expires_seconds = -1;
+        std::string fields;         // added fields, CRLF-terminated
+    };
+    std::vector<Rendered> rules_;
+};
+
+}  // namespace pywebd

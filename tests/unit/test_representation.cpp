@@ -1,0 +1,112 @@
+// Content negotiation, per-path header rules and directory listings.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+
+#include <array>
+#include <filesystem>
+
+#include "content_coding.hpp"
+#include "directory_listing.hpp"
+#include "header_rules.hpp"
+#include "temp_dir.hpp"
+
+namespace pywebd {
+namespace {
+
+std::string negotiated(std::string_view accept_encoding) {
+    std::array<http::Header, 2> storage{{{"Host", "a"}, {"Accept-Encoding", accept_encoding}}};
+    http::RequestHead head;
+    head.headers = storage;
+    const http::CodingPreference p = http::negotiate_codings(head);
+    std::string out;
+    for (std::size_t i = 0; i < p.count; ++i) out += (out.empty() ? "" : ",") + std::string(p.order[i].token);
+    return out;
+}
+
+TEST(Negotiation, AcceptEncodingMatrix) {
+    struct Row { const char* header; const char* want; };
+    const Row table[] = {
+        {"gzip, deflate, br", "br,gzip"},
+        {"gzip", "gzip"},
+        {"br", "br"},
+        {"identity", ""},
+        {"", ""},
+        {"gzip;q=1.0, br;q=0.5", "gzip,br"},
+        {"br;q=0.8, gzip;q=0.8", "br,gzip"},  // a tie: brotli first
+        {"br;q=0, gzip", "gzip"},             // q=0 refuses
+        {"*", "br,gzip"},
+        {"*;q=0.1, gzip", "gzip,br"},
+        {"*, br;q=0", "gzip"},
+        {"x-gzip", "gzip"},
+        {"GZIP;Q=0.5", "gzip"},
+        {"gzip;q=2", ""},                     // invalid qvalue: element ignored
+        {"gzip;q=0.1234", ""},
+        {"gzip;level=9", ""},                 // unknown parameter: ignored
+        {"br ; q=0.001", "br"},
+        {"deflate, compress", ""},
+    };
+    for (const Row& r : table) EXPECT_EQ(negotiated(r.header), r.want) << r.header;
+}
+
+TEST(HeaderRules, MatchingAndPrecedence) {
+    HeaderRule assets{"/assets/", "", "public, max-age=31536000, immutable", std::nullopt, {}};
+    HeaderRule html{"", "html", "no-cache", std::chrono::hours(1), {{"X-Frame-Options", "DENY"}}};
+    HeaderRule deep{"/assets/html/", "html", "private", std::nullopt, {{"X-Extra", "1"}}};
+    const HeaderRules rules({assets, html, deep});
+    std::string head;
+    rules.write("/assets/app.js", false, "app.js", 0, head);
+    EXPECT_EQ(head, "Cache-Control: public, max-age=31536000, immutable\r\n");
+    head.clear();
+    rules.write("/index.html", false, "index.html", 0, head);
+    EXPECT_EQ(head, "X-Frame-Options: DENY\r\nCache-Control: no-cache\r\nExpires: Thu, 01 Jan 1970 01:00:00 GMT\r\n");
+    head.clear();
+    rules.write("/assets/html/a.html", false, "a.html", 0, head);  // later rule wins, fields accumulate
+    EXPECT_EQ(head, "X-Frame-Options: DENY\r\nX-Extra: 1\r\nCache-Control: private\r\n"
+                    "Expires: Thu, 01 Jan 1970 01:00:00 GMT\r\n");
+    head.clear();
+    rules.write("/assets", true, "index.txt", 0, head);  // "/assets/" requested: the directory matches
+    EXPECT_NE(head.find("immutable"), std::string::npos);
+    head.clear();
+    rules.write("/other.txt", false, "other.txt", 0, head);
+    EXPECT_EQ(head, "");
+}
+
+TEST(DirectoryListing, SortedEscapedNoDotfiles) {
+    test::TempDir dir;
+    dir.write("b.txt", "12345");
+    dir.write("a<b>&\"c\".txt", "x");
+    dir.write(".hidden", "secret");
+    dir.write("sub/x", "");
+    std::filesystem::create_symlink("/etc/passwd", dir.path() / "link");
+    UniqueFd fd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string html;
+    ASSERT_TRUE(render_directory_listing(fd.get(), "/files/<x>/", html));
+    EXPECT_EQ(html.find(".hidden"), std::string::npos);
+    EXPECT_EQ(html.find("<x>"), std::string::npos);  // the path is escaped too
+    EXPECT_NE(html.find("Index of /files/&lt;x&gt;/"), std::string::npos);
+    const auto a = html.find("a&lt;b&gt;&amp;&quot;c&quot;.txt");
+    const auto b = html.find(">b.txt<");
+    const auto link = html.find(">link<");
+    const auto sub = html.find(">sub/<");
+    ASSERT_NE(a, std::string::npos);
+    ASSERT_NE(b, std::string::npos);
+    ASSERT_NE(sub, std::string::npos);
+    EXPECT_LT(a, b);
+    EXPECT_LT(b, link);
+    EXPECT_LT(link, sub);
+    EXPECT_NE(html.find("href=\"a%3Cb%3E%26%22c%22.txt\""), std::string::npos);
+    EXPECT_NE(html.find("<td>5</td>"), std::string::npos);
+    EXPECT_EQ(html.find("root:"), std::string::npos);  // a symlink's target is never read
+}
+
+TEST(DirectoryListing, Truncates) {
+    test::TempDir dir;
+    for (int i = 0; i < 5; ++i) dir.write("f" + std::to_string(i), "");
+    UniqueFd fd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::string html;
+    ASSERT_TRUE(render_directory_listing(fd.get(), "/", html, 3));
+    EXPECT_NE(html.find("Only the first 3 entries"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pywebd
