@@ -1,0 +1,351 @@
+// What RFC 9110 asks of a static server, checked on the wire: conditional requests,
+// ranges (multipart parsed back byte-exact), precompressed negotiation, resumable
+// downloads with curl, custom error pages, listings, per-path headers — and what
+// hostile clients get: smuggling vectors refused, slowloris held off.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "http_client.hpp"
+#include "server_process.hpp"
+
+namespace pywebd::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Bytes whose value depends on their offset, so any misplaced range is visible.
+std::string numbered(std::size_t size) {
+    std::string out;
+    out.reserve(size + 16);
+    for (std::size_t i = 0; out.size() < size; ++i) out += std::to_string(i % 100000) + ",";
+    out.resize(size);
+    return out;
+}
+
+class Semantics : public testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        server_ = new ServerProcess(ServerOptions{
+            .yaml = "error_pages: {404: /errors/404.html}\n"
+                    "headers:\n"
+                    "  - path: /assets/\n"
+                    "    cache_control: \"public, max-age=31536000, immutable\"\n"
+                    "  - extension: html\n"
+                    "    add: {X-Frame-Options: DENY}\n"});
+        server_->write("file.txt", numbered(100000));
+        server_->write("assets/app.js", "console.log('identity');\n");
+        server_->write("assets/app.js.br", "BROTLI-BYTES");
+        server_->write("assets/app.js.gz", "GZIP-BYTES-LONGER");
+        server_->write("assets/only-gz.css", "body{}");
+        server_->write("assets/only-gz.css.gz", "GZ-CSS");
+        server_->write("errors/404.html", "<h1>custom not found</h1>");
+        server_->write("secret.txt", "SECRET");
+        server_->write("big.bin", numbered(3 << 20));
+    }
+    static void TearDownTestSuite() {
+        EXPECT_EQ(WEXITSTATUS(server_->stop()), 0);
+        EXPECT_EQ(server_->error_log().find("[error]"), std::string::npos) << server_->error_log();
+        delete server_;
+    }
+    static HttpResponse get(const std::string& target, const std::string& fields = "") {
+        auto r = http_get(server_->port(), target, fields);
+        EXPECT_TRUE(r) << target;
+        return r.value_or(HttpResponse{});
+    }
+    static ServerProcess* server_;
+};
+ServerProcess* Semantics::server_ = nullptr;
+
+TEST_F(Semantics, ConditionalMatrix) {
+    const HttpResponse first = get("/file.txt");
+    ASSERT_EQ(first.status, 200);
+    const std::string etag = first.header("etag");
+    const std::string lm = first.header("last-modified");
+    ASSERT_FALSE(etag.empty());
+    struct Row { std::string fields; int want; };
+    const std::vector<Row> table = {
+        {"If-None-Match: " + etag + "\r\n", 304},
+        {"If-None-Match: W/" + etag + "\r\n", 304},
+        {"If-None-Match: \"nope\", " + etag + "\r\n", 304},
+        {"If-None-Match: *\r\n", 304},
+        {"If-None-Match: \"nope\"\r\n", 200},
+        {"If-Modified-Since: " + lm + "\r\n", 304},
+        {"If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n", 200},
+        {"If-Modified-Since: not a date\r\n", 200},
+        {"If-None-Match: \"nope\"\r\nIf-Modified-Since: " + lm + "\r\n", 200},  // INM wins
+        {"If-Match: " + etag + "\r\n", 200},
+        {"If-Match: \"nope\"\r\n", 412},
+        {"If-Match: W/" + etag + "\r\n", 412},
+        {"If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n", 412},
+        {"If-Unmodified-Since: " + lm + "\r\n", 200},
+        {"Range: bytes=0-9\r\n", 206},
+        {"Range: bytes=0-9\r\nIf-Range: " + etag + "\r\n", 206},
+        {"Range: bytes=0-9\r\nIf-Range: \"stale\"\r\n", 200},
+        {"Range: bytes=0-9\r\nIf-Range: " + lm + "\r\n", 206},
+        {"Range: bytes=200000-\r\n", 416},
+        {"Range: bytes=0-9\r\nIf-None-Match: " + etag + "\r\n", 304},
+        {"Range: bytes=9-0\r\n", 200},
+    };
+    for (const Row& row : table) {
+        SCOPED_TRACE(row.fields);
+        const HttpResponse r = get("/file.txt", row.fields);
+        EXPECT_EQ(r.status, row.want);
+        if (r.status == 304) {
+            EXPECT_EQ(r.header("etag"), etag);  // §15.4.5
+            EXPECT_EQ(r.header("last-modified"), lm);
+            EXPECT_EQ(r.header("vary"), "Accept-Encoding");
+            EXPECT_FALSE(r.has("content-length"));
+        }
+        if (r.status == 416) {
+            EXPECT_EQ(r.header("content-range"), "bytes */100000");
+        }
+        if (r.status == 206) {
+            EXPECT_EQ(r.header("content-range"), "bytes 0-9/100000");
+            EXPECT_EQ(r.body, numbered(100000).substr(0, 10));
+        }
+    }
+}
+
+TEST_F(Semantics, NotModifiedCarriesCachingFields) {
+    const HttpResponse first = get("/assets/app.js");
+    const HttpResponse r = get("/assets/app.js", "If-None-Match: " + first.header("etag") + "\r\n");
+    EXPECT_EQ(r.status, 304);
+    EXPECT_EQ(r.header("cache-control"), "public, max-age=31536000, immutable");
+    EXPECT_EQ(r.header("vary"), "Accept-Encoding");
+}
+
+TEST_F(Semantics, MultipartParsedBackByteExact) {
+    const std::string file = numbered(100000);
+    const HttpResponse r = get("/file.txt", "Range: bytes=0-99, 50000-50999, -500\r\n");
+    ASSERT_EQ(r.status, 206);
+    std::smatch m;
+    const std::string type = r.header("content-type");
+    ASSERT_TRUE(std::regex_match(type, m, std::regex("multipart/byteranges; boundary=(\\S+)"))) << type;
+    const std::string delimiter = "\r\n--" + m[1].str();
+    EXPECT_EQ(std::stoul(r.header("content-length")), r.body.size());
+    // Parse the body back: parts between delimiters, each with its own head.
+    std::vector<std::pair<std::string, std::string>> parts;  // content-range, bytes
+    std::size_t pos = r.body.find(delimiter);
+    ASSERT_EQ(pos, 0u);
+    while (true) {
+        pos += delimiter.size();
+        if (r.body.compare(pos, 4, "--\r\n") == 0) break;
+        const auto head_end = r.body.find("\r\n\r\n", pos);
+        const std::string head = r.body.substr(pos, head_end - pos);
+        const auto next = r.body.find(delimiter, head_end);
+        ASSERT_NE(next, std::string::npos);
+        std::smatch cr;
+        ASSERT_TRUE(std::regex_search(head, cr, std::regex("Content-Range: (bytes \\d+-\\d+/\\d+)")));
+        EXPECT_NE(head.find("Content-Type: text/plain; charset=utf-8"), std::string::npos);
+        parts.emplace_back(cr[1], r.body.substr(head_end + 4, next - head_end - 4));
+        pos = next;
+    }
+    ASSERT_EQ(parts.size(), 3u);
+    EXPECT_EQ(parts[0].first, "bytes 0-99/100000");
+    EXPECT_TRUE(parts[0].second == file.substr(0, 100));
+    EXPECT_EQ(parts[1].first, "bytes 50000-50999/100000");
+    EXPECT_TRUE(parts[1].second == file.substr(50000, 1000));
+    EXPECT_EQ(parts[2].first, "bytes 99500-99999/100000");
+    EXPECT_TRUE(parts[2].second == file.substr(99500));
+}
+
+TEST_F(Semantics, OverlappingRangesAreMergedNotMultiplied) {
+    std::string many = "bytes=0-";
+    for (int i = 1; i < 400; ++i) many += ",1-" + std::to_string(i);
+    const HttpResponse r = get("/file.txt", "Range: " + many + "\r\n");
+    EXPECT_EQ(r.status, 206);
+    EXPECT_EQ(r.header("content-range"), "bytes 0-99999/100000");
+    EXPECT_EQ(r.body.size(), 100000u);  // one copy of the file, not four hundred
+}
+
+TEST_F(Semantics, PrecompressedNegotiationMatrix) {
+    const HttpResponse identity = get("/assets/app.js");
+    struct Row { const char* accept; const char* target; const char* encoding; const char* body; };
+    const Row table[] = {
+        {"br, gzip", "/assets/app.js", "br", "BROTLI-BYTES"},
+        {"gzip", "/assets/app.js", "gzip", "GZIP-BYTES-LONGER"},
+        {"gzip;q=1, br;q=0.5", "/assets/app.js", "gzip", "GZIP-BYTES-LONGER"},
+        {"br;q=0, gzip;q=0", "/assets/app.js", "", "console.log('identity');\n"},
+        {"identity", "/assets/app.js", "", "console.log('identity');\n"},
+        {"*", "/assets/app.js", "br", "BROTLI-BYTES"},
+        {"br", "/assets/only-gz.css", "", "body{}"},
+        {"br, gzip", "/assets/only-gz.css", "gzip", "GZ-CSS"},
+        {"br, gzip", "/assets/app.js.br", "", "BROTLI-BYTES"},  // asking for the .br file itself
+    };
+    for (const Row& row : table) {
+        SCOPED_TRACE(std::string(row.accept) + " " + row.target);
+        const HttpResponse r = get(row.target, std::string("Accept-Encoding: ") + row.accept + "\r\n");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.header("content-encoding"), row.encoding);
+        EXPECT_EQ(r.body, row.body);
+        EXPECT_EQ(r.header("vary"), "Accept-Encoding");
+        if (std::string_view(row.target).ends_with(".js")) {
+            EXPECT_EQ(r.header("content-type"), "text/javascript; charset=utf-8");  // the original's type
+        }
+        if (*row.encoding != '\0') {
+            EXPECT_NE(r.header("etag"), identity.header("etag"));  // its own ETag
+        }
+    }
+    // Ranges apply to the encoded body.
+    const HttpResponse part = get("/assets/app.js", "Accept-Encoding: br\r\nRange: bytes=0-5\r\n");
+    EXPECT_EQ(part.status, 206);
+    EXPECT_EQ(part.body, "BROTLI");
+    EXPECT_EQ(part.header("content-range"), "bytes 0-5/12");
+    EXPECT_EQ(part.header("content-encoding"), "br");
+}
+
+TEST_F(Semantics, CurlResumesADownloadByteExact) {
+    const std::string whole = numbered(3 << 20);
+    const auto target = server_->dir().path() / "download.bin";
+    {
+        std::ofstream partial(target, std::ios::binary);
+        partial.write(whole.data(), 1234567);  // an interrupted download
+    }
+    const std::string url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/big.bin";
+    const int status = std::system(("curl -sS --fail -C - -o '" + target.string() + "' " + url).c_str());
+    ASSERT_EQ(status, 0) << "curl failed (is curl installed?)";
+    std::ifstream in(target, std::ios::binary);
+    const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(got.size(), whole.size());
+    EXPECT_TRUE(got == whole);
+}
+
+TEST_F(Semantics, BrowserLikeRevalidation) {
+    server_->write("page.html", "version one");
+    HttpClient browser(server_->port());
+    auto r = browser.get("/page.html");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->header("x-frame-options"), "DENY");  // per-extension rule
+    std::string etag = r->header("etag"), lm = r->header("last-modified");
+    auto revalidate = [&] {
+        return browser.get("/page.html", "If-None-Match: " + etag + "\r\nIf-Modified-Since: " + lm + "\r\n");
+    };
+    r = revalidate();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 304);
+    EXPECT_TRUE(r->body.empty());
+    // The page changes on disk (same second or not: the ETag has nanoseconds and size).
+    server_->write("page.html", "version two!");
+    r = revalidate();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "version two!");
+    EXPECT_NE(r->header("etag"), etag);
+    etag = r->header("etag");
+    lm = r->header("last-modified");
+    r = revalidate();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 304);
+}
+
+TEST_F(Semantics, CustomErrorPageAndFallback) {
+    HttpResponse r = get("/missing");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_EQ(r.body, "<h1>custom not found</h1>");
+    EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8");
+    HttpClient client(server_->port());
+    ASSERT_TRUE(client.send("HEAD /missing HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto head = client.read_response(true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 404);
+    EXPECT_EQ(head->header("content-length"), "25");
+    ASSERT_TRUE(client.get("/file.txt"));  // nothing of a body followed the HEAD
+    r = get("/../x");  // 400 has no custom page: built-in
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("400 Bad Request"), std::string::npos);
+}
+
+TEST_F(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
+    const std::vector<std::string> vectors = {
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \x0b" "chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n",
+        "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4, 4\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 184467440737095516160\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: +4\r\n\r\n",
+        "GET / HTTP/1.1\nHost: t\n\n",
+        "GET / HTTP/1.1\rHost: t\r\r",
+        std::string("GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n", 34),
+        "GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nX Y: z\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nX\x01Y: z\r\n\r\n",
+        "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /a\tb HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    };
+    for (const std::string& vector : vectors) {
+        SCOPED_TRACE(testing::PrintToString(vector));
+        HttpClient client(server_->port());
+        ASSERT_TRUE(client.send(vector + "GET /secret.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+        const std::string answer = client.read_until_close();
+        ASSERT_GE(answer.size(), 12u);
+        const int status = std::atoi(answer.c_str() + 9);
+        EXPECT_TRUE(status >= 400 && status <= 501) << status;
+        EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos);
+        EXPECT_EQ(answer.find("SECRET"), std::string::npos);
+        EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos);  // exactly one response
+    }
+}
+
+TEST(Hostile, NormalClientServedWhileFiveHundredSlowConnectionsHang) {
+    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  header: 2s\n"});
+    server.write("a.txt", "fast");
+    std::vector<std::unique_ptr<HttpClient>> slow;
+    for (int i = 0; i < 500; ++i) {
+        slow.push_back(std::make_unique<HttpClient>(server.port()));
+        ASSERT_TRUE(slow.back()->connected());
+        // Half send an unfinished head (slowloris), half send a request and never read.
+        ASSERT_TRUE(slow.back()->send(i % 2 ? "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " : "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+    }
+    std::vector<std::chrono::microseconds> latencies;
+    for (int i = 0; i < 7; ++i) {
+        const auto start = Clock::now();
+        auto r = http_get(server.port(), "/a.txt");
+        latencies.push_back(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "fast");
+    }
+    std::sort(latencies.begin(), latencies.end());
+    std::cout << "normal request with 500 slow connections open: median " << latencies[3].count() << " us, max "
+              << latencies.back().count() << " us" << std::endl;
+    EXPECT_LT(latencies[3], 100ms);  // the median; a shared CI machine may stall one
+    // The header timeout then answers 408 and closes every slowloris connection.
+    std::this_thread::sleep_for(2500ms);
+    int timed_out = 0;
+    for (std::size_t i = 1; i < slow.size(); i += 2)
+        timed_out += slow[i]->read_until_close().rfind("HTTP/1.1 408", 0) == 0 ? 1 : 0;
+    EXPECT_EQ(timed_out, 250);
+}
+
+TEST(Listing, OnlyWhenConfigured) {
+    ServerProcess off;
+    off.write("dir/a.txt", "a");
+    EXPECT_EQ(http_get(off.port(), "/dir/")->status, 403);
+    ServerProcess on(ServerOptions{.yaml = "directory_listing: true\n"});
+    on.write("dir/a.txt", "a");
+    on.write("dir/.env", "SECRET=1");
+    on.write("dir/sub/b.txt", "b");
+    auto r = http_get(on.port(), "/dir/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(r->body.find("href=\"a.txt\""), std::string::npos);
+    EXPECT_NE(r->body.find("href=\"sub/\""), std::string::npos);
+    EXPECT_EQ(r->body.find(".env"), std::string::npos);
+    EXPECT_EQ(http_get(on.port(), "/dir/.env")->status, 404);
+}
+
+}  // namespace
+}  // namespace pywebd::test
