@@ -9,7 +9,8 @@
 namespace pywebd::http {
 
 // What the handler needs to know about a parsed head, derived in one pass over its
-// fields. Views point into the same buffer as the head.
+// fields. Views point into the same buffer as the head, except `path` of an
+// absolute-form target that has none ("http://host?q"), which is the static "/".
 struct RequestFacts {
     bool keep_alive = false;
     bool chunked = false;

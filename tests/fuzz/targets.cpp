@@ -1,0 +1,122 @@
+#include "targets.hpp"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "byte_ranges.hpp"
+#include "head_parser.hpp"
+#include "head_scanner.hpp"
+#include "request_facts.hpp"
+#include "uri_path.hpp"
+
+namespace pywebd::fuzz {
+namespace {
+
+[[noreturn]] void violated(const char* what) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+}
+
+#define FUZZ_CHECK(condition) \
+    do {                      \
+        if (!(condition)) violated(#condition); \
+    } while (false)
+
+bool inside(std::string_view part, std::string_view whole) {
+    return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
+}
+
+
+}  // namespace
+
+// The whole input scanned at once, and again split at a point chosen by its first
+// byte, must agree; every view the parser returns must point into the input.
+void request_parser(const std::uint8_t* data, std::size_t size) {
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+    constexpr std::size_t kCapacity = 4096;
+    const std::string_view buffered = input.substr(0, kCapacity);
+    const bool full = buffered.size() == kCapacity;
+
+    http::HeadScanner whole;
+    const auto a = whole.scan(buffered, full);
+    http::HeadScanner split;
+    const std::size_t cut = size > 0 ? data[0] % (buffered.size() + 1) : 0;
+    auto b = split.scan(buffered.substr(0, cut), false);
+    if (b.status == http::HeadScanner::Status::Incomplete) b = split.scan(buffered, full);
+    FUZZ_CHECK(a.status == b.status);
+    FUZZ_CHECK(a.error == b.error);
+    if (a.status != http::HeadScanner::Status::Complete) return;
+    FUZZ_CHECK(whole.head_end() == split.head_end());
+    FUZZ_CHECK(whole.head_begin() <= whole.head_end() && whole.head_end() <= buffered.size());
+
+    const std::string_view head = buffered.substr(whole.head_begin(), whole.head_end() - whole.head_begin());
+    std::array<http::Header, 64> storage{};
+    http::RequestHead parsed;
+    if (http::parse_head(head, {64, 2048}, storage, parsed) != http::ParseError::None) return;
+    FUZZ_CHECK(inside(parsed.method_text, head) && inside(parsed.target, head) && inside(parsed.request_line, head));
+    for (const http::Header& h : parsed.headers) {
+        FUZZ_CHECK(inside(h.name, head) && inside(h.value, head));
+        FUZZ_CHECK(!h.name.empty());
+        FUZZ_CHECK(h.value.find('\r') == std::string_view::npos && h.value.find('\n') == std::string_view::npos);
+    }
+    http::RequestFacts facts;
+    if (http::analyze(parsed, facts) != http::ParseError::None) return;
+    FUZZ_CHECK(!(facts.chunked && facts.content_length > 0));
+    // An absolute-form target without a path ("http://h?q") gets the static "/".
+    FUZZ_CHECK(inside(facts.path, head) || facts.path == "/");
+    FUZZ_CHECK(inside(facts.query, head) && inside(facts.host, head));
+    FUZZ_CHECK(facts.asterisk || facts.path.empty() || facts.path.front() == '/');
+}
+
+// A normalised path starts with '/', has no empty, "." or ".." segment, no NUL, no
+// backslash, and normalising it again changes nothing.
+void uri_path(const std::uint8_t* data, std::size_t size) {
+    const std::string raw = "/" + std::string(reinterpret_cast<const char*>(data), size);
+    NormalPath out;
+    if (normalize_path(raw, out) != PathError::None) return;
+    const std::string& p = out.path;
+    FUZZ_CHECK(!p.empty() && p.front() == '/');
+    FUZZ_CHECK(p.find("//") == std::string::npos);
+    FUZZ_CHECK(p.find("/./") == std::string::npos && p.find("/../") == std::string::npos);
+    FUZZ_CHECK(!p.ends_with("/.") && !p.ends_with("/.."));
+    FUZZ_CHECK(p.size() == 1 || p.back() != '/');
+    FUZZ_CHECK(p.find('\0') == std::string::npos && p.find('\\') == std::string::npos);
+    FUZZ_CHECK(out.has_dot_segment == (p.find("/.") != std::string::npos));
+    // Idempotent once '%' is escaped (a decoded '%' would decode again).
+    if (p.find('%') == std::string::npos) {
+        NormalPath again;
+        FUZZ_CHECK(normalize_path(p, again) == PathError::None);
+        FUZZ_CHECK(again.path == p);
+    }
+}
+
+// Ranges are inside the file, sorted, apart, at most max_ranges, and never add up to
+// more than the file: no request can multiply the work.
+void byte_ranges(const std::uint8_t* data, std::size_t size) {
+    if (size < 9) return;
+    std::uint64_t file_size = 0;
+    for (int i = 0; i < 8; ++i) file_size = file_size << 8 | data[i];
+    if (data[8] & 1) file_size %= 1 << 20;  // half the time, realistic sizes
+    const std::size_t max_ranges = data[8] % 32 + 1;
+    const std::string_view header(reinterpret_cast<const char*>(data + 9), size - 9);
+    std::vector<http::ByteRange> ranges;
+    const auto outcome = http::parse_range(header, file_size, max_ranges, ranges);
+    if (outcome != http::RangeOutcome::Satisfiable) {
+        FUZZ_CHECK(ranges.empty());
+        return;
+    }
+    FUZZ_CHECK(!ranges.empty() && ranges.size() <= max_ranges);
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < ranges.size(); ++i) {
+        FUZZ_CHECK(ranges[i].first <= ranges[i].last && ranges[i].last < file_size);
+        if (i > 0) FUZZ_CHECK(ranges[i].first > ranges[i - 1].last + 1);
+        total += ranges[i].length();
+    }
+    FUZZ_CHECK(total <= file_size);
+}
+
+}  // namespace pywebd::fuzz

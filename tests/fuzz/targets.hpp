@@ -1,0 +1,15 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+// The fuzz targets' bodies: each feeds one input to a parser and checks its
+// invariants, aborting on a violation. libFuzzer drives them (fuzz_*.cpp); the unit
+// suite replays every corpus file through them (tests/unit/test_fuzz_corpus.cpp).
+namespace pywebd::fuzz {
+
+void request_parser(const std::uint8_t* data, std::size_t size);
+void uri_path(const std::uint8_t* data, std::size_t size);
+void byte_ranges(const std::uint8_t* data, std::size_t size);
+
+}  // namespace pywebd::fuzz
