@@ -330,6 +330,18 @@ TEST(Hostile, NormalClientServedWhileFiveHundredSlowConnectionsHang) {
     EXPECT_EQ(timed_out, 250);
 }
 
+TEST(Hostile, ReaderThatStopsReadingIsCutAtTheSendTimeout) {
+    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  send: 500ms\n"});
+    server.write("big.bin", std::string(32 << 20, 'x'));
+    HttpClient client(server.port());
+    ASSERT_TRUE(client.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::this_thread::sleep_for(1500ms);  // socket buffers full, no progress for > 500 ms
+    const std::string got = client.read_until_close();
+    EXPECT_GT(got.size(), 0u);
+    EXPECT_LT(got.size(), 32u << 20);  // cut off: the server gave up on it
+    EXPECT_NE(server.error_log().find("send timeout"), std::string::npos);
+}
+
 TEST(Listing, OnlyWhenConfigured) {
     ServerProcess off;
     off.write("dir/a.txt", "a");
