@@ -13,7 +13,7 @@ ifeq ($(WERROR),1)
 CMAKE_ARGS += -DPYWEBD_WERROR=ON
 endif
 
-.PHONY: run test test-sanitize deps build build-sanitize clean
+.PHONY: run test test-sanitize deps build build-sanitize packages e2e fuzz clean
 
 deps:
 	@missing=$$(for p in $(BUILD_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -40,5 +40,17 @@ test: build
 test-sanitize:
 	$(MAKE) test BUILD=build-sanitize CMAKE_ARGS="$(CMAKE_ARGS) -DPYWEBD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+# The .deb and .rpm (build-package/out), checked with lintian and rpmlint.
+packages:
+	packaging/build-packages
+
+# The .deb under a real systemd in systemd-nspawn (root).
+e2e:
+	tests/e2e/run
+
+# libFuzzer targets, FUZZ_SECONDS each (default 60).
+fuzz:
+	tests/fuzz/run
+
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-package build-fuzz

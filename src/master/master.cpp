@@ -103,7 +103,8 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
 
 int Master::run() {
     const Config& config = initial_->config;
-    for (const auto& l : initial_->listeners) log_.notice("listening on {}", l->name);
+    for (const auto& l : initial_->listeners)
+        log_.notice("listening on {}{}", l->name, l->inherited ? " (socket activation)" : "");
     log_.notice("pywebd starting pid={} workers={} root={}", pid_, config.effective_workers(), config.root.string());
     supervisor_->start(initial_, monotonic_now_ms());
     initial_.reset();

@@ -5,7 +5,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cerrno>
+#include <cstring>
 
 namespace pywebd {
 
@@ -20,9 +22,36 @@ OpenResult open_beneath(int root_fd, const char* relative) {
     return {UniqueFd(static_cast<int>(fd)), 0};
 }
 
-bool openat2_available() {
+OpenResult open_without_symlinks(int root_fd, const char* relative) {
+    constexpr int kFile = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW;
+    UniqueFd dir;
+    int at = root_fd;
+    const char* name = relative;
+    char component[NAME_MAX + 1];
+    for (const char* slash; (slash = std::strchr(name, '/')) != nullptr; name = slash + 1) {
+        const auto length = static_cast<std::size_t>(slash - name);
+        if (length == 0 || length > NAME_MAX) return {UniqueFd(), length == 0 ? EINVAL : ENAMETOOLONG};
+        std::memcpy(component, name, length);
+        component[length] = '\0';
+        UniqueFd next(::openat(at, component, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!next) return {UniqueFd(), errno};
+        dir = std::move(next);
+        at = dir.get();
+    }
+    UniqueFd fd(::openat(at, name, kFile));
+    if (!fd) return {UniqueFd(), errno};
+    return {std::move(fd), 0};
+}
+
+Confinement detect_confinement() {
     const OpenResult probe = open_beneath(AT_FDCWD, ".");
-    return probe.fd.valid() || (probe.error != ENOSYS && probe.error != EPERM);
+    const bool blocked = !probe.fd && (probe.error == ENOSYS || probe.error == EPERM);
+    return blocked ? Confinement::NoSymlinks : Confinement::Openat2;
+}
+
+OpenResult open_confined(int root_fd, const char* relative, Confinement confinement) {
+    return confinement == Confinement::Openat2 ? open_beneath(root_fd, relative)
+                                               : open_without_symlinks(root_fd, relative);
 }
 
 std::uint16_t status_for_open_error(int error) {

@@ -17,8 +17,17 @@ struct OpenResult {
 // keeps a FIFO or device from blocking the worker in open().
 OpenResult open_beneath(int root_fd, const char* relative);
 
-// Whether this kernel and its seccomp policy allow openat2 (Linux >= 5.6).
-bool openat2_available();
+// Opens `relative` beneath `root_fd` without openat2: one component at a time with
+// O_NOFOLLOW, so every symlink is refused (ELOOP), even one that stays inside. `relative`
+// must be normalised (no "..", no empty segment), as NormalPath::relative() is.
+OpenResult open_without_symlinks(int root_fd, const char* relative);
+
+// How paths are kept beneath the root. openat2 where the kernel (>= 5.6) and the seccomp
+// policy allow it; systemd's RestrictSUIDSGID=, for one, makes openat2 fail with ENOSYS.
+// The fallback is stricter, never looser: it follows no symlink at all.
+enum class Confinement : std::uint8_t { Openat2, NoSymlinks };
+Confinement detect_confinement();
+OpenResult open_confined(int root_fd, const char* relative, Confinement confinement);
 
 // The HTTP status for a failed open: 404 for what does not exist or may not be
 // reached (ENOENT, ENOTDIR, EXDEV, ELOOP …), 403 for EACCES, 503 when out of fds.

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
+
 #include "content_coding.hpp"
 #include "decide.hpp"
 #include "directory_listing.hpp"
@@ -26,9 +28,15 @@ std::string_view last_segment(std::string_view path) { return path.substr(path.r
 }  // namespace
 
 StaticHandler::StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
-                             const ErrorPages& pages, std::string boundary)
+                             const ErrorPages& pages, std::string boundary, Logger& log)
     : root_fd_(root_fd), options_(std::move(options)), mime_(mime), date_(date), pages_(pages),
-      boundary_(std::move(boundary)) {}
+      boundary_(std::move(boundary)), log_(log) {}
+
+std::uint16_t StaticHandler::open_failed(const OpenResult& result, const char* relative) const {
+    const std::uint16_t status = status_for_open_error(result.error);
+    if (status >= 500) log_.error("cannot open {}: {}", relative, std::strerror(result.error));
+    return status;
+}
 
 void StaticHandler::start_head(std::uint16_t status, const Framing& framing, Response& out) const {
     out.status = status;
@@ -59,7 +67,7 @@ bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, R
     if (page == options_.error_pages.end()) return false;
     NormalPath path;
     if (normalize_path(page->second, path) != PathError::None) return false;
-    OpenResult opened = open_beneath(root_fd_, path.relative().data());
+    OpenResult opened = open(path.relative().data());
     struct stat st {};
     if (!opened.fd || ::fstat(opened.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
     start_head(status, framing, out);
@@ -93,8 +101,8 @@ void StaticHandler::handle(const http::RequestHead& head, const http::RequestFac
     if (normalize_path(facts.path, path_) != PathError::None) return error(400, framing, out);
     if (path_.has_dot_segment && !options_.serve_dotfiles) return error(404, framing, out);
 
-    OpenResult opened = open_beneath(root_fd_, path_.relative().data());
-    if (!opened.fd) return error(status_for_open_error(opened.error), framing, out);
+    OpenResult opened = open(path_.relative().data());
+    if (!opened.fd) return error(open_failed(opened, path_.relative().data()), framing, out);
     struct stat st {};
     if (::fstat(opened.fd.get(), &st) != 0) return error(500, framing, out);
     if (S_ISDIR(st.st_mode)) {
@@ -117,7 +125,7 @@ void StaticHandler::serve_regular(const http::RequestHead& head, const http::Req
         for (std::size_t i = 0; i < preference.count; ++i) {
             const http::CodingChoice& choice = preference.order[i];
             sibling_path_.assign(name).append(choice.suffix);
-            OpenResult sibling = open_beneath(root_fd_, sibling_path_.c_str());
+            OpenResult sibling = open(sibling_path_.c_str());
             struct stat sst {};
             if (!sibling.fd || ::fstat(sibling.fd.get(), &sst) != 0 || !S_ISREG(sst.st_mode)) continue;
             out.file = std::move(sibling.fd);
@@ -135,10 +143,10 @@ void StaticHandler::serve_directory(const http::RequestHead& head, const http::R
         sibling_path_.assign(path_.path.size() > 1 ? std::string_view(path_.path).substr(1) : std::string_view());
         if (!sibling_path_.empty()) sibling_path_.push_back('/');
         sibling_path_.append(name);
-        OpenResult opened = open_beneath(root_fd_, sibling_path_.c_str());
+        OpenResult opened = open(sibling_path_.c_str());
         if (!opened.fd) {
             if (opened.error == ENOENT) continue;
-            return error(status_for_open_error(opened.error), framing, out);
+            return error(open_failed(opened, sibling_path_.c_str()), framing, out);
         }
         struct stat st {};
         if (::fstat(opened.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;

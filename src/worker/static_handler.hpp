@@ -9,6 +9,8 @@
 #include "date_cache.hpp"
 #include "error_pages.hpp"
 #include "file_facts.hpp"
+#include "file_open.hpp"
+#include "log.hpp"
 #include "header_rules.hpp"
 #include "http_head.hpp"
 #include "mime_types.hpp"
@@ -26,6 +28,7 @@ struct ServeOptions {
     bool directory_listing = false;
     std::map<std::uint16_t, std::string> error_pages;  // status → path under the root
     HeaderRules header_rules;
+    Confinement confinement = Confinement::Openat2;
 };
 
 // How the response is framed on the connection, decided before the handler runs.
@@ -42,7 +45,7 @@ struct Framing {
 class StaticHandler {
 public:
     StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
-                  const ErrorPages& pages, std::string boundary);
+                  const ErrorPages& pages, std::string boundary, Logger& log);
 
     void handle(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
                 Response& out);
@@ -69,6 +72,9 @@ private:
     void redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out);
     void options(const Framing& framing, Response& out);
     bool custom_error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra);
+    OpenResult open(const char* relative) const { return open_confined(root_fd_, relative, options_.confinement); }
+    // The status for a failed open; our own faults (not the client's) are logged.
+    std::uint16_t open_failed(const OpenResult& result, const char* relative) const;
     void start_head(std::uint16_t status, const Framing& framing, Response& out) const;
     void representation_fields(const Selected& file, const ETag& etag, Response& out) const;
     void add_multipart(std::string_view type, const FileFacts& file, Response& out) const;
@@ -79,6 +85,7 @@ private:
     const DateCache& date_;
     const ErrorPages& pages_;
     std::string boundary_;
+    Logger& log_;
     NormalPath path_;          // scratch, reused
     std::string sibling_path_; // scratch, reused
 };

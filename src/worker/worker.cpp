@@ -84,9 +84,11 @@ bool Worker::setup_loop() {
     }
     ServeOptions options{config_.index,         config_.serve_dotfiles, config_.limits.max_ranges,
                          config_.precompressed, config_.directory_listing, config_.error_pages,
-                         HeaderRules(config_.headers)};
+                         HeaderRules(config_.headers),       detect_confinement()};
+    if (options.confinement == Confinement::NoSymlinks && slot_ == 0)
+        log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_,
-                                               random_boundary());
+                                               random_boundary(), log_);
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
         pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
         http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,

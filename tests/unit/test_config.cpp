@@ -251,6 +251,11 @@ TEST(DefaultConfigFile, DocumentsEveryKeyAndLoads) {
         }
     }
     for (const ConfigKey& key : config_keys()) EXPECT_TRUE(present.contains(std::string(key.path))) << key.path;
+    // The man page pywebd.yaml(5) describes each key too.
+    std::ifstream man(PYWEBD_SOURCE_DIR "/packaging/man/pywebd.yaml.5");
+    const std::string page((std::istreambuf_iterator<char>(man)), std::istreambuf_iterator<char>());
+    for (const ConfigKey& key : config_keys())
+        EXPECT_NE(page.find("\n.B " + std::string(key.path) + "\n"), std::string::npos) << key.path << " not in pywebd.yaml.5";
     // And the built-in defaults are what the file says, root aside.
     const Config defaults;
     EXPECT_EQ(config.port, defaults.port);

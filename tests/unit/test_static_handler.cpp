@@ -15,7 +15,8 @@ namespace {
 
 class HandlerTest : public testing::Test {
 protected:
-    HandlerTest() : mime_(MimeTypes::load("/etc/mime.types", "utf-8")), date_("pywebd/test") {
+    HandlerTest() : mime_(MimeTypes::load("/etc/mime.types", "utf-8")), date_("pywebd/test"), log_("test") {
+        log_.set_level(LogLevel::Crit);
         dir_.write("index.html", "<h1>home</h1>");
         dir_.write("docs/index.html", "docs");
         dir_.write("empty/.keep", "");
@@ -33,7 +34,7 @@ protected:
         http::RequestFacts facts;
         EXPECT_EQ(http::parse_head(raw_, {16, 1024}, storage_, head), http::ParseError::None);
         EXPECT_EQ(http::analyze(head, facts), http::ParseError::None);
-        StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ");
+        StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ", log_);
         response_.clear();
         handler.handle(head, facts, Framing{head_only, false, false}, response_);
         return response_;
@@ -48,6 +49,7 @@ protected:
     MimeTypes mime_;
     DateCache date_;
     ErrorPages pages_;
+    Logger log_;
     std::string raw_;
     std::array<http::Header, 16> storage_{};
     Response response_;
