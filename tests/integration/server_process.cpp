@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -197,24 +198,31 @@ std::vector<std::string> ServerProcess::wait_for_notification(const std::string&
     return seen;
 }
 
+std::string read_proc_file(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string out;
+    char buffer[4096];
+    ssize_t n;
+    while (fd && (n = ::read(fd.get(), buffer, sizeof buffer)) > 0) out.append(buffer, static_cast<std::size_t>(n));
+    return out;
+}
+
 std::vector<pid_t> children_of(pid_t parent) {
     std::vector<pid_t> out;
-    DIR* proc = ::opendir("/proc");
-    if (proc == nullptr) return out;
-    while (dirent* entry = ::readdir(proc)) {
+    const std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
+    if (!proc) return out;
+    while (dirent* entry = ::readdir(proc.get())) {
         const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
         if (pid <= 0) continue;
-        std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-        std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const std::string content = read_proc_file("/proc/" + std::string(entry->d_name) + "/stat");
         const auto close = content.rfind(')');  // the command name may hold spaces
-        if (close == std::string::npos) continue;
+        if (close == std::string::npos || close + 2 >= content.size()) continue;
         std::istringstream fields(content.substr(close + 2));
         char state = 0;
         pid_t ppid = 0;
         fields >> state >> ppid;
         if (ppid == parent && state != 'Z') out.push_back(pid);
     }
-    ::closedir(proc);
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -312,7 +320,7 @@ namespace {
 std::vector<unsigned long> server_inodes_for(std::uint16_t client_port) {
     std::vector<unsigned long> out;
     for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-        std::ifstream in(table);
+        std::istringstream in(read_proc_file(table));
         std::string line;
         std::getline(in, line);  // header
         while (std::getline(in, line)) {
@@ -331,16 +339,15 @@ std::vector<unsigned long> server_inodes_for(std::uint16_t client_port) {
 bool holds_socket(pid_t pid, unsigned long inode) {
     const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
     const std::string wanted = "socket:[" + std::to_string(inode) + "]";
-    DIR* fds = ::opendir(dir.c_str());
-    if (fds == nullptr) return false;
+    const std::unique_ptr<DIR, int (*)(DIR*)> fds(::opendir(dir.c_str()), ::closedir);
+    if (!fds) return false;
     bool found = false;
-    while (dirent* entry = ::readdir(fds)) {
+    while (dirent* entry = ::readdir(fds.get())) {
         char target[128] = {};
         const std::string link = dir + "/" + entry->d_name;
         const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
         if (n > 0 && wanted == target) found = true;
     }
-    ::closedir(fds);
     return found;
 }
 

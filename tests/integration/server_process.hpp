@@ -84,6 +84,10 @@ struct RunResult {
 };
 RunResult run_pywebd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// The content of a small file such as /proc/<pid>/stat; empty if it cannot be read
+// (a process may exit while we look, and that is not an error).
+std::string read_proc_file(const std::string& path);
+
 // Children of `pid` read from /proc (no CONFIG_PROC_CHILDREN needed).
 std::vector<pid_t> children_of(pid_t pid);
 

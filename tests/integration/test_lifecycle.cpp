@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 #include <regex>
 #include <set>
 #include <thread>
@@ -331,7 +332,7 @@ TEST(Privileges, WorkersDropToTheConfiguredUser) {
     server.write("a.txt", "a");
     std::filesystem::permissions(server.root(), std::filesystem::perms(0755));
     for (pid_t worker : server.workers()) {
-        std::ifstream status("/proc/" + std::to_string(worker) + "/status");
+        std::istringstream status(read_proc_file("/proc/" + std::to_string(worker) + "/status"));
         std::string line;
         while (std::getline(status, line))
             if (line.rfind("Uid:", 0) == 0) {

@@ -107,8 +107,7 @@ TEST(Processes, WorkersExitWhenTheMasterDies) {
     bool gone = false;
     while (!gone && Clock::now() < deadline) {
         gone = std::all_of(workers.begin(), workers.end(), [](pid_t p) {
-            std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
-            std::string s((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+            const std::string s = read_proc_file("/proc/" + std::to_string(p) + "/stat");
             return s.empty() || s.find(") Z") != std::string::npos;
         });
         std::this_thread::sleep_for(20ms);
@@ -135,8 +134,8 @@ TEST(Processes, ConnectionLimitQueuesInsteadOfRefusing) {
 
 // Reads utime + stime of a process in clock ticks.
 long cpu_ticks(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string content = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+    if (content.empty()) return 0;
     std::istringstream fields(content.substr(content.rfind(')') + 2));
     std::string skip;
     for (int i = 0; i < 11; ++i) fields >> skip;  // state … cmajflt

@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""pywebd against nginx (and the floor, and optionally lighttpd and h2o) on this machine.
+
+Every server gets the same generated document root, the same worker count, access logs
+off (scenario f: on, to a file), sendfile and keep-alive on. Measurements are
+interleaved (round 1: A B C, round 2: A B C, ...) and each figure is the median over the
+rounds, also given as a ratio to nginx and to the floor. Servers run pinned to the last
+CPU, wrk and the connection holder to CPU 0.
+
+Server CPU time comes from /proc/<pid>/task/*/schedstat of every process of the server
+(nanoseconds on CPU), memory from /proc/<pid>/smaps_rollup (PSS).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KIB = 1024
+
+
+def processes_in_group(pgid):
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                pids.append(int(name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return pids
+
+
+def cpu_ns(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
+
+
+def pss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_for_port(port, timeout=10.0):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Server:
+    """One server under test, started in its own process group."""
+
+    def __init__(self, name, workdir, port, root, workers, access_log, pin):
+        self.name, self.workdir, self.port, self.root = name, workdir, port, root
+        self.workers, self.access_log, self.pin = workers, access_log, pin
+        self.process = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self):
+        cmd = self.command()
+        if self.pin is not None:
+            cmd = ["taskset", "-c", str(self.pin)] + cmd
+        log = open(os.path.join(self.workdir, f"{self.name}.out"), "w")
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                        cwd=self.workdir)
+        if not wait_for_port(self.port):
+            raise RuntimeError(f"{self.name} did not start; see {log.name}")
+        time.sleep(0.3)
+
+    def pids(self):
+        return processes_in_group(self.process.pid)
+
+    def worker_pids(self):
+        return [p for p in self.pids() if p != self.process.pid]
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class Pywebd(Server):
+    def command(self):
+        conf = os.path.join(self.workdir, f"{self.name}.yaml")
+        user = "user: root\n" if os.geteuid() == 0 else ""
+        log = f"access_log: {self.access_log}\n" if self.access_log else "access_log: off\n"
+        with open(conf, "w") as f:
+            f.write(f"listen: [\"127.0.0.1:{self.port}\"]\nroot: {self.root}\nworkers: {self.workers}\n"
+                    f"error_log: {self.name}-error.log\nlog_level: warn\n{log}{user}"
+                    "limits:\n  max_connections: 20000\n")
+        return [os.path.join(TOP, "build-bench/src/master/pywebd"), "-c", conf]
+
+
+class Nginx(Server):
+    def command(self):
+        conf = os.path.join(self.workdir, f"{self.name}.conf")
+        log = f"access_log {self.access_log};" if self.access_log else "access_log off;"
+        user = "user root;" if os.geteuid() == 0 else ""
+        with open(conf, "w") as f:
+            f.write(f"""{user}
+worker_processes {self.workers};
+worker_rlimit_nofile 19000;
+daemon off;
+pid {self.workdir}/{self.name}.pid;
+error_log {self.workdir}/{self.name}-error.log warn;
+events {{ worker_connections 18000; use epoll; }}
+http {{
+    types {{ application/octet-stream bin; text/html html; }}
+    default_type application/octet-stream;
+    {log}
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_timeout 65; keepalive_requests 100000000;
+    client_body_temp_path {self.workdir}/nginx-tmp; proxy_temp_path {self.workdir}/nginx-tmp;
+    fastcgi_temp_path {self.workdir}/nginx-tmp; uwsgi_temp_path {self.workdir}/nginx-tmp;
+    scgi_temp_path {self.workdir}/nginx-tmp;
+    server {{ listen 127.0.0.1:{self.port}; root {self.root}; }}
+}}
+""")
+        return ["nginx", "-c", conf, "-p", self.workdir, "-e", f"{self.workdir}/{self.name}-error.log"]
+
+
+class Floor(Server):
+    def command(self):
+        return [os.path.join(TOP, "build-bench/bench/bench_floor"), str(self.port), str(self.workers)]
+
+
+class Lighttpd(Server):
+    def command(self):
+        conf = os.path.join(self.workdir, f"{self.name}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""server.document-root = "{self.root}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.max-worker = {self.workers}
+server.max-fds = 19000
+server.max-connections = 9000
+server.errorlog = "{self.workdir}/{self.name}-error.log"
+server.max-keep-alive-requests = 100000000
+mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
+""")
+        return ["lighttpd", "-D", "-f", conf]
+
+
+class H2o(Server):
+    def command(self):
+        conf = os.path.join(self.workdir, f"{self.name}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""listen:
+  host: 127.0.0.1
+  port: {self.port}
+num-threads: {self.workers}
+max-connections: 18000
+error-log: {self.workdir}/{self.name}-error.log
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {self.root}
+""")
+        return ["h2o", "-c", conf]
+
+
+def wrk(port, path, connections, seconds, pin, close=False):
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+    if close:
+        cmd[1:1] = ["-H", "Connection: close"]
+    if pin is not None:
+        cmd = ["taskset", "-c", str(pin)] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+
+    def latency(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return None
+        scale = {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
+        return float(m.group(1)) * scale
+
+    return {"requests": requests, "p50_us": latency(50), "p99_us": latency(99),
+            "non_2xx": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+def measure_load(server, path, connections, seconds, size, load_pin, close=False):
+    before = cpu_ns(server.pids())
+    worker_before = {p: cpu_ns([p]) for p in server.worker_pids()}
+    started = time.time()
+    result = wrk(server.port, path, connections, seconds, load_pin, close)
+    elapsed = time.time() - started
+    spent = cpu_ns(server.pids()) - before
+    shares = sorted((cpu_ns([p]) - t for p, t in worker_before.items()), reverse=True)
+    result.update({
+        "rps": result["requests"] / seconds,
+        "mbps": result["requests"] * size / seconds / 1e6,
+        "cpu_us_per_request": spent / 1000 / max(result["requests"], 1),
+        "busiest_worker_share": shares[0] / max(sum(shares), 1) if len(shares) > 1 else None,
+        "elapsed": elapsed,
+    })
+    return result
+
+
+def measure_idle_memory(server, count, load_pin):
+    holder = [os.path.join(TOP, "build-bench/bench/bench_holder"), str(server.port), str(count), "/1k.bin"]
+    if load_pin is not None:
+        holder = ["taskset", "-c", str(load_pin)] + holder
+    time.sleep(0.5)
+    before = pss_kib(server.pids())
+    p = subprocess.Popen(holder, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline().strip()
+    if not line.startswith("ready"):
+        p.kill()
+        raise RuntimeError(f"holder failed against {server.name}")
+    time.sleep(1.0)
+    after = pss_kib(server.pids())
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    time.sleep(0.5)
+    return {"bytes_per_connection": (after - before) * KIB / count, "pss_before_kib": before, "pss_after_kib": after}
+
+
+def make_root(root):
+    os.makedirs(root, exist_ok=True)
+    for name, size in (("1k.bin", KIB), ("64k.bin", 64 * KIB), ("10m.bin", 10 * KIB * KIB)):
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(os.urandom(size))
+    with open(os.path.join(root, "index.html"), "w") as f:
+        f.write("<h1>bench</h1>\n")
+    os.chmod(root, 0o755)
+
+
+SCENARIOS = {
+    "a": dict(title="1 KiB, 64 keep-alive connections", path="/1k.bin", connections=64, size=KIB),
+    "b": dict(title="1 KiB, new connection per request", path="/1k.bin", connections=64, size=KIB, close=True),
+    "c": dict(title="64 KiB, 16 keep-alive connections", path="/64k.bin", connections=16, size=64 * KIB),
+    "d": dict(title="10 MiB, 8 connections", path="/10m.bin", connections=8, size=10 * KIB * KIB),
+    "f": dict(title="1 KiB, 64 keep-alive, access log on", path="/1k.bin", connections=64, size=KIB, log=True),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--idle", type=int, default=10000, help="connections for the idle-memory scenario (e)")
+    parser.add_argument("--scenarios", default="abcdef")
+    parser.add_argument("--peers", action="store_true", help="add lighttpd and h2o")
+    parser.add_argument("--json", default=os.path.join(TOP, "build-bench/results.json"))
+    args = parser.parse_args()
+
+    cpus = os.cpu_count() or 1
+    server_pin, load_pin = (cpus - 1, 0) if cpus > 1 else (None, None)
+    work = tempfile.mkdtemp(prefix="pywebd-bench-")
+    os.chmod(work, 0o755)
+    root = os.path.join(work, "root")
+    make_root(root)
+    os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
+    kinds = [("pywebd", Pywebd), ("nginx", Nginx), ("floor", Floor)]
+    if args.peers:
+        kinds += [("lighttpd", Lighttpd), ("h2o", H2o)]
+    servers, port = {}, 20080
+    for name, cls in kinds:
+        servers[name] = cls(name, work, port, root, args.workers, None, server_pin)
+        port += 1
+    for name, cls in (("pywebd", Pywebd), ("nginx", Nginx)):
+        servers[name + "+log"] = cls(name + "-log", work, port, root, args.workers,
+                                     os.path.join(work, f"{name}-access.log"), server_pin)
+        port += 1
+
+    results = {}  # scenario -> server -> [measurements]
+    try:
+        for s in servers.values():
+            s.start()
+        idle_rss = {n: [rss_kib(p) for p in servers[n].worker_pids()] for n in ("pywebd", "nginx")}
+        for scenario in args.scenarios:
+            if scenario == "e":
+                continue
+            spec = SCENARIOS[scenario]
+            names = ["pywebd+log", "nginx+log"] if spec.get("log") else [n for n, _ in kinds]
+            if scenario != "a":
+                names = [n for n in names if n != "floor" or scenario == "b"]
+            for round_ in range(args.rounds):
+                for name in names:
+                    if round_ == 0:
+                        wrk(servers[name].port, spec["path"], spec["connections"], 1, load_pin, spec.get("close", False))
+                    m = measure_load(servers[name], spec["path"], spec["connections"], args.seconds, spec["size"],
+                                     load_pin, spec.get("close", False))
+                    results.setdefault(scenario, {}).setdefault(name, []).append(m)
+                    print(f"  ({scenario}) round {round_ + 1} {name:12} {m['rps']:>10.0f} req/s "
+                          f"{m['cpu_us_per_request']:>8.2f} us CPU/req", file=sys.stderr)
+        if "e" in args.scenarios:
+            for round_ in range(args.rounds):
+                for name in [n for n, _ in kinds if n != "floor"]:
+                    m = measure_idle_memory(servers[name], args.idle, load_pin)
+                    results.setdefault("e", {}).setdefault(name, []).append(m)
+                    print(f"  (e) round {round_ + 1} {name:12} {m['bytes_per_connection']:>8.0f} B/connection",
+                          file=sys.stderr)
+    finally:
+        for s in servers.values():
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    report(results, idle_rss, args, server_pin, load_pin)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def report(results, idle_rss, args, server_pin, load_pin):
+    summary = {"machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
+                           "pinning": f"servers on CPU {server_pin}, load on CPU {load_pin}"},
+               "rounds": args.rounds, "seconds": args.seconds, "workers": args.workers,
+               "idle_worker_rss_kib": idle_rss, "scenarios": {}}
+    rows = []
+    metric_names = {"rps": "req/s", "cpu_us_per_request": "CPU us/req", "p50_us": "p50 us", "p99_us": "p99 us",
+                    "mbps": "MB/s", "busiest_worker_share": "busiest worker share",
+                    "bytes_per_connection": "B/idle conn"}
+    for scenario, per_server in results.items():
+        spec = SCENARIOS.get(scenario, {"title": f"{args.idle} idle keep-alive connections"})
+        metrics = (["bytes_per_connection"] if scenario == "e" else
+                   ["rps", "cpu_us_per_request", "p50_us", "p99_us"] + (["mbps"] if scenario in "cd" else []) +
+                   (["busiest_worker_share"] if scenario == "b" else []))
+        table = {}
+        for name, runs in per_server.items():
+            table[name] = {m: median([r.get(m) for r in runs]) for m in metrics}
+            table[name]["errors"] = sum(r.get("non_2xx", 0) for r in runs)
+        nginx = table.get("nginx+log" if scenario == "f" else "nginx", {})
+        floor = table.get("floor", {})
+        for name, values in table.items():
+            for m in metrics:
+                v = values[m]
+                if v is None:
+                    continue
+                ratio = v / nginx[m] if nginx.get(m) else None
+                vs_floor = v / floor[m] if floor.get(m) and m != "busiest_worker_share" else None
+                values[m + "_vs_nginx"] = ratio
+                values[m + "_vs_floor"] = vs_floor
+                rows.append((scenario, spec["title"], name, metric_names[m], v, ratio, vs_floor))
+        summary["scenarios"][scenario] = {"title": spec["title"], "servers": table}
+
+    print(f"\n| scenario | server | metric | median | /nginx | /floor |")
+    print("|---|---|---|---:|---:|---:|")
+    for scenario, title, name, metric, v, ratio, vs_floor in rows:
+        r = f"{ratio:.2f}" if ratio is not None else ""
+        f_ = f"{vs_floor:.2f}" if vs_floor is not None else ""
+        print(f"| ({scenario}) {title} | {name} | {metric} | {v:,.2f} | {r} | {f_} |")
+    print(f"\nidle worker RSS (KiB): {idle_rss}")
+    print(f"machine: {summary['machine']}; rounds {args.rounds} x {args.seconds} s; {args.workers} workers")
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(summary, f, indent=2)
+    print(f"\nJSON (also in {args.json}):")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
