@@ -26,6 +26,13 @@ struct Limits {
     std::size_t max_ranges = 16;               // byte ranges per request after merging; more → 200
 };
 
+// The per-worker cache of open files (FileCache).
+struct CacheConfig {
+    std::size_t entries = 1000;           // 0 disables it
+    Millis valid{1000};                   // an entry is trusted this long after it was opened
+    std::size_t small_file = 16 * 1024;  // files up to this size are kept in memory
+};
+
 struct Timeouts {
     Millis header{10000};     // from the first byte of a request to its complete head
     Millis keepalive{15000};  // idle between requests
@@ -68,6 +75,7 @@ struct Config {
     LogLevel log_level = LogLevel::Notice;
     Limits limits;
     Timeouts timeouts;
+    CacheConfig cache;
     // Where each key was set ("file:line:col", "--root"), so that errors found later
     // (a missing root, an unknown user) still point at the line to fix.
     std::map<std::string, std::string, std::less<>> origins;

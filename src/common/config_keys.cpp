@@ -252,6 +252,12 @@ const std::array kKeys = std::to_array<ConfigKey>({
      }},
     {"limits.max_ranges", "16", "byte ranges served in one response after merging; more sends the whole file",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_ranges = count_in(n, 1, 1000); }},
+    {"cache.entries", "1000", "open files each worker keeps (0: no cache)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.entries = count_in(n, 0, 1'000'000); }},
+    {"cache.valid", "1s", "how long a cached file is trusted before it is opened again",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.valid = duration_in(n, Millis{0}, Millis{3'600'000}); }},
+    {"cache.small_file", "16KiB", "files up to this size are kept in memory and sent with one write",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.small_file = bytes_in(n, 0, 16u << 20); }},
     {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.timeouts.header = duration_in(n, Millis{100}, kMaxTimeout);

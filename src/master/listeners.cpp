@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -34,6 +35,11 @@ ListenSocket bind_listener(const ListenAddress& address, int backlog) {
     const int on = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     if (address.family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    // Hand a connection to a worker only once its first bytes have arrived: one wake-up
+    // and one read per request instead of a wake-up for the handshake, and clients that
+    // connect and send nothing never take a worker's slot.
+    const int defer_seconds = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds);
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0 || ::listen(fd.get(), backlog) != 0) {
         const int error = errno;
         throw BindError(bind_failure(address, error), error);

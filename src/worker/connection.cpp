@@ -1,6 +1,8 @@
 #include "connection.hpp"
 
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -24,8 +26,20 @@ std::string_view first_line(std::string_view buffered) {
 
 }  // namespace
 
-Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id)
-    : fd_(std::move(fd)), id_(id), slot_(slot), generation_(generation), peer_(peer) {}
+Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id,
+                       bool tcp)
+    : fd_(std::move(fd)), id_(id), slot_(slot), generation_(generation), peer_(peer), nodelay_(!tcp) {}
+
+// Nagle would hold back the last short segment of a response while earlier ones are
+// unacknowledged: needed once a connection is kept alive (responses follow each other)
+// or a response takes several writes. A one-write response on a closing connection
+// does not need it, which saves a syscall per such connection.
+void Connection::set_nodelay() {
+    if (nodelay_) return;
+    nodelay_ = true;
+    const int on = 1;
+    ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
 
 void Connection::start(ConnectionServices& s) {
     s.timers.arm(*this, TimerKind::Header, s.now_ms);
@@ -35,6 +49,7 @@ void Connection::start(ConnectionServices& s) {
 void Connection::on_events(std::uint32_t events, ConnectionServices& s) {
     // ERR and HUP count as both: the next read or write finds out what happened.
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_ = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
     drive(s);
 }
@@ -71,7 +86,11 @@ bool Connection::read_request(ConnectionServices& s) {
     while (readable_) {
         if (!buffers_) buffers_ = s.pool.acquire();
         RequestBuffers& b = *buffers_;
-        const IoResult r = read_some(fd_.get(), {b.input.get() + b.length, b.capacity - b.length});
+        const std::size_t room = b.capacity - b.length;
+        const IoResult r = read_some(fd_.get(), {b.input.get() + b.length, room});
+        // A short read emptied the socket: new data will raise a new edge, so the read
+        // that would only say EAGAIN is skipped. Not after a hangup, whose EOF must be read.
+        if (r.status == Io::Done && r.bytes < room && !peer_shut_) readable_ = false;
         switch (r.status) {
         case Io::WouldBlock:
             readable_ = false;
@@ -134,8 +153,9 @@ void Connection::answer(const http::RequestHead& head, const http::RequestFacts&
     // A body we will not read in full leaves the connection unframed: close after.
     if (facts.chunked || facts.content_length > s.max_body_discard) framing.close = true;
     else discard_ = facts.content_length;
+    client_closes_ = !facts.keep_alive && !facts.has_body() && b.length == b.consumed;
     b.response.clear();
-    s.handler.handle(head, facts, framing, b.response);
+    s.handler.handle(head, facts, framing, s.now_ms, b.response);
     b.request_line = head.request_line;
     b.referer = facts.referer;
     b.user_agent = facts.user_agent;
@@ -150,10 +170,15 @@ void Connection::answer_error(std::uint16_t status, std::string_view token, Conn
     b.request_line = first_line(b.buffered());
     b.referer = b.user_agent = {};
     discard_ = 0;
+    client_closes_ = false;
     begin_sending(s);
 }
 
 void Connection::begin_sending(ConnectionServices& s) {
+    const Response& r = buffers_->response;
+    const bool several_writes = std::any_of(r.segments.begin(), r.segments.end(),
+                                            [](const BodySegment& segment) { return segment.data == nullptr; });
+    if (several_writes) set_nodelay();
     state_ = ConnState::Sending;
     head_offset_ = segment_offset_ = body_sent_ = 0;
     segment_ = 0;
@@ -196,7 +221,7 @@ bool Connection::send_response(ConnectionServices& s) {
         } else if (segment_ < r.segments.size()) {
             const BodySegment& file = r.segments[segment_];
             const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, kSendfileChunk));
-            result = send_file(fd_.get(), r.file.get(), file.offset + segment_offset_, chunk);
+            result = send_file(fd_.get(), r.file->fd.get(), file.offset + segment_offset_, chunk);
             if (result.status == Io::Done && result.bytes == 0) {
                 // The file shrank after we announced its length: the framing is broken.
                 s.log.warn("file shrank while being sent conn={} status={}", id_, r.status);
@@ -240,14 +265,19 @@ void Connection::finish_response(ConnectionServices& s) {
         s.timers.arm(*this, TimerKind::KeepAlive, s.now_ms);
         release_buffers(s);
     }
+    set_nodelay();  // kept alive: the next response must not wait for this one's ACK
 }
 
-// Closing with unread input would make the kernel send a reset, which can destroy the
-// response before the client reads it; so shut our side, then read and drop what the
-// client still sends until it closes or the linger timer fires.
+// Closing with unread input makes the kernel reset the connection, which can destroy
+// the response before the client reads it. That risk exists unless the client itself
+// asked to close and sent nothing after its request (nginx's "lingering_close auto").
+bool Connection::must_linger() const { return !client_closes_; }
+
+// Shut our side, then read and drop what the client still sends until it closes or the
+// linger timer fires (see must_linger()).
 void Connection::start_lingering(ConnectionServices& s) {
     release_buffers(s);
-    if (!s.linger || ::shutdown(fd_.get(), SHUT_WR) != 0) return close(s);
+    if (!s.linger || !must_linger() || ::shutdown(fd_.get(), SHUT_WR) != 0) return close(s);
     state_ = ConnState::Lingering;
     s.timers.arm(*this, TimerKind::Linger, s.now_ms);
 }

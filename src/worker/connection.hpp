@@ -47,7 +47,9 @@ struct ConnectionServices {
 // as head + memory with sendmsg and file ranges with sendfile.
 class Connection : public TimerNode {
 public:
-    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id);
+    // `tcp`: a TCP socket (TCP_NODELAY applies), not a unix one from socket activation.
+    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id,
+               bool tcp = true);
 
     void start(ConnectionServices& s);                     // just accepted
     void on_events(std::uint32_t events, ConnectionServices& s);
@@ -75,6 +77,8 @@ private:
     void linger(ConnectionServices& s);
     void close(ConnectionServices& s);
     void release_buffers(ConnectionServices& s);
+    void set_nodelay();
+    bool must_linger() const;
 
     UniqueFd fd_;
     std::unique_ptr<RequestBuffers> buffers_;
@@ -88,8 +92,11 @@ private:
     std::uint32_t generation_;
     PeerAddress peer_;
     ConnState state_ = ConnState::ReadingHead;
-    bool readable_ = true;  // edge-triggered: assume data until a read says EAGAIN
+    bool readable_ = true;  // edge-triggered: assume data until a read says otherwise
     bool writable_ = true;
+    bool peer_shut_ = false;      // EPOLLRDHUP seen: keep reading to the EOF
+    bool nodelay_ = false;        // TCP_NODELAY set (lazily: most short-lived connections never need it)
+    bool client_closes_ = false;  // the current request asked to close, and nothing follows it
 };
 
 }  // namespace pywebd

@@ -31,19 +31,23 @@ HeaderRules::HeaderRules(const std::vector<HeaderRule>& rules) {
     }
 }
 
-void HeaderRules::write(std::string_view path, bool directory, std::string_view file_name, std::time_t now,
-                        std::string& head) const {
+long long HeaderRules::write(std::string_view path, bool directory, std::string_view file_name,
+                             std::string& head) const {
     const Rendered* cache_control = nullptr;
-    const Rendered* expires = nullptr;
+    long long expires = -1;
     for (const Rendered& rule : rules_) {
         if (!rule.path_prefix.empty() && !has_prefix(path, directory, rule.path_prefix)) continue;
         if (!rule.extension.empty() && !has_extension(file_name, rule.extension)) continue;
         if (!rule.cache_control.empty()) cache_control = &rule;
-        if (rule.expires_seconds >= 0) expires = &rule;
+        if (rule.expires_seconds >= 0) expires = rule.expires_seconds;
         head.append(rule.fields);
     }
     if (cache_control) head.append(cache_control->cache_control);
-    if (expires) http::HeadWriter(head).date_field("Expires", now + expires->expires_seconds);
+    return expires;
+}
+
+void HeaderRules::write_expires(long long seconds, std::time_t now, std::string& head) {
+    if (seconds >= 0) http::HeadWriter(head).date_field("Expires", now + seconds);
 }
 
 }  // namespace pywebd

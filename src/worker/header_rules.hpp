@@ -18,9 +18,11 @@ public:
     explicit HeaderRules(const std::vector<HeaderRule>& rules);
 
     // Appends the fields for `path` (the normalised request path; `directory` when it
-    // named a directory, "/docs/") serving `file_name`.
-    void write(std::string_view path, bool directory, std::string_view file_name, std::time_t now,
-               std::string& head) const;
+    // named a directory, "/docs/") serving `file_name`, except Expires, which depends on
+    // the time of each response: its offset in seconds is returned (-1: none).
+    long long write(std::string_view path, bool directory, std::string_view file_name, std::string& head) const;
+    // "Expires: <now + seconds>\r\n" when seconds >= 0.
+    static void write_expires(long long seconds, std::time_t now, std::string& head);
     bool empty() const { return rules_.empty(); }
 
 private:

@@ -1,11 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "byte_ranges.hpp"
-#include "unique_fd.hpp"
+#include "file_cache.hpp"
 
 namespace pywebd {
 
@@ -24,7 +25,7 @@ struct Response {
     std::string parts;                 // multipart part headers and the closing delimiter
     std::vector<BodySegment> segments;  // the body, sent after `head` (none for HEAD)
     std::vector<http::ByteRange> ranges;
-    UniqueFd file;
+    std::shared_ptr<const CachedFile> file;  // what file segments are read from; kept alive while sending
     std::uint16_t status = 0;
     std::uint64_t body_length = 0;  // as in Content-Length; bytes actually sent are counted apart
     bool close = false;             // Connection: close, then close after sending

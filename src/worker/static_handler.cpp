@@ -1,13 +1,12 @@
 #include "static_handler.hpp"
 
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
-#include "content_coding.hpp"
 #include "decide.hpp"
 #include "directory_listing.hpp"
-#include "file_open.hpp"
 #include "head_writer.hpp"
 
 namespace pywebd {
@@ -19,18 +18,39 @@ void add_memory(Response& out, std::string_view bytes) {
     if (!bytes.empty()) out.segments.push_back({bytes.data(), 0, bytes.size()});
 }
 
-void add_file_range(Response& out, std::uint64_t offset, std::uint64_t length) {
-    if (length > 0) out.segments.push_back({nullptr, offset, length});
-}
-
 std::string_view last_segment(std::string_view path) { return path.substr(path.rfind('/') + 1); }
+
+// Reads a whole small file; false if it changed size under us (then it is sent with sendfile).
+bool read_whole(int fd, std::uint64_t size, std::string& out) {
+    out.resize(size);
+    std::uint64_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::pread(fd, out.data() + done, size - done, static_cast<off_t>(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::uint64_t>(n);
+    }
+    if (done == size) return true;
+    out.clear();
+    return false;
+}
 
 }  // namespace
 
+// What resolution needs besides the path in path_: the request, and the codings the
+// client accepts (which decide the precompressed sibling, and so the cache key).
+struct StaticHandler::Lookup {
+    const http::RequestHead& head;
+    const http::RequestFacts& facts;
+    const Framing& framing;
+    http::CodingPreference codings;
+    std::int64_t now_ms;
+};
+
 StaticHandler::StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
-                             const ErrorPages& pages, std::string boundary, Logger& log)
+                             const ErrorPages& pages, std::string boundary, Logger& log, FileCache& cache)
     : root_fd_(root_fd), options_(std::move(options)), mime_(mime), date_(date), pages_(pages),
-      boundary_(std::move(boundary)), log_(log) {}
+      boundary_(std::move(boundary)), log_(log), cache_(cache) {}
 
 std::uint16_t StaticHandler::open_failed(const OpenResult& result, const char* relative) const {
     const std::uint16_t status = status_for_open_error(result.error);
@@ -70,16 +90,16 @@ bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, R
     OpenResult opened = open(path.relative().data());
     struct stat st {};
     if (!opened.fd || ::fstat(opened.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    auto file = std::make_shared<CachedFile>();
+    file->fd = std::move(opened.fd);
+    file->facts = FileFacts::from(st);
     start_head(status, framing, out);
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    http::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", size);
+    http::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", file->facts.size);
     out.head.append(extra);
     http::HeadWriter(out.head).end();
-    out.body_length = size;
-    if (!framing.head_only && size > 0) {
-        out.file = std::move(opened.fd);
-        add_file_range(out, 0, size);
-    }
+    out.body_length = file->facts.size;
+    if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
+    if (!out.segments.empty()) out.file = std::move(file);
     return true;
 }
 
@@ -90,7 +110,7 @@ void StaticHandler::options(const Framing& framing, Response& out) {
 }
 
 void StaticHandler::handle(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                           Response& out) {
+                           std::int64_t now_ms, Response& out) {
     switch (head.method) {
     case http::Method::Get:
     case http::Method::Head: break;
@@ -101,61 +121,92 @@ void StaticHandler::handle(const http::RequestHead& head, const http::RequestFac
     if (normalize_path(facts.path, path_) != PathError::None) return error(400, framing, out);
     if (path_.has_dot_segment && !options_.serve_dotfiles) return error(404, framing, out);
 
+    Lookup lookup{head, facts, framing, {}, now_ms};
+    if (options_.precompressed && facts.has_accept_encoding) lookup.codings = http::negotiate_codings(head);
+    if (cache_.enabled()) {
+        // "/docs" (a redirect) and "/docs/" (its index) are different answers.
+        key_.assign(path_.path);
+        if (path_.trailing_slash && path_.path.size() > 1) key_.push_back('/');
+        key_.push_back('\0');
+        for (std::size_t i = 0; i < lookup.codings.count; ++i) key_.push_back(lookup.codings.order[i].suffix[1]);
+        if (auto hit = cache_.find(key_, now_ms)) return serve(head, facts, framing, std::move(hit), out);
+    }
+
     OpenResult opened = open(path_.relative().data());
     if (!opened.fd) return error(open_failed(opened, path_.relative().data()), framing, out);
     struct stat st {};
     if (::fstat(opened.fd.get(), &st) != 0) return error(500, framing, out);
     if (S_ISDIR(st.st_mode)) {
         if (!path_.trailing_slash) return redirect_to_directory(facts, framing, out);
-        return serve_directory(head, facts, framing, std::move(opened.fd), out);
+        return resolve_directory(lookup, std::move(opened.fd), out);
     }
     if (!S_ISREG(st.st_mode)) return error(403, framing, out);  // FIFO, device, socket
     if (path_.trailing_slash) return error(404, framing, out);  // "/file.html/" names no directory
-    out.file = std::move(opened.fd);
-    serve_regular(head, facts, framing, path_.relative(), st, out);
+    resolve_regular(lookup, std::move(opened.fd), st, path_.relative(), out);
 }
 
-// `name` is the file's path relative to the root; `out.file` is open on it.
-void StaticHandler::serve_regular(const http::RequestHead& head, const http::RequestFacts& facts,
-                                  const Framing& framing, std::string_view name, const struct stat& st,
-                                  Response& out) {
-    Selected selected{FileFacts::from(st), last_segment(name), {}};
-    if (options_.precompressed && facts.has_accept_encoding && !name.ends_with(".br") && !name.ends_with(".gz")) {
-        const http::CodingPreference preference = http::negotiate_codings(head);
-        for (std::size_t i = 0; i < preference.count; ++i) {
-            const http::CodingChoice& choice = preference.order[i];
+// `name` is the file's path relative to the root and `fd` is open on it; a
+// precompressed sibling the client accepts replaces it.
+void StaticHandler::resolve_regular(const Lookup& lookup, UniqueFd fd, const struct stat& st, std::string_view name,
+                                    Response& out) {
+    const std::string_view type_name = last_segment(name);
+    std::shared_ptr<CachedFile> file;
+    if (!name.ends_with(".br") && !name.ends_with(".gz")) {
+        for (std::size_t i = 0; i < lookup.codings.count && !file; ++i) {
+            const http::CodingChoice& choice = lookup.codings.order[i];
             sibling_path_.assign(name).append(choice.suffix);
             OpenResult sibling = open(sibling_path_.c_str());
             struct stat sst {};
             if (!sibling.fd || ::fstat(sibling.fd.get(), &sst) != 0 || !S_ISREG(sst.st_mode)) continue;
-            out.file = std::move(sibling.fd);
-            selected.facts = FileFacts::from(sst);  // its own size, validators and ETag
-            selected.encoding = choice.token;
-            break;
+            file = load(std::move(sibling.fd), sst, type_name, choice.token, lookup.now_ms);
         }
     }
-    serve_file(head, facts, framing, selected, out);
+    if (!file) file = load(std::move(fd), st, type_name, {}, lookup.now_ms);
+    cache_.insert(key_, file);
+    serve(lookup.head, lookup.facts, lookup.framing, std::move(file), out);
 }
 
-void StaticHandler::serve_directory(const http::RequestHead& head, const http::RequestFacts& facts,
-                                    const Framing& framing, UniqueFd dir, Response& out) {
+void StaticHandler::resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out) {
     for (const std::string& name : options_.index) {
-        sibling_path_.assign(path_.path.size() > 1 ? std::string_view(path_.path).substr(1) : std::string_view());
-        if (!sibling_path_.empty()) sibling_path_.push_back('/');
-        sibling_path_.append(name);
-        OpenResult opened = open(sibling_path_.c_str());
+        std::string relative(path_.path.size() > 1 ? std::string_view(path_.path).substr(1) : std::string_view());
+        if (!relative.empty()) relative.push_back('/');
+        relative.append(name);
+        OpenResult opened = open(relative.c_str());
         if (!opened.fd) {
             if (opened.error == ENOENT) continue;
-            return error(open_failed(opened, sibling_path_.c_str()), framing, out);
+            return error(open_failed(opened, relative.c_str()), lookup.framing, out);
         }
         struct stat st {};
         if (::fstat(opened.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        out.file = std::move(opened.fd);
-        const std::string relative = sibling_path_;  // serve_regular reuses the scratch
-        return serve_regular(head, facts, framing, relative, st, out);
+        return resolve_regular(lookup, std::move(opened.fd), st, relative, out);
     }
-    if (options_.directory_listing) return serve_listing(framing, dir.get(), out);
-    error(403, framing, out);  // a directory without an index is not listed unless configured
+    if (options_.directory_listing) return serve_listing(lookup.framing, dir.get(), out);
+    error(403, lookup.framing, out);  // a directory without an index is not listed unless configured
+}
+
+// Everything about a file that does not change from one response to the next.
+std::shared_ptr<CachedFile> StaticHandler::load(UniqueFd fd, const struct stat& st, std::string_view type_name,
+                                                std::string_view encoding, std::int64_t now_ms) const {
+    auto file = std::make_shared<CachedFile>();
+    file->fd = std::move(fd);
+    file->facts = FileFacts::from(st);
+    file->etag = make_etag(file->facts);
+    file->type = mime_.lookup(type_name);
+    file->encoding = encoding;
+    file->checked_ms = now_ms;
+    http::HeadWriter validators(file->validators);
+    validators.date_field("Last-Modified", file->facts.mtime).field("ETag", file->etag.view());
+    if (options_.precompressed) validators.field("Vary", "Accept-Encoding");
+    file->expires_seconds = options_.header_rules.write(path_.path, path_.trailing_slash, type_name, file->validators);
+    http::HeadWriter ok(file->ok_fields);
+    ok.field("Content-Type", file->type);
+    if (!encoding.empty()) ok.field("Content-Encoding", encoding);
+    ok.field("Content-Length", file->facts.size);
+    file->ok_fields.append(file->validators);
+    ok.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff");
+    if (file->facts.size <= options_.small_file)
+        file->in_memory = read_whole(file->fd.get(), file->facts.size, file->body);
+    return file;
 }
 
 void StaticHandler::serve_listing(const Framing& framing, int dir_fd, Response& out) {
@@ -181,73 +232,73 @@ void StaticHandler::redirect_to_directory(const http::RequestFacts& facts, const
     error(301, framing, out, location);
 }
 
-// Fields that describe the selected representation: on 200, 206 and 304 alike
-// (RFC 9110 §15.4.5: a 304 carries what a 200 would in ETag, Cache-Control, Expires, Vary).
-void StaticHandler::representation_fields(const Selected& file, const ETag& etag, Response& out) const {
-    http::HeadWriter writer(out.head);
-    writer.date_field("Last-Modified", file.facts.mtime).field("ETag", etag.view());
-    if (options_.precompressed) writer.field("Vary", "Accept-Encoding");
-    options_.header_rules.write(path_.path, path_.trailing_slash, file.type_name, date_.now(), out.head);
+void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset, std::uint64_t length,
+                                   Response& out) const {
+    if (length == 0) return;
+    if (file.in_memory) add_memory(out, std::string_view(file.body).substr(offset, length));
+    else out.segments.push_back({nullptr, offset, length});
 }
 
-void StaticHandler::serve_file(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                               const Selected& file, Response& out) {
-    const ETag etag = make_etag(file.facts);
-    const auto outcome = http::decide(head, facts, file.facts, etag, options_.max_ranges, out.ranges);
-    if (outcome == http::Outcome::PreconditionFailed) {
-        out.file.reset();
-        return error(412, framing, out);
-    }
-    if (outcome == http::Outcome::RangeNotSatisfiable) {
-        out.file.reset();
-        std::string range = "Content-Range: bytes */";  // §15.5.17
-        http::HeadWriter(range).number(file.facts.size);
+void StaticHandler::serve(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
+                          std::shared_ptr<const CachedFile> file, Response& out) {
+    const auto outcome = http::decide(head, facts, file->facts, file->etag, options_.max_ranges, out.ranges);
+    http::HeadWriter writer(out.head);
+    switch (outcome) {
+    case http::Outcome::PreconditionFailed: return error(412, framing, out);
+    case http::Outcome::RangeNotSatisfiable: {
+        std::string range = "Content-Range: bytes */";  // RFC 9110 §15.5.17
+        http::HeadWriter(range).number(file->facts.size);
         range.append("\r\n");
         return error(416, framing, out, range);
     }
-    http::HeadWriter writer(out.head);
-    if (outcome == http::Outcome::NotModified) {
-        out.file.reset();
+    case http::Outcome::NotModified:
+        // §15.4.5: a 304 carries what a 200 would in ETag, Cache-Control, Expires, Vary.
         start_head(304, framing, out);
-        representation_fields(file, etag, out);
-        writer.end();
-        return;
+        out.head.append(file->validators);
+        HeaderRules::write_expires(file->expires_seconds, date_.now(), out.head);
+        return writer.end();
+    case http::Outcome::Whole:
+        start_head(200, framing, out);
+        out.head.append(file->ok_fields);
+        out.body_length = file->facts.size;
+        if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
+        break;
+    case http::Outcome::Partial:
+        start_head(206, framing, out);
+        if (out.ranges.size() == 1) {
+            const http::ByteRange& r = out.ranges.front();
+            writer.field("Content-Type", file->type).content_range(r.first, r.last, file->facts.size);
+            add_body_range(*file, r.first, r.length(), out);
+        } else {
+            out.head.append("Content-Type: multipart/byteranges; boundary=").append(boundary_).append("\r\n");
+            add_multipart(*file, out);
+        }
+        if (!file->encoding.empty()) writer.field("Content-Encoding", file->encoding);
+        out.body_length = 0;
+        for (const BodySegment& segment : out.segments) out.body_length += segment.length;
+        writer.field("Content-Length", out.body_length);
+        out.head.append(file->validators);
+        writer.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff");
+        if (framing.head_only) out.segments.clear();
+        break;
     }
-    const std::string_view type = mime_.lookup(file.type_name);
-    start_head(outcome == http::Outcome::Partial ? 206 : 200, framing, out);
-    if (outcome == http::Outcome::Whole) {
-        writer.field("Content-Type", type);
-        add_file_range(out, 0, file.facts.size);
-    } else if (out.ranges.size() == 1) {
-        const http::ByteRange& r = out.ranges.front();
-        writer.field("Content-Type", type).content_range(r.first, r.last, file.facts.size);
-        add_file_range(out, r.first, r.length());
-    } else {
-        out.head.append("Content-Type: multipart/byteranges; boundary=").append(boundary_).append("\r\n");
-        add_multipart(type, file.facts, out);
-    }
-    if (!file.encoding.empty()) writer.field("Content-Encoding", file.encoding);
-    out.body_length = 0;
-    for (const BodySegment& segment : out.segments) out.body_length += segment.length;
-    writer.field("Content-Length", out.body_length);
-    representation_fields(file, etag, out);
-    writer.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff").end();
-    if (framing.head_only) out.segments.clear();
-    if (out.segments.empty()) out.file.reset();
+    HeaderRules::write_expires(file->expires_seconds, date_.now(), out.head);
+    writer.end();
+    if (!out.segments.empty()) out.file = std::move(file);
 }
 
-void StaticHandler::add_multipart(std::string_view type, const FileFacts& file, Response& out) const {
+void StaticHandler::add_multipart(const CachedFile& file, Response& out) const {
     // Segments point into out.parts as it grows, so reserve what it can reach first:
     // within capacity, appending never moves the characters.
-    const std::size_t per_part = boundary_.size() + type.size() + 32 + 20 + 3 * 20 + 8;
+    const std::size_t per_part = boundary_.size() + file.type.size() + 32 + 20 + 3 * 20 + 8;
     out.parts.reserve(out.ranges.size() * per_part + boundary_.size() + 8);
     for (const http::ByteRange& r : out.ranges) {
         const std::size_t start = out.parts.size();
-        out.parts.append("\r\n--").append(boundary_).append("\r\nContent-Type: ").append(type).append("\r\n");
-        http::HeadWriter(out.parts).content_range(r.first, r.last, file.size);
+        out.parts.append("\r\n--").append(boundary_).append("\r\nContent-Type: ").append(file.type).append("\r\n");
+        http::HeadWriter(out.parts).content_range(r.first, r.last, file.facts.size);
         out.parts.append("\r\n");
         add_memory(out, std::string_view(out.parts).substr(start));
-        add_file_range(out, r.first, r.length());
+        add_body_range(file, r.first, r.length(), out);
     }
     const std::size_t closing = out.parts.size();
     out.parts.append("\r\n--").append(boundary_).append("--\r\n");

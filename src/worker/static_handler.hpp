@@ -1,18 +1,22 @@
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "content_coding.hpp"
 #include "date_cache.hpp"
 #include "error_pages.hpp"
-#include "file_facts.hpp"
+#include "file_cache.hpp"
 #include "file_open.hpp"
-#include "log.hpp"
 #include "header_rules.hpp"
 #include "http_head.hpp"
+#include "log.hpp"
 #include "mime_types.hpp"
 #include "request_facts.hpp"
 #include "response.hpp"
@@ -29,6 +33,7 @@ struct ServeOptions {
     std::map<std::uint16_t, std::string> error_pages;  // status → path under the root
     HeaderRules header_rules;
     Confinement confinement = Confinement::Openat2;
+    std::size_t small_file = 16 * 1024;  // files up to this size are held in memory
 };
 
 // How the response is framed on the connection, decided before the handler runs.
@@ -39,45 +44,41 @@ struct Framing {
 };
 
 // Turns one request into a planned Response: resolves the target beneath the root,
-// opens and stats the file once, picks a precompressed sibling when the client accepts
-// one, decides the status (decide()), and writes the head. It owns no connection
-// state; the Connection sends what it plans.
+// opens and stats the file once (or finds it in the worker's FileCache), picks a
+// precompressed sibling when the client accepts one, decides the status (decide()),
+// and writes the head. It owns no connection state; the Connection sends what it plans.
 class StaticHandler {
 public:
     StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
-                  const ErrorPages& pages, std::string boundary, Logger& log);
+                  const ErrorPages& pages, std::string boundary, Logger& log, FileCache& cache);
 
     void handle(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                Response& out);
+                std::int64_t now_ms, Response& out);
 
     // An error response: the configured page for `status` if there is one and it can be
     // opened, else a small built-in HTML body. `extra` is added verbatim (CRLF-ended fields).
     void error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra = {});
 
 private:
-    // The file chosen to answer a request, and what the response says about it.
-    struct Selected {
-        FileFacts facts;
-        std::string_view type_name;  // the name whose extension gives the Content-Type
-        std::string_view encoding;   // Content-Encoding token, empty for identity
-    };
+    struct Lookup;  // the per-request inputs of resolution
 
-    void serve_regular(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                       std::string_view name, const struct stat& st, Response& out);
-    void serve_file(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                    const Selected& file, Response& out);
-    void serve_directory(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                         UniqueFd dir, Response& out);
+    void resolve_regular(const Lookup& lookup, UniqueFd fd, const struct stat& st, std::string_view name,
+                         Response& out);
+    void resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out);
+    std::shared_ptr<CachedFile> load(UniqueFd fd, const struct stat& st, std::string_view type_name,
+                                     std::string_view encoding, std::int64_t now_ms) const;
+    void serve(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
+               std::shared_ptr<const CachedFile> file, Response& out);
     void serve_listing(const Framing& framing, int dir_fd, Response& out);
     void redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out);
     void options(const Framing& framing, Response& out);
     bool custom_error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra);
+    void start_head(std::uint16_t status, const Framing& framing, Response& out) const;
+    void add_body_range(const CachedFile& file, std::uint64_t offset, std::uint64_t length, Response& out) const;
+    void add_multipart(const CachedFile& file, Response& out) const;
     OpenResult open(const char* relative) const { return open_confined(root_fd_, relative, options_.confinement); }
     // The status for a failed open; our own faults (not the client's) are logged.
     std::uint16_t open_failed(const OpenResult& result, const char* relative) const;
-    void start_head(std::uint16_t status, const Framing& framing, Response& out) const;
-    void representation_fields(const Selected& file, const ETag& etag, Response& out) const;
-    void add_multipart(std::string_view type, const FileFacts& file, Response& out) const;
 
     int root_fd_;
     ServeOptions options_;
@@ -86,8 +87,10 @@ private:
     const ErrorPages& pages_;
     std::string boundary_;
     Logger& log_;
-    NormalPath path_;          // scratch, reused
-    std::string sibling_path_; // scratch, reused
+    FileCache& cache_;
+    NormalPath path_;           // scratch, reused
+    std::string sibling_path_;  // scratch, reused
+    std::string key_;           // scratch, reused
 };
 
 }  // namespace pywebd

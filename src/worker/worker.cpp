@@ -69,7 +69,8 @@ Worker::Worker(WorkerSetup setup)
       timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
                setup.config.timeouts.linger}),
       header_storage_(setup.config.limits.max_headers),
-      scratch_(16 * 1024) {
+      scratch_(16 * 1024),
+      cache_(setup.config.cache.entries, setup.config.cache.valid) {
     for (int fd : setup.listeners) listeners_.emplace_back(fd);
     access_log_.reopen(std::move(setup.access_log));
 }
@@ -82,13 +83,13 @@ bool Worker::setup_loop() {
         log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
         return false;
     }
-    ServeOptions options{config_.index,         config_.serve_dotfiles, config_.limits.max_ranges,
+    ServeOptions options{config_.index,         config_.serve_dotfiles,  config_.limits.max_ranges,
                          config_.precompressed, config_.directory_listing, config_.error_pages,
-                         HeaderRules(config_.headers),       detect_confinement()};
+                         HeaderRules(config_.headers),       detect_confinement(),    config_.cache.small_file};
     if (options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_,
-                                               random_boundary(), log_);
+                                               random_boundary(), log_, cache_);
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
         pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
         http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
@@ -216,10 +217,6 @@ void Worker::accept_from(int listener) {
 }
 
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
-    if (address.ss_family == AF_INET || address.ss_family == AF_INET6) {
-        const int on = 1;  // responses go out whole; don't let Nagle hold the last segment
-        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    }
     std::uint32_t index;
     if (!free_slots_.empty()) {
         index = free_slots_.back();
@@ -230,8 +227,9 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
     }
     const std::uint32_t generation = next_generation_++;
     const int raw = fd.get();
+    const bool tcp = address.ss_family == AF_INET || address.ss_family == AF_INET6;
     slots_[index] = std::make_unique<Connection>(std::move(fd), PeerAddress::from(address), index, generation,
-                                                 next_connection_id_++);
+                                                 next_connection_id_++, tcp);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = key(static_cast<std::uint8_t>(Source::Connection), generation, index);

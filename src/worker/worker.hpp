@@ -13,6 +13,7 @@
 #include "connection.hpp"
 #include "date_cache.hpp"
 #include "error_pages.hpp"
+#include "file_cache.hpp"
 #include "log.hpp"
 #include "mime_types.hpp"
 #include "static_handler.hpp"
@@ -81,6 +82,7 @@ private:
     TimerLists timers_;
     std::vector<http::Header> header_storage_;
     std::vector<char> scratch_;
+    FileCache cache_;
     std::unique_ptr<StaticHandler> handler_;
     std::unique_ptr<ConnectionServices> services_;
 

@@ -31,7 +31,8 @@ class Semantics : public testing::Test {
 protected:
     static void SetUpTestSuite() {
         server_ = new ServerProcess(ServerOptions{
-            .yaml = "error_pages: {404: /errors/404.html}\n"
+            .yaml = "cache:\n  valid: 0s\n"  // every request sees the disk as it is (revalidation test)
+                    "error_pages: {404: /errors/404.html}\n"
                     "headers:\n"
                     "  - path: /assets/\n"
                     "    cache_control: \"public, max-age=31536000, immutable\"\n"
@@ -357,6 +358,42 @@ TEST(Listing, OnlyWhenConfigured) {
     EXPECT_NE(r->body.find("href=\"sub/\""), std::string::npos);
     EXPECT_EQ(r->body.find(".env"), std::string::npos);
     EXPECT_EQ(http_get(on.port(), "/dir/.env")->status, 404);
+}
+
+}  // namespace
+}  // namespace pywebd::test
+
+namespace pywebd::test {
+namespace {
+
+TEST(FileCache, ChangesAndDeletionsAreSeenWithinTheValidityWindow) {
+    ServerProcess server(ServerOptions{.yaml = "cache:\n  valid: 300ms\n", .workers = 1});
+    server.write("small.txt", "one");
+    server.write("large.bin", std::string(100000, 'a'));
+    EXPECT_EQ(http_get(server.port(), "/small.txt")->body, "one");
+    EXPECT_EQ(http_get(server.port(), "/large.bin")->body.size(), 100000u);
+    server.write("small.txt", "two!");
+    server.write("large.bin", std::string(50000, 'b'));
+    std::this_thread::sleep_for(400ms);  // past the window
+    EXPECT_EQ(http_get(server.port(), "/small.txt")->body, "two!");
+    auto large = http_get(server.port(), "/large.bin");
+    EXPECT_EQ(large->body, std::string(50000, 'b'));
+    std::filesystem::remove(server.root() / "small.txt");
+    std::this_thread::sleep_for(400ms);
+    EXPECT_EQ(http_get(server.port(), "/small.txt")->status, 404);
+    // Within the window, answers come from the cache and stay consistent with each other.
+    server.write("fresh.txt", "v1");
+    const auto first = http_get(server.port(), "/fresh.txt");
+    const auto again = http_get(server.port(), "/fresh.txt", "If-None-Match: " + first->header("etag") + "\r\n");
+    EXPECT_EQ(again->status, 304);
+}
+
+TEST(FileCache, OffWhenEntriesIsZero) {
+    ServerProcess server(ServerOptions{.yaml = "cache:\n  entries: 0\n", .workers = 1});
+    server.write("a.txt", "one");
+    EXPECT_EQ(http_get(server.port(), "/a.txt")->body, "one");
+    server.write("a.txt", "two");
+    EXPECT_EQ(http_get(server.port(), "/a.txt")->body, "two");  // no window at all
 }
 
 }  // namespace

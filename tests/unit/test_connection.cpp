@@ -29,7 +29,8 @@ protected:
         dir_.write("a.txt", "AAAA");
         dir_.write("big.bin", std::string(300000, 'x'));
         root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_);
+        handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_,
+                                                   cache_);
         services_ = std::make_unique<ConnectionServices>(ConnectionServices{
             pool_, timers_, *handler_, access_, date_, log_, headers_, http::ParseLimits{16, 512}, 64, scratch_, 0,
             false, true});
@@ -74,6 +75,7 @@ protected:
     BufferPool pool_{1024, 4};
     TimerLists timers_;
     Logger log_;
+    FileCache cache_{100, std::chrono::seconds(1)};
     std::vector<http::Header> headers_;
     std::vector<char> scratch_;
     std::unique_ptr<StaticHandler> handler_;

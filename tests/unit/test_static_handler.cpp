@@ -34,9 +34,9 @@ protected:
         http::RequestFacts facts;
         EXPECT_EQ(http::parse_head(raw_, {16, 1024}, storage_, head), http::ParseError::None);
         EXPECT_EQ(http::analyze(head, facts), http::ParseError::None);
-        StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ", log_);
+        StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ", log_, cache_);
         response_.clear();
-        handler.handle(head, facts, Framing{head_only, false, false}, response_);
+        handler.handle(head, facts, Framing{head_only, false, false}, now_ms_, response_);
         return response_;
     }
     Response& get(const std::string& target, const std::string& extra = "") {
@@ -50,6 +50,8 @@ protected:
     DateCache date_;
     ErrorPages pages_;
     Logger log_;
+    FileCache cache_{0, std::chrono::seconds(1)};  // off: each test sees the disk as it is
+    std::int64_t now_ms_ = 0;
     std::string raw_;
     std::array<http::Header, 16> storage_{};
     Response response_;
@@ -66,10 +68,21 @@ TEST_F(HandlerTest, WholeFile) {
     EXPECT_NE(response_.head.find("\r\nETag: \""), std::string::npos);
     EXPECT_NE(response_.head.find("\r\nLast-Modified: "), std::string::npos);
     EXPECT_NE(response_.head.find("\r\nDate: "), std::string::npos);
+    ASSERT_EQ(response_.segments.size(), 1u);  // a small file: from memory, one write with the head
+    ASSERT_NE(response_.segments[0].data, nullptr);
+    EXPECT_EQ(std::string_view(response_.segments[0].data, response_.segments[0].length), "0123456789");
+    EXPECT_TRUE(response_.file);
+}
+
+TEST_F(HandlerTest, LargerFilesGoOutWithSendfile) {
+    ServeOptions options;
+    options.small_file = 4;
+    handle("GET /file.txt HTTP/1.1\r\nHost: a\r\n\r\n", options);
     ASSERT_EQ(response_.segments.size(), 1u);
     EXPECT_EQ(response_.segments[0].data, nullptr);
     EXPECT_EQ(response_.segments[0].length, 10u);
-    EXPECT_TRUE(response_.file.valid());
+    ASSERT_TRUE(response_.file);
+    EXPECT_TRUE(response_.file->fd.valid());
 }
 
 TEST_F(HandlerTest, HeadHasFieldsButNoBody) {
@@ -166,7 +179,7 @@ TEST_F(HandlerTest, ConditionalAndRangeResponses) {
     EXPECT_TRUE(has("ETag: " + etag));
     EXPECT_FALSE(has("Content-Length: 10"));
     EXPECT_TRUE(response_.segments.empty());
-    EXPECT_FALSE(response_.file.valid());
+    EXPECT_FALSE(response_.file);
 
     get("/file.txt", "If-Match: \"nope\"\r\n");
     EXPECT_EQ(response_.status, 412);
@@ -176,7 +189,7 @@ TEST_F(HandlerTest, ConditionalAndRangeResponses) {
     EXPECT_TRUE(has("Content-Range: bytes 2-4/10"));
     EXPECT_TRUE(has("Content-Length: 3"));
     ASSERT_EQ(response_.segments.size(), 1u);
-    EXPECT_EQ(response_.segments[0].offset, 2u);
+    EXPECT_EQ(std::string_view(response_.segments[0].data, response_.segments[0].length), "234");
 
     get("/file.txt", "Range: bytes=20-\r\n");
     EXPECT_EQ(response_.status, 416);
