@@ -246,6 +246,11 @@ def measure_load(server, path, connections, seconds, size, load_pin, close=False
 
 
 def measure_idle_memory(server, count, load_pin):
+    # A fresh server each time: memory freed by an earlier round stays in its heap and
+    # would be reused, hiding the cost of the connections.
+    server.stop()
+    server.start()
+    wrk(server.port, "/1k.bin", 4, 1, load_pin)  # warm: first-request allocations are not per connection
     holder = [os.path.join(TOP, "build-bench/bench/bench_holder"), str(server.port), str(count), "/1k.bin"]
     if load_pin is not None:
         holder = ["taskset", "-c", str(load_pin)] + holder

@@ -72,6 +72,7 @@ Worker::Worker(WorkerSetup setup)
       scratch_(16 * 1024),
       cache_(setup.config.cache.entries, setup.config.cache.valid) {
     for (int fd : setup.listeners) listeners_.emplace_back(fd);
+    rotate_accepts_ = setup.config.effective_workers() > 1;
     access_log_.reopen(std::move(setup.access_log));
 }
 
@@ -175,29 +176,33 @@ void Worker::dispatch(const epoll_event& event) {
         return;
     }
     case Source::Listener:
-        if (accepting_ && index < listeners_.size()) accept_from(listeners_[index].get());
+        if (accepting_ && index < listeners_.size() && accept_from(listeners_[index].get()) > 0 && rotate_accepts_)
+            requeue_listener(index);
         return;
     case Source::Signal: return on_signal();
     case Source::Channel: return on_channel();
     }
 }
 
-void Worker::accept_from(int listener) {
+int Worker::accept_from(int listener) {
+    int accepted = 0;
     for (int i = 0; i < kAcceptBatch; ++i) {
         if (active_ >= config_.limits.max_connections) {
             log_.warn("connection limit reached slot={} limit={}", slot_, config_.limits.max_connections);
-            return set_accepting(false);
+            set_accepting(false);
+            return accepted;
         }
         sockaddr_storage address{};
         socklen_t length = sizeof address;
         const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             add_connection(UniqueFd(fd), address);
+            ++accepted;
             continue;
         }
         switch (errno) {
         case EAGAIN:
-        case EINTR: return;
+        case EINTR: return accepted;
         case ECONNABORTED:
         case EPROTO:
         case EPERM: continue;  // that one connection failed; the queue may hold more
@@ -210,10 +215,24 @@ void Worker::accept_from(int listener) {
             log_.warn("accept paused slot={} error={}", slot_, std::strerror(errno));
             set_accepting(false);
             accept_resume_ms_ = services_->now_ms + kAcceptRetryMs;
-            return;
-        default: log_.error("accept4: {}", std::strerror(errno)); return;
+            return accepted;
+        default: log_.error("accept4: {}", std::strerror(errno)); return accepted;
         }
     }
+    return accepted;
+}
+
+// EPOLLEXCLUSIVE wakes the first idle worker in the listener's wait queue, which is
+// the same one whenever it is idle: under light load it would take every connection.
+// Re-registering moves this worker to the back of the queue, so idle workers take
+// turns.
+void Worker::requeue_listener(std::size_t index) {
+    const int fd = listeners_[index].get();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(index));
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) log_.error("epoll_ctl re-add listener: {}", std::strerror(errno));
 }
 
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {

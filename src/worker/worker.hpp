@@ -51,7 +51,8 @@ private:
 
     bool setup_loop();
     void dispatch(const epoll_event& event);
-    void accept_from(int listener);
+    int accept_from(int listener);  // returns how many connections it took
+    void requeue_listener(std::size_t index);
     void add_connection(UniqueFd fd, const sockaddr_storage& address);
     void on_signal();
     void on_channel();
@@ -94,6 +95,7 @@ private:
     std::size_t active_ = 0;
 
     bool accepting_ = false;
+    bool rotate_accepts_ = false;  // more than one worker shares the listeners
     std::int64_t accept_resume_ms_ = 0;  // after EMFILE: retry accepting at this time
     bool draining_ = false;
     bool stop_now_ = false;
