@@ -14,8 +14,15 @@ PeerAddress PeerAddress::from(const sockaddr_storage& address) {
         peer.family = AF_INET;
     } else if (address.ss_family == AF_INET6) {
         const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
-        std::memcpy(peer.bytes.data(), &in6->sin6_addr, 16);
-        peer.family = AF_INET6;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            // A dual-stack socket (pywebd.socket) sees IPv4 clients as ::ffff:a.b.c.d;
+            // logs show them as the IPv4 addresses they are.
+            std::memcpy(peer.bytes.data(), in6->sin6_addr.s6_addr + 12, 4);
+            peer.family = AF_INET;
+        } else {
+            std::memcpy(peer.bytes.data(), &in6->sin6_addr, 16);
+            peer.family = AF_INET6;
+        }
     }
     return peer;
 }

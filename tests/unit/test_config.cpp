@@ -33,6 +33,19 @@ protected:
             return error.errors();
         }
     }
+    struct BadCase {
+        const char* yaml;
+        const char* expected;  // regex the single error line must match
+    };
+    template <std::size_t N>
+    void expect_one_error_each(const BadCase (&table)[N]) {
+        for (const BadCase& c : table) {
+            SCOPED_TRACE(c.yaml);
+            const auto errors = errors_of(c.yaml);
+            ASSERT_EQ(errors.size(), 1u);
+            EXPECT_TRUE(std::regex_search(errors[0], std::regex(c.expected))) << errors[0];
+        }
+    }
     test::TempDir dir_;
 };
 
@@ -72,11 +85,6 @@ TEST_F(ConfigFile, ReadsEveryKind) {
     EXPECT_EQ(config.timeouts.shutdown, 60s);
 }
 
-struct BadCase {
-    const char* yaml;
-    const char* expected;  // regex the single error line must match
-};
-
 TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
     const BadCase table[] = {
         {"root: site\nprot: 80\n", R"(server\.yaml:2:1: prot: unknown key)"},
@@ -100,12 +108,7 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
         {"root: site\nport: [\n", R"(server\.yaml:3:1: .*)"},  // YAML syntax error
         {"- a\n- b\n", R"(server\.yaml:\d+:\d+: .*)"},
     };
-    for (const BadCase& c : table) {
-        SCOPED_TRACE(c.yaml);
-        const auto errors = errors_of(c.yaml);
-        ASSERT_EQ(errors.size(), 1u);
-        EXPECT_TRUE(std::regex_search(errors[0], std::regex(c.expected))) << errors[0];
-    }
+    expect_one_error_each(table);
 }
 
 TEST_F(ConfigFile, HeaderRulesAndErrorPages) {
@@ -137,12 +140,7 @@ TEST_F(ConfigFile, BadRulesPointAtTheEntry) {
         {"root: site\nerror_pages: {200: /x.html}\n", R"(server\.yaml:2:15: error_pages: '200' is not an error status)"},
         {"root: site\nerror_pages: {404: x.html}\n", R"(server\.yaml:2:20: error_pages: the page must be a path under the root)"},
     };
-    for (const BadCase& c : table) {
-        SCOPED_TRACE(c.yaml);
-        const auto errors = errors_of(c.yaml);
-        ASSERT_EQ(errors.size(), 1u);
-        EXPECT_TRUE(std::regex_search(errors[0], std::regex(c.expected))) << errors[0];
-    }
+    expect_one_error_each(table);
 }
 
 TEST_F(ConfigFile, ReportsAllErrorsAtOnce) {

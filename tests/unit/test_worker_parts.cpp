@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 
+#include <arpa/inet.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -104,6 +106,18 @@ TEST(AccessLog, CombinedFormatEscapesClientText) {
     EXPECT_EQ(read_file(path),
               "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a\\\"b HTTP/1.1\" 200 1234 \"-\" "
               "\"agent\\\\\\x0A\\x01\"\n");
+}
+
+TEST(PeerAddress, FormatsV4V6AndUnmapsV4Mapped) {
+    char text[INET6_ADDRSTRLEN];
+    sockaddr_storage address{};
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
+    in6->sin6_family = AF_INET6;
+    ::inet_pton(AF_INET6, "::ffff:192.0.2.7", &in6->sin6_addr);
+    EXPECT_EQ(PeerAddress::from(address).format(text), "192.0.2.7");
+    ::inet_pton(AF_INET6, "2001:db8::1", &in6->sin6_addr);
+    EXPECT_EQ(PeerAddress::from(address).format(text), "2001:db8::1");
+    EXPECT_EQ(PeerAddress{}.format(text), "-");
 }
 
 TEST(AccessLog, ReopenFlushesToTheOldFileFirst) {
