@@ -80,7 +80,9 @@ Worker::~Worker() { access_log_.flush(); }
 
 bool Worker::setup_loop() {
     root_.reset(::open(config_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!root_) {
+    // O_PATH needs no permission on the directory itself: check, as the user the worker
+    // now runs as, that it may look up names in it, or every request would be a 403.
+    if (!root_ || ::faccessat(root_.get(), ".", X_OK, AT_EACCESS) != 0) {
         log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
         return false;
     }

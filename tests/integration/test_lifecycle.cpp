@@ -355,3 +355,39 @@ TEST(Privileges, RootWorkersRefusedUnlessNamed) {
 
 }  // namespace
 }  // namespace pywebd::test
+
+namespace pywebd::test {
+namespace {
+
+// A root the master may read but the workers (as nobody) may not: the workers cannot
+// start, which validation in the master cannot see.
+TEST(WorkerStartFailure, ReloadToAnUnreadableRootKeepsTheOldGeneration) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    ServerProcess server(ServerOptions{.yaml = "user: nobody\n"});
+    server.write("index.html", "old");
+    std::filesystem::permissions(server.root(), std::filesystem::perms(0755));
+    server.dir().write("locked/index.html", "new");
+    std::filesystem::permissions(server.dir().path() / "locked", std::filesystem::perms(0700));
+    server.write_config("root: locked\nuser: nobody\nworkers: 2\nerror_log: error.log\n");
+    const auto seen = reload(server);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_NE(seen.back().find("last reload: failed: new workers could not start"), std::string::npos) << join(seen);
+    EXPECT_EQ(http_get(server.port(), "/")->body, "old");
+    EXPECT_NE(server.error_log().find("cannot open root"), std::string::npos);
+    EXPECT_EQ(server.wait_for_workers(2, {}, 5s).size(), 2u);  // the failed generation is gone
+}
+
+TEST(WorkerStartFailure, AtStartTheMasterStopsWithStatusOne) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    TempDir dir;
+    dir.write("locked/index.html", "x");
+    std::filesystem::permissions(dir.path() / "locked", std::filesystem::perms(0700));
+    dir.write("server.yaml", "root: locked\nuser: nobody\nworkers: 2\nlisten: [\"127.0.0.1:0\"]\n");
+    const RunResult r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("cannot open root"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("no worker can run; stopping"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace pywebd::test
