@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <filesystem>
 #include <string>
 
 #include "connection.hpp"
@@ -157,6 +158,18 @@ TEST_F(ConnectionTest, LargeFileArrivesWhole) {
     const auto body = r.find("\r\n\r\n") + 4;
     EXPECT_EQ(r.size() - body, 300000u);
     EXPECT_EQ(connection_->state(), ConnState::Idle);
+}
+
+TEST_F(ConnectionTest, FileThatShrinksWhileSentEndsTheConnection) {
+    start();
+    send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");  // 300000 bytes: more than the socket holds
+    ASSERT_EQ(connection_->state(), ConnState::Sending);
+    std::filesystem::resize_file(dir_.path() / "big.bin", 1000);  // truncated under the response
+    const std::string r = receive();
+    EXPECT_NE(r.find("Content-Length: 300000\r\n"), std::string::npos);
+    EXPECT_LT(r.size() - (r.find("\r\n\r\n") + 4), 300000u);  // never padded to the announced length
+    EXPECT_EQ(connection_->state(), ConnState::Closed);
+    EXPECT_TRUE(client_sees_eof());
 }
 
 TEST_F(ConnectionTest, HeaderTimeoutAnswers408OnlyWhenBytesArrived) {
