@@ -89,7 +89,6 @@ int main(int argc, char** argv) {
     const int workers = std::atoi(argv[2]);
     for (int w = 0; w < workers; ++w)
         if (fork() == 0) serve(listener);
-    while (wait(nullptr) > 0) {
-    }
+    while (wait(nullptr) > 0) {}
     return 0;
 }

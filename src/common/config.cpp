@@ -157,8 +157,8 @@ void check_root(Config& config, std::vector<std::string>& errors) {
     struct stat st {};
     const std::string where = config.origin("root");
     if (ec || ::stat(root.c_str(), &st) != 0) {
-        errors.push_back(fmt::format("{}: root: '{}': {}", where, config.root.string(),
-                                     std::strerror(ec ? ec.value() : errno)));
+        errors.push_back(
+            fmt::format("{}: root: '{}': {}", where, config.root.string(), std::strerror(ec ? ec.value() : errno)));
     } else if (!S_ISDIR(st.st_mode)) {
         errors.push_back(fmt::format("{}: root: '{}' is not a directory", where, config.root.string()));
     } else if (::access(root.c_str(), R_OK | X_OK) != 0) {
@@ -175,9 +175,10 @@ void check_identity(const Config& config, std::vector<std::string>& errors) {
     if (!config.group.empty() && ::getgrnam(config.group.c_str()) == nullptr)
         errors.push_back(fmt::format("{}: group: '{}' does not exist", config.origin("group"), config.group));
     if (::geteuid() == 0 && config.user.empty())
-        errors.push_back(fmt::format("{}: user: refusing to run workers as root; name an unprivileged user "
-                                     "(user: www-data), or user: root (-u root) to allow it explicitly",
-                                     config.origin("user")));
+        errors.push_back(
+            fmt::format("{}: user: refusing to run workers as root; name an unprivileged user "
+                        "(user: www-data), or user: root (-u root) to allow it explicitly",
+                        config.origin("user")));
 }
 
 }  // namespace

@@ -18,18 +18,18 @@ namespace pywebd {
 using Millis = std::chrono::milliseconds;
 
 struct Limits {
-    std::size_t max_head_bytes = 16 * 1024;  // request line + header fields
-    std::size_t max_headers = 100;           // header field lines
-    std::size_t max_uri_bytes = 8 * 1024;    // request-target
-    std::size_t max_connections = 10000;     // per worker
+    std::size_t max_head_bytes = 16 * 1024;    // request line + header fields
+    std::size_t max_headers = 100;             // header field lines
+    std::size_t max_uri_bytes = 8 * 1024;      // request-target
+    std::size_t max_connections = 10000;       // per worker
     std::size_t max_body_discard = 64 * 1024;  // a larger request body closes the connection
     std::size_t max_ranges = 16;               // byte ranges per request after merging; more → 200
 };
 
 // The per-worker cache of open files (FileCache).
 struct CacheConfig {
-    std::size_t entries = 1000;           // 0 disables it
-    Millis valid{1000};                   // an entry is trusted this long after it was opened
+    std::size_t entries = 1000;          // 0 disables it
+    Millis valid{1000};                  // an entry is trusted this long after it was opened
     std::size_t small_file = 16 * 1024;  // files up to this size are kept in memory
 };
 
@@ -46,7 +46,7 @@ struct HeaderRule {
     std::string path_prefix;  // "/assets/"; empty matches any path
     std::string extension;    // "css" (lower case, no dot); empty matches any file
     std::optional<std::string> cache_control;
-    std::optional<Millis> expires;  // Expires = response time + this
+    std::optional<Millis> expires;                            // Expires = response time + this
     std::vector<std::pair<std::string, std::string>> fields;  // added verbatim
 };
 
@@ -58,17 +58,17 @@ struct Config {
     std::vector<ListenAddress> listen;  // empty: every IPv4 and IPv6 address on `port`
     int backlog = 511;
     std::filesystem::path root = "static";  // absolute once validated
-    unsigned workers = 0;                          // 0 = one per CPU
+    unsigned workers = 0;                   // 0 = one per CPU
     std::vector<std::string> index = {"index.html"};
     bool serve_dotfiles = false;
     bool server_tokens = true;
     std::string charset = "utf-8";  // added to text types; empty = none
     std::filesystem::path mime_types = "/etc/mime.types";
-    bool precompressed = true;       // serve x.br / x.gz beside x to clients that accept them
-    bool directory_listing = false;  // list a directory that has no index file
+    bool precompressed = true;                         // serve x.br / x.gz beside x to clients that accept them
+    bool directory_listing = false;                    // list a directory that has no index file
     std::map<std::uint16_t, std::string> error_pages;  // status → path under the root
     std::vector<HeaderRule> headers;
-    std::string user;   // empty: unchanged; as root that is refused (name one, or "root" explicitly)
+    std::string user;  // empty: unchanged; as root that is refused (name one, or "root" explicitly)
     std::string group;
     std::filesystem::path access_log;  // empty = off
     std::string error_log = "stderr";  // "stderr" or a path

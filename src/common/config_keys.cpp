@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <limits>
-#include <cctype>
 #include <thread>
 
 #include "config_values.hpp"
@@ -73,7 +73,7 @@ std::filesystem::path path_in(const YAML::Node& node, const KeyContext& context)
 std::string account_name_in(const YAML::Node& node) {
     std::string text = scalar(node);
     if (text.size() > 32 || text.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
+                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
         throw ValueError(fmt::format("'{}' is not a valid user or group name", text));
     return text;
 }
@@ -86,9 +86,9 @@ std::string field_name_in(const YAML::Node& node) {
         throw ValueError(fmt::format("'{}' is not a valid header field name", name), node.Mark());
     std::string lower = name;
     for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (std::string_view owned : {"content-length", "transfer-encoding", "connection", "content-range", "date",
-                                   "server", "content-type", "content-encoding", "etag", "last-modified",
-                                   "accept-ranges", "location", "keep-alive", "upgrade", "vary"})
+    for (std::string_view owned :
+         {"content-length", "transfer-encoding", "connection", "content-range", "date", "server", "content-type",
+          "content-encoding", "etag", "last-modified", "accept-ranges", "location", "keep-alive", "upgrade", "vary"})
         if (lower == owned) throw ValueError(fmt::format("'{}' is set by the server itself", name), node.Mark());
     return name;
 }
@@ -127,7 +127,8 @@ HeaderRule header_rule_in(const YAML::Node& node) {
             rule.expires = *duration;
         } else if (key == "add") {
             if (!value.IsMap()) throw ValueError("add is a map of field name to value", value.Mark());
-            for (const auto& field : value) rule.fields.emplace_back(field_name_in(field.first), field_value_in(field.second));
+            for (const auto& field : value)
+                rule.fields.emplace_back(field_name_in(field.first), field_value_in(field.second));
         } else {
             throw ValueError(fmt::format("unknown rule key '{}' (path, extension, cache_control, expires, add)", key),
                              entry.first.Mark());
@@ -145,8 +146,7 @@ const std::array kKeys = std::to_array<ConfigKey>({
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.port = static_cast<std::uint16_t>(count_in(n, 0, 65535));
      }},
-    {"listen", "[\"0.0.0.0\", \"[::]\"]",
-     "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT",
+    {"listen", "[\"0.0.0.0\", \"[::]\"]", "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT",
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.listen.clear();
          for (const std::string& text : strings_in(n)) {
@@ -196,12 +196,13 @@ const std::array kKeys = std::to_array<ConfigKey>({
          if (!n.IsMap()) throw ValueError("expected a map of status to path");
          for (const auto& entry : n) {
              const std::string status_text = scalar(entry.first);
-             const std::size_t status = status_text.size() == 3 && status_text.find_first_not_of("0123456789") ==
-                                                                         std::string::npos
-                                            ? std::stoul(status_text)
-                                            : 0;
+             const std::size_t status =
+                 status_text.size() == 3 && status_text.find_first_not_of("0123456789") == std::string::npos
+                     ? std::stoul(status_text)
+                     : 0;
              if (status < 400 || status > 599)
-                 throw ValueError(fmt::format("'{}' is not an error status (400-599)", status_text), entry.first.Mark());
+                 throw ValueError(fmt::format("'{}' is not an error status (400-599)", status_text),
+                                  entry.first.Mark());
              const std::string path = scalar(entry.second);
              if (!path.starts_with('/') || path.find("..") != std::string::npos)
                  throw ValueError("the page must be a path under the root, such as /404.html", entry.second.Mark());
@@ -235,17 +236,13 @@ const std::array kKeys = std::to_array<ConfigKey>({
          c.log_level = *level;
      }},
     {"limits.max_head_bytes", "16KiB", "request line plus header fields; more is 414 or 431",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20);
-     }},
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20); }},
     {"limits.max_headers", "100", "header field lines per request; more is 431",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_headers = count_in(n, 1, 10000); }},
     {"limits.max_uri_bytes", "8KiB", "request-target length; longer is 414",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_uri_bytes = bytes_in(n, 64, 1 << 20); }},
     {"limits.max_connections", "10000", "open client connections per worker; more wait in the accept queue",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.limits.max_connections = count_in(n, 1, 1'000'000);
-     }},
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_connections = count_in(n, 1, 1'000'000); }},
     {"limits.max_body_discard", "64KiB", "request body read and dropped to keep a connection; larger closes it",
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.limits.max_body_discard = bytes_in(n, 0, std::size_t{1} << 30);
@@ -255,7 +252,9 @@ const std::array kKeys = std::to_array<ConfigKey>({
     {"cache.entries", "1000", "open files each worker keeps (0: no cache)",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.entries = count_in(n, 0, 1'000'000); }},
     {"cache.valid", "1s", "how long a cached file is trusted before it is opened again",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.valid = duration_in(n, Millis{0}, Millis{3'600'000}); }},
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.cache.valid = duration_in(n, Millis{0}, Millis{3'600'000});
+     }},
     {"cache.small_file", "16KiB", "files up to this size are kept in memory and sent with one write",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.small_file = bytes_in(n, 0, 16u << 20); }},
     {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",

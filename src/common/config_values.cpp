@@ -29,10 +29,20 @@ std::optional<std::uint64_t> scaled(std::uint64_t value, std::uint64_t unit) {
 std::optional<std::size_t> parse_bytes(std::string_view text) {
     const auto parts = split_number(text);
     if (!parts) return std::nullopt;
-    struct Unit { std::string_view suffix; std::uint64_t factor; };
-    static constexpr std::array<Unit, 10> kUnits = {{{"", 1}, {"b", 1}, {"k", 1ULL << 10}, {"kib", 1ULL << 10},
-                                                     {"kb", 1ULL << 10}, {"m", 1ULL << 20}, {"mib", 1ULL << 20},
-                                                     {"mb", 1ULL << 20}, {"g", 1ULL << 30}, {"gib", 1ULL << 30}}};
+    struct Unit {
+        std::string_view suffix;
+        std::uint64_t factor;
+    };
+    static constexpr std::array<Unit, 10> kUnits = {{{"", 1},
+                                                     {"b", 1},
+                                                     {"k", 1ULL << 10},
+                                                     {"kib", 1ULL << 10},
+                                                     {"kb", 1ULL << 10},
+                                                     {"m", 1ULL << 20},
+                                                     {"mib", 1ULL << 20},
+                                                     {"mb", 1ULL << 20},
+                                                     {"g", 1ULL << 30},
+                                                     {"gib", 1ULL << 30}}};
     for (const Unit& unit : kUnits)
         if (iequals(parts->second, unit.suffix)) return scaled(parts->first, unit.factor);
     return std::nullopt;
@@ -41,7 +51,10 @@ std::optional<std::size_t> parse_bytes(std::string_view text) {
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     const auto parts = split_number(text);
     if (!parts) return std::nullopt;
-    struct Unit { std::string_view suffix; std::uint64_t millis; };
+    struct Unit {
+        std::string_view suffix;
+        std::uint64_t millis;
+    };
     static constexpr std::array<Unit, 6> kUnits = {
         {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
     for (const Unit& unit : kUnits) {

@@ -14,8 +14,7 @@ namespace {
 std::optional<std::uint16_t> parse_port(std::string_view text) {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > 65535)
-        return std::nullopt;
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value > 65535) return std::nullopt;
     return static_cast<std::uint16_t>(value);
 }
 

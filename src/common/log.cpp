@@ -33,8 +33,8 @@ std::string utc_timestamp() {
     ::clock_gettime(CLOCK_REALTIME, &now);
     std::tm tm{};
     ::gmtime_r(&now.tv_sec, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 }
 
 }  // namespace
@@ -74,8 +74,8 @@ void Logger::write_line(LogLevel level, std::string_view message) {
     if (journal_ && !file_.valid())
         line = fmt::format("<{}>{}: {}\n", kJournalPriority[index], role_, message);
     else
-        line = fmt::format("{} [{}] pywebd[{}] {}: {}\n", utc_timestamp(), kLevelNames[index], ::getpid(),
-                           role_, message);
+        line =
+            fmt::format("{} [{}] pywebd[{}] {}: {}\n", utc_timestamp(), kLevelNames[index], ::getpid(), role_, message);
     const char* p = line.data();
     std::size_t left = line.size();
     while (left > 0) {

@@ -48,17 +48,29 @@ public:
         write_line(level, fmt::vformat(format, fmt::make_format_args(args...)));
     }
     template <typename... Args>
-    void debug(fmt::format_string<Args...> f, Args&&... a) { log(LogLevel::Debug, f, std::forward<Args>(a)...); }
+    void debug(fmt::format_string<Args...> f, Args&&... a) {
+        log(LogLevel::Debug, f, std::forward<Args>(a)...);
+    }
     template <typename... Args>
-    void info(fmt::format_string<Args...> f, Args&&... a) { log(LogLevel::Info, f, std::forward<Args>(a)...); }
+    void info(fmt::format_string<Args...> f, Args&&... a) {
+        log(LogLevel::Info, f, std::forward<Args>(a)...);
+    }
     template <typename... Args>
-    void notice(fmt::format_string<Args...> f, Args&&... a) { log(LogLevel::Notice, f, std::forward<Args>(a)...); }
+    void notice(fmt::format_string<Args...> f, Args&&... a) {
+        log(LogLevel::Notice, f, std::forward<Args>(a)...);
+    }
     template <typename... Args>
-    void warn(fmt::format_string<Args...> f, Args&&... a) { log(LogLevel::Warn, f, std::forward<Args>(a)...); }
+    void warn(fmt::format_string<Args...> f, Args&&... a) {
+        log(LogLevel::Warn, f, std::forward<Args>(a)...);
+    }
     template <typename... Args>
-    void error(fmt::format_string<Args...> f, Args&&... a) { log(LogLevel::Error, f, std::forward<Args>(a)...); }
+    void error(fmt::format_string<Args...> f, Args&&... a) {
+        log(LogLevel::Error, f, std::forward<Args>(a)...);
+    }
     template <typename... Args>
-    void crit(fmt::format_string<Args...> f, Args&&... a) { log(LogLevel::Crit, f, std::forward<Args>(a)...); }
+    void crit(fmt::format_string<Args...> f, Args&&... a) {
+        log(LogLevel::Crit, f, std::forward<Args>(a)...);
+    }
 
 private:
     void write_line(LogLevel level, std::string_view message);

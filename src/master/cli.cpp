@@ -1,7 +1,7 @@
 #include "cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "exit_code.hpp"
 #include "version.hpp"
@@ -31,7 +31,8 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 consumes from the back
     try {
         app.parse(reversed);
-        if (positional_port && flag_port) throw CLI::ValidationError("PORT", "the port is given twice (PORT and --port)");
+        if (positional_port && flag_port)
+            throw CLI::ValidationError("PORT", "the port is given twice (PORT and --port)");
     } catch (const CLI::CallForHelp&) {
         return {std::nullopt, app.help(), 0};
     } catch (const CLI::CallForVersion&) {
@@ -40,7 +41,8 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
         return {std::nullopt, fmt::format("pywebd: {}\n\n{}", error.what(), app.help()),
                 static_cast<int>(ExitCode::Usage)};
     }
-    if (const auto port = positional_port ? positional_port : flag_port) options.port = static_cast<std::uint16_t>(*port);
+    if (const auto port = positional_port ? positional_port : flag_port)
+        options.port = static_cast<std::uint16_t>(*port);
     return {options, "", 0};
 }
 

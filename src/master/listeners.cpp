@@ -19,8 +19,10 @@ namespace {
 std::string bind_failure(const ListenAddress& address, int error) {
     if (error == EADDRINUSE) return fmt::format("cannot listen on {}: address already in use", address.to_string());
     if (error == EACCES)
-        return fmt::format("cannot listen on {}: permission denied (ports below 1024 need root or "
-                           "CAP_NET_BIND_SERVICE)", address.to_string());
+        return fmt::format(
+            "cannot listen on {}: permission denied (ports below 1024 need root or "
+            "CAP_NET_BIND_SERVICE)",
+            address.to_string());
     return fmt::format("cannot listen on {}: {}", address.to_string(), std::strerror(error));
 }
 
@@ -40,7 +42,8 @@ ListenSocket bind_listener(const ListenAddress& address, int backlog) {
     // connect and send nothing never take a worker's slot.
     const int defer_seconds = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds, sizeof defer_seconds);
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0 || ::listen(fd.get(), backlog) != 0) {
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0 ||
+        ::listen(fd.get(), backlog) != 0) {
         const int error = errno;
         throw BindError(bind_failure(address, error), error);
     }
@@ -100,7 +103,8 @@ std::string local_name(int fd) {
         ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
         return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
     }
-    if (storage.ss_family == AF_UNIX) return fmt::format("unix:{}", reinterpret_cast<const sockaddr_un*>(&storage)->sun_path);
+    if (storage.ss_family == AF_UNIX)
+        return fmt::format("unix:{}", reinterpret_cast<const sockaddr_un*>(&storage)->sun_path);
     return fmt::format("fd {}", fd);
 }
 

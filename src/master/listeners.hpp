@@ -11,7 +11,7 @@ namespace pywebd {
 
 struct ListenSocket {
     UniqueFd fd;
-    std::string name;  // "0.0.0.0:8888", or "systemd fd 3"
+    std::string name;       // "0.0.0.0:8888", or "systemd fd 3"
     ListenAddress address;  // what was bound (empty host for inherited sockets)
     bool inherited = false;
 };

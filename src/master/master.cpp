@@ -50,7 +50,8 @@ void close_fds_except(std::vector<int> keep) {
 UniqueFd open_access_log(const Config& config) {
     if (config.access_log.empty()) return {};
     UniqueFd fd(::open(config.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!fd) throw BindError(fmt::format("cannot open access log {}: {}", config.access_log.string(), std::strerror(errno)));
+    if (!fd)
+        throw BindError(fmt::format("cannot open access log {}: {}", config.access_log.string(), std::strerror(errno)));
     return fd;
 }
 
@@ -72,9 +73,10 @@ void raise_fd_limit(const Config& config, Logger& log) {
     // Idle connections hold one descriptor; only those sending a file hold two.
     const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + 64;
     if (limit.rlim_cur < needed)
-        log.warn("open-file limit {} is below what limits.max_connections={} needs ({}); connections beyond "
-                 "it wait in the accept queue",
-                 limit.rlim_cur, config.limits.max_connections, needed);
+        log.warn(
+            "open-file limit {} is below what limits.max_connections={} needs ({}); connections beyond "
+            "it wait in the accept queue",
+            limit.rlim_cur, config.limits.max_connections, needed);
 }
 
 Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log)
@@ -122,8 +124,10 @@ int Master::run() {
         Pending pending;
         for (int i = 0; i < n; ++i) {
             const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
-            if (key == kSignalKey) pending = read_signals();
-            else on_worker_message(static_cast<pid_t>(key));
+            if (key == kSignalKey)
+                pending = read_signals();
+            else
+                on_worker_message(static_cast<pid_t>(key));
         }
         // Fixed priority: reap, stop, reload, reopen.
         if (pending.child_exited) reap(now);
@@ -214,8 +218,8 @@ void Master::begin_stop(Stop stop, std::int64_t now) {
     if (stop == stopping_ || (stopping_ == Stop::Fast && stop == Stop::Graceful)) return;
     stopping_ = stop;
     const Generation* current = supervisor_->current();
-    const std::int64_t grace = stop == Stop::Fast || current == nullptr ? kFastStopGraceMs
-                                                                        : current->config.timeouts.shutdown.count();
+    const std::int64_t grace =
+        stop == Stop::Fast || current == nullptr ? kFastStopGraceMs : current->config.timeouts.shutdown.count();
     log_.notice("{} stop: {} workers", stop == Stop::Fast ? "fast" : "graceful", supervisor_->process_count());
     notifier_.stopping(stop == Stop::Fast ? "stopping (fast)" : "stopping: draining connections");
     supervisor_->quit_all(stop == Stop::Fast ? SIGTERM : SIGQUIT, now, grace);
@@ -232,8 +236,8 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
             if (current != nullptr)
                 for (const auto& l : current->listeners)
                     if (l->address == address) reused = l;
-            generation->listeners.push_back(reused ? reused
-                                                   : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
+            generation->listeners.push_back(
+                reused ? reused : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
         }
     }
     generation->access_log = open_access_log(config);

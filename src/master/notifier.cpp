@@ -25,7 +25,8 @@ void Notifier::ready(std::string_view status) { send(fmt::format("READY=1\nSTATU
 void Notifier::reloading(std::string_view status) {
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);
-    const auto usec = static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
+    const auto usec =
+        static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
     send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS={}", usec, status));
 }
 

@@ -26,7 +26,8 @@ std::optional<std::string> drop_privileges(const std::string& user, const std::s
             return fmt::format("cannot switch to user '{}' group {}: not started as root", user, gid);
         return std::nullopt;
     }
-    if (::initgroups(pw->pw_name, gid) != 0) return fmt::format("initgroups({}): {}", pw->pw_name, std::strerror(errno));
+    if (::initgroups(pw->pw_name, gid) != 0)
+        return fmt::format("initgroups({}): {}", pw->pw_name, std::strerror(errno));
     if (::setgid(gid) != 0) return fmt::format("setgid({}): {}", gid, std::strerror(errno));
     if (::setuid(pw->pw_uid) != 0) return fmt::format("setuid({}): {}", pw->pw_uid, std::strerror(errno));
     return std::nullopt;

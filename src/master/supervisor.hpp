@@ -34,9 +34,9 @@ struct WorkerProcess {
     unsigned slot = 0;
     UniqueFd channel;  // master end
     bool ready = false;
-    bool quitting = false;        // asked to stop: its exit is planned
+    bool quitting = false;  // asked to stop: its exit is planned
     std::int64_t started_ms = 0;
-    std::int64_t kill_at_ms = 0;  // when quitting: SIGKILL if still alive by then
+    std::int64_t kill_at_ms = 0;                        // when quitting: SIGKILL if still alive by then
     std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
 };
 

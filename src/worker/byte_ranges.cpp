@@ -58,8 +58,10 @@ void sort_and_merge(std::vector<ByteRange>& ranges) {
     std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
     std::size_t kept = 0;
     for (std::size_t i = 1; i < ranges.size(); ++i) {
-        if (ranges[i].first <= ranges[kept].last + 1) ranges[kept].last = std::max(ranges[kept].last, ranges[i].last);
-        else ranges[++kept] = ranges[i];
+        if (ranges[i].first <= ranges[kept].last + 1)
+            ranges[kept].last = std::max(ranges[kept].last, ranges[i].last);
+        else
+            ranges[++kept] = ranges[i];
     }
     ranges.resize(kept + 1);
 }

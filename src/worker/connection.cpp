@@ -1,8 +1,8 @@
 #include "connection.hpp"
 
-#include <sys/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -151,8 +151,10 @@ void Connection::answer(const http::RequestHead& head, const http::RequestFacts&
     Framing framing{head.method == http::Method::Head, !facts.keep_alive || s.draining,
                     head.version == http::Version::Http10};
     // A body we will not read in full leaves the connection unframed: close after.
-    if (facts.chunked || facts.content_length > s.max_body_discard) framing.close = true;
-    else discard_ = facts.content_length;
+    if (facts.chunked || facts.content_length > s.max_body_discard)
+        framing.close = true;
+    else
+        discard_ = facts.content_length;
     client_closes_ = !facts.keep_alive && !facts.has_body() && b.length == b.consumed;
     b.response.clear();
     s.handler.handle(head, facts, framing, s.now_ms, b.response);
@@ -220,7 +222,8 @@ bool Connection::send_response(ConnectionServices& s) {
             result = send_some(fd_.get(), {iov.data(), count}, after < r.segments.size());
         } else if (segment_ < r.segments.size()) {
             const BodySegment& file = r.segments[segment_];
-            const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, kSendfileChunk));
+            const auto chunk =
+                static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, kSendfileChunk));
             result = send_file(fd_.get(), r.file->fd.get(), file.offset + segment_offset_, chunk);
             if (result.status == Io::Done && result.bytes == 0) {
                 // The file shrank after we announced its length: the framing is broken.
@@ -285,8 +288,10 @@ void Connection::start_lingering(ConnectionServices& s) {
 void Connection::linger(ConnectionServices& s) {
     while (readable_) {
         const IoResult r = read_some(fd_.get(), s.scratch);
-        if (r.status == Io::WouldBlock) readable_ = false;
-        else if (r.status != Io::Done) return close(s);
+        if (r.status == Io::WouldBlock)
+            readable_ = false;
+        else if (r.status != Io::Done)
+            return close(s);
     }
 }
 
@@ -298,9 +303,7 @@ void Connection::on_timeout(ConnectionServices& s) {
             return drive(s);
         }
         return close(s);
-    case TimerKind::Send:
-        s.log.info("send timeout conn={} sent={}", id_, body_sent_);
-        return close(s);
+    case TimerKind::Send: s.log.info("send timeout conn={} sent={}", id_, body_sent_); return close(s);
     case TimerKind::KeepAlive:
     case TimerKind::Linger: return close(s);
     }

@@ -51,7 +51,7 @@ public:
     Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id,
                bool tcp = true);
 
-    void start(ConnectionServices& s);                     // just accepted
+    void start(ConnectionServices& s);  // just accepted
     void on_events(std::uint32_t events, ConnectionServices& s);
     void on_timeout(ConnectionServices& s);
     // Graceful stop: a connection with no request in progress closes now.

@@ -42,9 +42,12 @@ CodingPreference negotiate_codings(const RequestHead& head) {
     for_each_element(head, "accept-encoding", [&](std::string_view element) {
         const auto [coding, weight] = coding_and_weight(element);
         if (weight < 0) return;
-        if (iequals(coding, "br")) br = weight;
-        else if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) gzip = weight;
-        else if (coding == "*") star = weight;
+        if (iequals(coding, "br"))
+            br = weight;
+        else if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
+            gzip = weight;
+        else if (coding == "*")
+            star = weight;
     });
     if (br < 0) br = star;
     if (gzip < 0) gzip = star;

@@ -12,8 +12,8 @@ enum class Coding : std::uint8_t { Br, Gzip };
 
 struct CodingChoice {
     Coding coding;
-    std::string_view suffix;     // ".br", ".gz": the precompressed file beside the original
-    std::string_view token;      // for Content-Encoding
+    std::string_view suffix;  // ".br", ".gz": the precompressed file beside the original
+    std::string_view token;   // for Content-Encoding
 };
 
 // The precompressed codings a client accepts, best first (RFC 9110 §12.5.3): q-values

@@ -25,8 +25,8 @@ void append_percent_encoded(std::string& out, std::string_view name) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (const char c : name) {
         const auto byte = static_cast<unsigned char>(c);
-        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                           c == '-' || c == '.' || c == '_' || c == '~';
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                           c == '.' || c == '_' || c == '~';
         if (plain) {
             out.push_back(c);
         } else {

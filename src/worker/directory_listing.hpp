@@ -11,8 +11,7 @@ namespace pywebd {
 // percent-encoded in links, sizes and modification dates, subdirectories with a
 // trailing '/'. Dotfiles are never listed. At most `max_entries` are listed.
 // Returns false if the directory cannot be read.
-bool render_directory_listing(int dir_fd, std::string_view url_path, std::string& out,
-                              std::size_t max_entries = 10000);
+bool render_directory_listing(int dir_fd, std::string_view url_path, std::string& out, std::size_t max_entries = 10000);
 
 // HTML text escaping (& < > " ').
 void append_html_escaped(std::string& out, std::string_view text);

@@ -10,8 +10,9 @@ namespace pywebd {
 
 ETag make_etag(const FileFacts& file) {
     ETag tag;
-    const int n = std::snprintf(tag.text, sizeof tag.text, "\"%" PRIx64 "-%" PRIx64 "-%llx.%lx\"", file.inode, file.size,
-                                static_cast<unsigned long long>(file.mtime), static_cast<unsigned long>(file.mtime_nsec));
+    const int n =
+        std::snprintf(tag.text, sizeof tag.text, "\"%" PRIx64 "-%" PRIx64 "-%llx.%lx\"", file.inode, file.size,
+                      static_cast<unsigned long long>(file.mtime), static_cast<unsigned long>(file.mtime_nsec));
     tag.length = static_cast<std::size_t>(n);
     return tag;
 }

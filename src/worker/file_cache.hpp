@@ -20,12 +20,12 @@ struct CachedFile {
     UniqueFd fd;
     FileFacts facts;
     ETag etag;
-    std::string_view type;      // Content-Type (owned by the MIME table)
-    std::string_view encoding;  // Content-Encoding of a precompressed sibling, or empty
-    std::string validators;     // Last-Modified, ETag, Vary and the operator's rule fields
-    std::string ok_fields;      // the 200 head after the common fields, without Expires
+    std::string_view type;           // Content-Type (owned by the MIME table)
+    std::string_view encoding;       // Content-Encoding of a precompressed sibling, or empty
+    std::string validators;          // Last-Modified, ETag, Vary and the operator's rule fields
+    std::string ok_fields;           // the 200 head after the common fields, without Expires
     long long expires_seconds = -1;  // an operator rule's Expires, added per response
-    std::string body;           // the content, when the file is small enough
+    std::string body;                // the content, when the file is small enough
     bool in_memory = false;
     std::int64_t checked_ms = 0;  // when it was opened; trusted until checked_ms + valid
 };

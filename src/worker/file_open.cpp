@@ -5,8 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace pywebd {
@@ -58,19 +58,15 @@ std::uint16_t status_for_open_error(int error) {
     switch (error) {
     case ENOENT:
     case ENOTDIR:
-    case EXDEV:         // a symlink or ".." pointing outside the root
+    case EXDEV:  // a symlink or ".." pointing outside the root
     case ELOOP:
-    case ENAMETOOLONG:
-        return 404;
+    case ENAMETOOLONG: return 404;
     case EACCES:
-    case EPERM:
-        return 403;
+    case EPERM: return 403;
     case EMFILE:
     case ENFILE:
-    case ENOMEM:
-        return 503;
-    default:
-        return 500;
+    case ENOMEM: return 503;
+    default: return 500;
     }
 }
 

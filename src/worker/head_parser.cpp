@@ -11,9 +11,9 @@ struct MethodName {
     Method method;
 };
 constexpr MethodName kMethods[] = {
-    {"GET", Method::Get},         {"HEAD", Method::Head},       {"OPTIONS", Method::Options},
-    {"POST", Method::Post},       {"PUT", Method::Put},         {"DELETE", Method::Delete},
-    {"PATCH", Method::Patch},     {"CONNECT", Method::Connect}, {"TRACE", Method::Trace},
+    {"GET", Method::Get},     {"HEAD", Method::Head},       {"OPTIONS", Method::Options},
+    {"POST", Method::Post},   {"PUT", Method::Put},         {"DELETE", Method::Delete},
+    {"PATCH", Method::Patch}, {"CONNECT", Method::Connect}, {"TRACE", Method::Trace},
 };
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -57,7 +57,7 @@ ParseError parse_field_line(std::string_view line, Header& out) {
         // "Name : value" is the smuggling-prone form RFC 9112 §5.1 singles out.
         const bool space = line[colon] == ' ' || line[colon] == '\t';
         return space && line.find(':', colon) != std::string_view::npos ? ParseError::SpaceBeforeColon
-                                                                          : ParseError::BadHeaderName;
+                                                                        : ParseError::BadHeaderName;
     }
     if (colon == 0) return ParseError::BadHeaderName;
     out.name = line.substr(0, colon);
@@ -75,12 +75,10 @@ Method method_from(std::string_view text) {
     return Method::Unknown;
 }
 
-ParseError parse_head(std::string_view head, const ParseLimits& limits, std::span<Header> storage,
-                      RequestHead& out) {
+ParseError parse_head(std::string_view head, const ParseLimits& limits, std::span<Header> storage, RequestHead& out) {
     // The scanner guarantees CRLF line ends and a final empty line.
     auto line_end = head.find("\r\n");
-    if (const ParseError e = parse_request_line(head.substr(0, line_end), limits, out); e != ParseError::None)
-        return e;
+    if (const ParseError e = parse_request_line(head.substr(0, line_end), limits, out); e != ParseError::None) return e;
     std::size_t count = 0;
     for (std::size_t start = line_end + 2;; start = line_end + 2) {
         line_end = head.find("\r\n", start);

@@ -18,8 +18,7 @@ struct ParseLimits {
 // the request-line parts, token methods and field names, no whitespace before a colon,
 // no obs-fold, no control characters in values. Never allocates: `storage` receives the
 // header fields and every view in `out` points into `head`.
-ParseError parse_head(std::string_view head, const ParseLimits& limits, std::span<Header> storage,
-                      RequestHead& out);
+ParseError parse_head(std::string_view head, const ParseLimits& limits, std::span<Header> storage, RequestHead& out);
 
 Method method_from(std::string_view text);
 

@@ -31,7 +31,7 @@ private:
         std::string extension;
         std::string cache_control;  // "Cache-Control: …\r\n", or empty
         long long expires_seconds = -1;
-        std::string fields;         // added fields, CRLF-terminated
+        std::string fields;  // added fields, CRLF-terminated
     };
     std::vector<Rendered> rules_;
 };

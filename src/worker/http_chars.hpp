@@ -8,10 +8,10 @@
 namespace pywebd::http::chars {
 
 enum : std::uint8_t {
-    kTchar = 1 << 0,        // token characters (RFC 9110 §5.6.2)
-    kFieldValue = 1 << 1,   // VCHAR / obs-text / SP / HTAB (RFC 9110 §5.5)
-    kTargetChar = 1 << 2,   // what a request-target may hold (RFC 3986 pchar, '/', '?', '%', '[', ']')
-    kHostChar = 1 << 3,     // reg-name / IP-literal / port (RFC 3986 §3.2.2)
+    kTchar = 1 << 0,       // token characters (RFC 9110 §5.6.2)
+    kFieldValue = 1 << 1,  // VCHAR / obs-text / SP / HTAB (RFC 9110 §5.5)
+    kTargetChar = 1 << 2,  // what a request-target may hold (RFC 3986 pchar, '/', '?', '%', '[', ']')
+    kHostChar = 1 << 3,    // reg-name / IP-literal / port (RFC 3986 §3.2.2)
 };
 
 constexpr std::array<std::uint8_t, 256> make_table() {

@@ -1,13 +1,13 @@
 #include "http_date.hpp"
 
-#include <array>
 #include <algorithm>
+#include <array>
 
 namespace pywebd::http {
 namespace {
 
 constexpr std::array<std::string_view, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr std::array<std::string_view, 7> kLongDays = {"Sunday", "Monday", "Tuesday", "Wednesday",
+constexpr std::array<std::string_view, 7> kLongDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                                        "Thursday", "Friday", "Saturday"};
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -72,8 +72,8 @@ std::optional<std::time_t> parse_rfc850(std::string_view s) {
     if (comma == std::string_view::npos || !is_day_name(s.substr(0, comma), true)) return std::nullopt;
     const std::string_view r = s.substr(comma + 2);  // "06-Nov-94 08:49:37 GMT"
     int day, yy, h, m, sec;
-    if (r.size() != 22 || !digits(r, 0, 2, day) || r[2] != '-' || r[6] != '-' || !digits(r, 7, 2, yy) ||
-        r[9] != ' ' || !clock_at(r, 10, h, m, sec) || r.substr(18) != " GMT")
+    if (r.size() != 22 || !digits(r, 0, 2, day) || r[2] != '-' || r[6] != '-' || !digits(r, 7, 2, yy) || r[9] != ' ' ||
+        !clock_at(r, 10, h, m, sec) || r.substr(18) != " GMT")
         return std::nullopt;
     return to_time(yy < 70 ? 2000 + yy : 1900 + yy, month_index(r.substr(3, 3)), day, h, m, sec);
 }

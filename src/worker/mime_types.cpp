@@ -10,22 +10,31 @@ namespace {
 
 constexpr std::string_view kDefaultType = "application/octet-stream";
 
-struct Builtin { std::string_view extension, type; };
+struct Builtin {
+    std::string_view extension, type;
+};
 // Enough for a site to work where /etc/mime.types is missing.
 constexpr Builtin kBuiltin[] = {
-    {"html", "text/html"}, {"htm", "text/html"}, {"css", "text/css"}, {"js", "text/javascript"},
-    {"mjs", "text/javascript"}, {"json", "application/json"}, {"txt", "text/plain"}, {"xml", "application/xml"},
-    {"svg", "image/svg+xml"}, {"png", "image/png"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"}, {"webp", "image/webp"}, {"avif", "image/avif"}, {"ico", "image/vnd.microsoft.icon"},
-    {"woff", "font/woff"}, {"woff2", "font/woff2"}, {"wasm", "application/wasm"}, {"pdf", "application/pdf"},
-    {"mp4", "video/mp4"}, {"webm", "video/webm"}, {"mp3", "audio/mpeg"}, {"zip", "application/zip"},
-    {"gz", "application/gzip"}, {"tar", "application/x-tar"}, {"md", "text/markdown"}, {"csv", "text/csv"},
+    {"html", "text/html"},        {"htm", "text/html"},
+    {"css", "text/css"},          {"js", "text/javascript"},
+    {"mjs", "text/javascript"},   {"json", "application/json"},
+    {"txt", "text/plain"},        {"xml", "application/xml"},
+    {"svg", "image/svg+xml"},     {"png", "image/png"},
+    {"jpg", "image/jpeg"},        {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},         {"webp", "image/webp"},
+    {"avif", "image/avif"},       {"ico", "image/vnd.microsoft.icon"},
+    {"woff", "font/woff"},        {"woff2", "font/woff2"},
+    {"wasm", "application/wasm"}, {"pdf", "application/pdf"},
+    {"mp4", "video/mp4"},         {"webm", "video/webm"},
+    {"mp3", "audio/mpeg"},        {"zip", "application/zip"},
+    {"gz", "application/gzip"},   {"tar", "application/x-tar"},
+    {"md", "text/markdown"},      {"csv", "text/csv"},
 };
 
 // Types whose content is text in some charset, so a charset parameter applies.
 bool is_textual(std::string_view type) {
-    constexpr std::string_view kText[] = {"application/javascript", "application/json", "application/xml",
-                                          "application/xhtml+xml",  "application/rss+xml", "application/atom+xml",
+    constexpr std::string_view kText[] = {"application/javascript",    "application/json",    "application/xml",
+                                          "application/xhtml+xml",     "application/rss+xml", "application/atom+xml",
                                           "application/manifest+json", "image/svg+xml"};
     if (type.starts_with("text/")) return true;
     for (std::string_view t : kText)

@@ -9,12 +9,27 @@ namespace pywebd::http {
 namespace {
 
 enum class Field : unsigned char {
-    Other, Host, ContentLength, TransferEncoding, Connection, IfModifiedSince, IfUnmodifiedSince,
-    IfRange, Range, IfMatch, IfNoneMatch, AcceptEncoding, Referer, UserAgent,
+    Other,
+    Host,
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    IfModifiedSince,
+    IfUnmodifiedSince,
+    IfRange,
+    Range,
+    IfMatch,
+    IfNoneMatch,
+    AcceptEncoding,
+    Referer,
+    UserAgent,
 };
 
 Field field_of(std::string_view name) {
-    struct Known { std::string_view name; Field field; };
+    struct Known {
+        std::string_view name;
+        Field field;
+    };
     static constexpr Known kKnown[] = {
         {"host", Field::Host},
         {"content-length", Field::ContentLength},

@@ -15,9 +15,9 @@ struct RequestFacts {
     bool keep_alive = false;
     bool chunked = false;
     std::uint64_t content_length = 0;
-    bool asterisk = false;       // OPTIONS *
-    std::string_view path;       // still percent-encoded; starts with '/'
-    std::string_view query;      // after '?', or empty
+    bool asterisk = false;   // OPTIONS *
+    std::string_view path;   // still percent-encoded; starts with '/'
+    std::string_view query;  // after '?', or empty
     bool has_query = false;
     std::string_view host;
     // Fields with one value. A repeated one is dropped (treated as absent), as RFC 9110

@@ -21,8 +21,8 @@ struct BodySegment {
 // pooled with the connection's buffers, so the strings and vectors keep their capacity
 // and a steady stream of requests allocates nothing.
 struct Response {
-    std::string head;                  // status line and fields, ending in CRLF CRLF
-    std::string parts;                 // multipart part headers and the closing delimiter
+    std::string head;                   // status line and fields, ending in CRLF CRLF
+    std::string parts;                  // multipart part headers and the closing delimiter
     std::vector<BodySegment> segments;  // the body, sent after `head` (none for HEAD)
     std::vector<http::ByteRange> ranges;
     std::shared_ptr<const CachedFile> file;  // what file segments are read from; kept alive while sending

@@ -49,8 +49,14 @@ struct StaticHandler::Lookup {
 
 StaticHandler::StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
                              const ErrorPages& pages, std::string boundary, Logger& log, FileCache& cache)
-    : root_fd_(root_fd), options_(std::move(options)), mime_(mime), date_(date), pages_(pages),
-      boundary_(std::move(boundary)), log_(log), cache_(cache) {}
+    : root_fd_(root_fd),
+      options_(std::move(options)),
+      mime_(mime),
+      date_(date),
+      pages_(pages),
+      boundary_(std::move(boundary)),
+      log_(log),
+      cache_(cache) {}
 
 std::uint16_t StaticHandler::open_failed(const OpenResult& result, const char* relative) const {
     const std::uint16_t status = status_for_open_error(result.error);
@@ -63,17 +69,17 @@ void StaticHandler::start_head(std::uint16_t status, const Framing& framing, Res
     out.close = framing.close;
     http::HeadWriter(out.head).status_line(status);
     out.head.append(date_.common_fields());
-    if (framing.close) out.head.append("Connection: close\r\n");
-    else if (framing.http10) out.head.append("Connection: keep-alive\r\n");
+    if (framing.close)
+        out.head.append("Connection: close\r\n");
+    else if (framing.http10)
+        out.head.append("Connection: keep-alive\r\n");
 }
 
 void StaticHandler::error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra) {
     if (custom_error(status, framing, out, extra)) return;
     const std::string_view body = pages_.body(status);
     start_head(status, framing, out);
-    http::HeadWriter(out.head)
-        .field("Content-Type", "text/html; charset=utf-8")
-        .field("Content-Length", body.size());
+    http::HeadWriter(out.head).field("Content-Type", "text/html; charset=utf-8").field("Content-Length", body.size());
     out.head.append(extra);
     http::HeadWriter(out.head).end();
     out.body_length = body.size();
@@ -235,8 +241,10 @@ void StaticHandler::redirect_to_directory(const http::RequestFacts& facts, const
 void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset, std::uint64_t length,
                                    Response& out) const {
     if (length == 0) return;
-    if (file.in_memory) add_memory(out, std::string_view(file.body).substr(offset, length));
-    else out.segments.push_back({nullptr, offset, length});
+    if (file.in_memory)
+        add_memory(out, std::string_view(file.body).substr(offset, length));
+    else
+        out.segments.push_back({nullptr, offset, length});
 }
 
 void StaticHandler::serve(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,

@@ -16,17 +16,32 @@ bool valid_utf8(std::string_view s) {
     const auto* end = p + s.size();
     while (p < end) {
         const unsigned char c = *p;
-        if (c < 0x80) { ++p; continue; }
+        if (c < 0x80) {
+            ++p;
+            continue;
+        }
         int extra;
         unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) extra = 1;
-        else if (c == 0xE0) { extra = 2; lo = 0xA0; }
-        else if (c == 0xED) { extra = 2; hi = 0x9F; }
-        else if (c >= 0xE1 && c <= 0xEF) extra = 2;
-        else if (c == 0xF0) { extra = 3; lo = 0x90; }
-        else if (c == 0xF4) { extra = 3; hi = 0x8F; }
-        else if (c >= 0xF1 && c <= 0xF3) extra = 3;
-        else return false;  // 0x80-0xC1 (continuation or overlong lead), 0xF5-0xFF
+        if (c >= 0xC2 && c <= 0xDF)
+            extra = 1;
+        else if (c == 0xE0) {
+            extra = 2;
+            lo = 0xA0;
+        } else if (c == 0xED) {
+            extra = 2;
+            hi = 0x9F;
+        } else if (c >= 0xE1 && c <= 0xEF)
+            extra = 2;
+        else if (c == 0xF0) {
+            extra = 3;
+            lo = 0x90;
+        } else if (c == 0xF4) {
+            extra = 3;
+            hi = 0x8F;
+        } else if (c >= 0xF1 && c <= 0xF3)
+            extra = 3;
+        else
+            return false;  // 0x80-0xC1 (continuation or overlong lead), 0xF5-0xFF
         if (end - p <= extra) return false;
         if (p[1] < lo || p[1] > hi) return false;
         for (int i = 2; i <= extra; ++i)

@@ -8,11 +8,11 @@ namespace pywebd {
 
 enum class PathError : std::uint8_t {
     None,
-    BadEscape,     // '%' not followed by two hex digits
-    ControlByte,   // NUL or another control character once decoded
-    Backslash,     // never a separator here, and never a legitimate name on the web
-    BadUtf8,       // invalid or overlong UTF-8 (the "%c0%ae" trick)
-    AboveRoot,     // more ".." than segments
+    BadEscape,    // '%' not followed by two hex digits
+    ControlByte,  // NUL or another control character once decoded
+    Backslash,    // never a separator here, and never a legitimate name on the web
+    BadUtf8,      // invalid or overlong UTF-8 (the "%c0%ae" trick)
+    AboveRoot,    // more ".." than segments
 };
 
 // A request path as it will be looked up: decoded, dot segments removed (RFC 3986

@@ -22,7 +22,7 @@ namespace pywebd {
 namespace {
 
 constexpr int kMaxEvents = 256;
-constexpr int kAcceptBatch = 64;            // per wakeup, so one worker cannot take a whole burst
+constexpr int kAcceptBatch = 64;              // per wakeup, so one worker cannot take a whole burst
 constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
 constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
 constexpr std::size_t kSpareBuffers = 64;
@@ -86,13 +86,19 @@ bool Worker::setup_loop() {
         log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
         return false;
     }
-    ServeOptions options{config_.index,         config_.serve_dotfiles,  config_.limits.max_ranges,
-                         config_.precompressed, config_.directory_listing, config_.error_pages,
-                         HeaderRules(config_.headers),       detect_confinement(),    config_.cache.small_file};
+    ServeOptions options{config_.index,
+                         config_.serve_dotfiles,
+                         config_.limits.max_ranges,
+                         config_.precompressed,
+                         config_.directory_listing,
+                         config_.error_pages,
+                         HeaderRules(config_.headers),
+                         detect_confinement(),
+                         config_.cache.small_file};
     if (options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
-    handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_,
-                                               random_boundary(), log_, cache_);
+    handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_, random_boundary(),
+                                               log_, cache_);
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
         pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
         http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
@@ -196,7 +202,8 @@ int Worker::accept_from(int listener) {
         }
         sockaddr_storage address{};
         socklen_t length = sizeof address;
-        const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd =
+            ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             add_connection(UniqueFd(fd), address);
             ++accepted;
@@ -234,7 +241,8 @@ void Worker::requeue_listener(std::size_t index) {
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(index));
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) log_.error("epoll_ctl re-add listener: {}", std::strerror(errno));
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+        log_.error("epoll_ctl re-add listener: {}", std::strerror(errno));
 }
 
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
@@ -334,8 +342,10 @@ void Worker::on_channel() {
             }
             return;
         }
-        if (message->message == ChannelMessage::AccessLog) access_log_.reopen(std::move(message->fd));
-        else if (message->message == ChannelMessage::ErrorLog && message->fd) log_.adopt(std::move(message->fd));
+        if (message->message == ChannelMessage::AccessLog)
+            access_log_.reopen(std::move(message->fd));
+        else if (message->message == ChannelMessage::ErrorLog && message->fd)
+            log_.adopt(std::move(message->fd));
     }
 }
 

@@ -95,7 +95,7 @@ private:
     std::size_t active_ = 0;
 
     bool accepting_ = false;
-    bool rotate_accepts_ = false;  // more than one worker shares the listeners
+    bool rotate_accepts_ = false;        // more than one worker shares the listeners
     std::int64_t accept_resume_ms_ = 0;  // after EMFILE: retry accepting at this time
     bool draining_ = false;
     bool stop_now_ = false;

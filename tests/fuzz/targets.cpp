@@ -21,15 +21,14 @@ namespace {
     std::abort();
 }
 
-#define FUZZ_CHECK(condition) \
-    do {                      \
+#define FUZZ_CHECK(condition)                   \
+    do {                                        \
         if (!(condition)) violated(#condition); \
     } while (false)
 
 bool inside(std::string_view part, std::string_view whole) {
     return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
-
 
 }  // namespace
 

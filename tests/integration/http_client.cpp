@@ -79,8 +79,7 @@ std::optional<HttpResponse> HttpClient::read_response(bool head_request) {
         response.body = buffer_.substr(0, length);
         buffer_.erase(0, length);
     } else {
-        while (fill()) {
-        }
+        while (fill()) {}
         response.body = std::move(buffer_);
         buffer_.clear();
     }
@@ -88,8 +87,7 @@ std::optional<HttpResponse> HttpClient::read_response(bool head_request) {
 }
 
 std::string HttpClient::read_until_close() {
-    while (fill()) {
-    }
+    while (fill()) {}
     return std::exchange(buffer_, {});
 }
 

@@ -6,9 +6,11 @@
 
 namespace pywebd::test {
 
-LoadClients::LoadClients(std::uint16_t port, std::string target, std::vector<std::string> valid_bodies,
-                         int keep_alive, int per_request, int max_requests_each)
-    : port_(port), target_(std::move(target)), valid_bodies_(std::move(valid_bodies)),
+LoadClients::LoadClients(std::uint16_t port, std::string target, std::vector<std::string> valid_bodies, int keep_alive,
+                         int per_request, int max_requests_each)
+    : port_(port),
+      target_(std::move(target)),
+      valid_bodies_(std::move(valid_bodies)),
       max_requests_each_(max_requests_each) {
     for (int i = 0; i < keep_alive; ++i) threads_.emplace_back([this] { run_keep_alive(); });
     for (int i = 0; i < per_request; ++i) threads_.emplace_back([this] { run_per_request(); });
@@ -69,7 +71,8 @@ void LoadClients::run_per_request() {
     for (int i = 0; i < max_requests_each_ && !stop_; ++i) {
         auto response = http_get(port_, target_);
         ++requests_;
-        if (!response) fail("per-request: no complete response");
+        if (!response)
+            fail("per-request: no complete response");
         else if (!valid(response->status, response->body))
             fail("per-request: status " + std::to_string(response->status));
     }

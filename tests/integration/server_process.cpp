@@ -55,8 +55,8 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
         const std::string_view entry(*e);
-        if (entry.starts_with("LISTEN_") || entry.starts_with("NOTIFY_SOCKET=") ||
-            entry.starts_with("WATCHDOG_") || entry.starts_with("JOURNAL_STREAM="))
+        if (entry.starts_with("LISTEN_") || entry.starts_with("NOTIFY_SOCKET=") || entry.starts_with("WATCHDOG_") ||
+            entry.starts_with("JOURNAL_STREAM="))
             continue;
         env.emplace_back(entry);
     }
@@ -139,7 +139,7 @@ ServerProcess::ServerProcess(ServerOptions options) {
     }
     ::setpgid(pid_, pid_);  // also from the parent, so it holds whichever runs first
     group_ = pid_;
-    listener.reset();       // only the server holds the listening socket now
+    listener.reset();  // only the server holds the listening socket now
     if (options.wait_ready) {
         startup_ = wait_for_notification("READY=1");
         if (startup_.empty() || startup_.back().find("READY=1") == std::string::npos)
@@ -357,9 +357,8 @@ std::optional<pid_t> owner_of_connection(int client_fd, const std::vector<pid_t>
     sockaddr_storage local{};
     socklen_t length = sizeof local;
     ::getsockname(client_fd, reinterpret_cast<sockaddr*>(&local), &length);
-    const std::uint16_t port = local.ss_family == AF_INET6
-                                   ? ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port)
-                                   : ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+    const std::uint16_t port = local.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port)
+                                                           : ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port);
     for (unsigned long inode : server_inodes_for(port))
         for (pid_t pid : candidates)
             if (holds_socket(pid, inode)) return pid;

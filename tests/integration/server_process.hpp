@@ -18,7 +18,7 @@ namespace pywebd::test {
 std::string server_binary();
 
 struct ServerOptions {
-    std::string yaml;        // config body; root, error_log and workers are added unless present
+    std::string yaml;  // config body; root, error_log and workers are added unless present
     unsigned workers = 2;
     bool socket_activation = true;  // pass a bound 127.0.0.1 socket as fd 3 (LISTEN_FDS)
     std::vector<std::string> extra_args;
@@ -79,10 +79,11 @@ private:
 
 // Runs pywebd to completion (for -t, bad arguments, startup failures) with a time limit.
 struct RunResult {
-    int status = -1;  // exit status, or -1 if killed
+    int status = -1;     // exit status, or -1 if killed
     std::string output;  // stdout and stderr together
 };
-RunResult run_pywebd(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+RunResult run_pywebd(const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The content of a small file such as /proc/<pid>/stat; empty if it cannot be read
 // (a process may exit while we look, and that is not an error).

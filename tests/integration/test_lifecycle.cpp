@@ -6,9 +6,9 @@
 #include <sys/wait.h>
 
 #include <fstream>
-#include <sstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "http_client.hpp"
@@ -47,7 +47,8 @@ TEST(Notify, ExactSequenceForStartReloadFailedReloadAndStop) {
     server.write_config(config_for("root2", 1));
     auto seen = reload(server);
     ASSERT_EQ(seen.size(), 2u) << join(seen);
-    EXPECT_TRUE(std::regex_match(seen[0], std::regex("RELOADING=1\nMONOTONIC_USEC=\\d+\nSTATUS=reloading configuration")))
+    EXPECT_TRUE(
+        std::regex_match(seen[0], std::regex("RELOADING=1\nMONOTONIC_USEC=\\d+\nSTATUS=reloading configuration")))
         << seen[0];
     EXPECT_EQ(seen[1], "READY=1\nSTATUS=generation 2, 1 workers, last reload: ok (generation 2)");
     EXPECT_EQ(http_get(server.port(), "/")->body, "two");
@@ -61,7 +62,8 @@ TEST(Notify, ExactSequenceForStartReloadFailedReloadAndStop) {
                             "port: expected a whole number, got 'eighty'")))
         << seen[1];
     EXPECT_EQ(http_get(server.port(), "/")->body, "two");  // the old configuration serves on
-    EXPECT_TRUE(std::regex_search(server.error_log(), std::regex(R"(\[error\].*reload failed: .*server\.yaml:2:7: port)")));
+    EXPECT_TRUE(
+        std::regex_search(server.error_log(), std::regex(R"(\[error\].*reload failed: .*server\.yaml:2:7: port)")));
 
     server.signal(SIGTERM);
     seen = server.wait_for_notification("STOPPING=1", 10s);
@@ -127,8 +129,10 @@ void reload_under_load(bool with_invalid_config) {
     int reloads = 0, failed_reloads = 0;
     for (int i = 0; i < 20; ++i) {
         const bool invalid = with_invalid_config && i == 10;
-        if (invalid) server.write_config("root: root\nworkers: none\n" + user_line());
-        else server.write_config(config_for(i % 2 == 0 ? "root_b" : "root", i % 3 == 0 ? 3 : 2));
+        if (invalid)
+            server.write_config("root: root\nworkers: none\n" + user_line());
+        else
+            server.write_config(config_for(i % 2 == 0 ? "root_b" : "root", i % 3 == 0 ? 3 : 2));
         const auto seen = reload(server);
         ASSERT_FALSE(seen.empty());
         const bool ok = seen.back().find("last reload: ok") != std::string::npos;
@@ -159,8 +163,7 @@ TEST(Reload, TenSighupsInARowLeaveOneGeneration) {
     server.write("index.html", "x");
     for (int i = 0; i < 10; ++i) server.signal(SIGHUP);
     // Signals coalesce; each reload that does run ends in READY=1. Wait until quiet.
-    while (server.next_notification(1500ms)) {
-    }
+    while (server.next_notification(1500ms)) {}
     const auto workers = server.wait_for_workers(2, {}, 15s);
     EXPECT_EQ(workers.size(), 2u);
     EXPECT_EQ(http_get(server.port(), "/")->body, "x");

@@ -1,6 +1,6 @@
 // The process model and the command line, against the real binary.
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <sstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "http_client.hpp"

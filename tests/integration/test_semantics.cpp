@@ -30,14 +30,14 @@ std::string numbered(std::size_t size) {
 class Semantics : public testing::Test {
 protected:
     static void SetUpTestSuite() {
-        server_ = new ServerProcess(ServerOptions{
-            .yaml = "cache:\n  valid: 0s\n"  // every request sees the disk as it is (revalidation test)
-                    "error_pages: {404: /errors/404.html}\n"
-                    "headers:\n"
-                    "  - path: /assets/\n"
-                    "    cache_control: \"public, max-age=31536000, immutable\"\n"
-                    "  - extension: html\n"
-                    "    add: {X-Frame-Options: DENY}\n"});
+        server_ = new ServerProcess(
+            ServerOptions{.yaml = "cache:\n  valid: 0s\n"  // every request sees the disk as it is (revalidation test)
+                                  "error_pages: {404: /errors/404.html}\n"
+                                  "headers:\n"
+                                  "  - path: /assets/\n"
+                                  "    cache_control: \"public, max-age=31536000, immutable\"\n"
+                                  "  - extension: html\n"
+                                  "    add: {X-Frame-Options: DENY}\n"});
         server_->write("file.txt", numbered(100000));
         server_->write("assets/app.js", "console.log('identity');\n");
         server_->write("assets/app.js.br", "BROTLI-BYTES");
@@ -68,7 +68,10 @@ TEST_F(Semantics, ConditionalMatrix) {
     const std::string etag = first.header("etag");
     const std::string lm = first.header("last-modified");
     ASSERT_FALSE(etag.empty());
-    struct Row { std::string fields; int want; };
+    struct Row {
+        std::string fields;
+        int want;
+    };
     const std::vector<Row> table = {
         {"If-None-Match: " + etag + "\r\n", 304},
         {"If-None-Match: W/" + etag + "\r\n", 304},
@@ -166,7 +169,12 @@ TEST_F(Semantics, OverlappingRangesAreMergedNotMultiplied) {
 
 TEST_F(Semantics, PrecompressedNegotiationMatrix) {
     const HttpResponse identity = get("/assets/app.js");
-    struct Row { const char* accept; const char* target; const char* encoding; const char* body; };
+    struct Row {
+        const char* accept;
+        const char* target;
+        const char* encoding;
+        const char* body;
+    };
     const Row table[] = {
         {"br, gzip", "/assets/app.js", "br", "BROTLI-BYTES"},
         {"gzip", "/assets/app.js", "gzip", "GZIP-BYTES-LONGER"},
@@ -257,7 +265,7 @@ TEST_F(Semantics, CustomErrorPageAndFallback) {
     EXPECT_EQ(head->status, 404);
     EXPECT_EQ(head->header("content-length"), "25");
     ASSERT_TRUE(client.get("/file.txt"));  // nothing of a body followed the HEAD
-    r = get("/../x");  // 400 has no custom page: built-in
+    r = get("/../x");                      // 400 has no custom page: built-in
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find("400 Bad Request"), std::string::npos);
 }
@@ -270,7 +278,8 @@ TEST_F(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \x0b" "chunked\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: \x0b"
+        "chunked\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n",
         "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4, 4\r\n\r\n",
@@ -309,7 +318,8 @@ TEST(Hostile, NormalClientServedWhileFiveHundredSlowConnectionsHang) {
         slow.push_back(std::make_unique<HttpClient>(server.port()));
         ASSERT_TRUE(slow.back()->connected());
         // Half send an unfinished head (slowloris), half send a request and never read.
-        ASSERT_TRUE(slow.back()->send(i % 2 ? "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " : "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+        ASSERT_TRUE(slow.back()->send(i % 2 ? "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: "
+                                            : "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
     }
     std::vector<std::chrono::microseconds> latencies;
     for (int i = 0; i < 7; ++i) {

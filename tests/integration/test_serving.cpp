@@ -107,7 +107,8 @@ TEST_F(Serving, KeepAliveAndPipelining) {
         EXPECT_EQ(r->body, "hello\n");
     }
     std::string batch;
-    for (int i = 0; i < 20; ++i) batch += "GET /" + std::string(i % 2 ? "hello.txt" : "") + " HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 20; ++i)
+        batch += "GET /" + std::string(i % 2 ? "hello.txt" : "") + " HTTP/1.1\r\nHost: t\r\n\r\n";
     ASSERT_TRUE(client.send(batch));
     for (int i = 0; i < 20; ++i) {
         auto r = client.read_response();

@@ -25,8 +25,8 @@ protected:
         const bool syntax_error = yaml.find('[') != std::string::npos && yaml.find(']') == std::string::npos;
         const bool names_user = yaml.find("user:") != std::string::npos;
         try {
-            Config config =
-                load_config_file(dir_.write("server.yaml", syntax_error || names_user ? yaml : yaml + test::user_line()));
+            Config config = load_config_file(
+                dir_.write("server.yaml", syntax_error || names_user ? yaml : yaml + test::user_line()));
             validate(config);
             return {};
         } catch (const ConfigError& error) {
@@ -94,10 +94,13 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
         {"root: site\nlimits:\n  max_head_bytes: 10\n",
          R"(server\.yaml:3:19: limits\.max_head_bytes: must be from 1024 to 1048576 bytes, got 10)"},
         {"root: site\nlimits:\n  max_heads: 1\n", R"(server\.yaml:3:3: limits\.max_heads: unknown key)"},
-        {"root: site\ntimeouts:\n  header: soon\n", R"(server\.yaml:3:11: timeouts\.header: expected a duration.*'soon')"},
+        {"root: site\ntimeouts:\n  header: soon\n",
+         R"(server\.yaml:3:11: timeouts\.header: expected a duration.*'soon')"},
         {"root: site\nlimits: 5\n", R"(server\.yaml:2:9: limits: expected a map of keys)"},
-        {"root: site\nserve_dotfiles: maybe\n", R"(server\.yaml:2:17: serve_dotfiles: expected true or false, got 'maybe')"},
-        {"root: site\nlisten: [\"localhost:80\"]\n", R"(server\.yaml:2:9: listen: 'localhost:80': 'localhost' is not a numeric IPv4 address)"},
+        {"root: site\nserve_dotfiles: maybe\n",
+         R"(server\.yaml:2:17: serve_dotfiles: expected true or false, got 'maybe')"},
+        {"root: site\nlisten: [\"localhost:80\"]\n",
+         R"(server\.yaml:2:9: listen: 'localhost:80': 'localhost' is not a numeric IPv4 address)"},
         {"root: site\nlisten: [\"::1\"]\n", R"(server\.yaml:2:9: listen: '::1': IPv6 addresses go in brackets.*)"},
         {"root: site\nindex: [\"../x\"]\n", R"(server\.yaml:2:8: index: '\.\./x' is not a plain file name)"},
         {"root: site\nport: [1, 2]\n", R"(server\.yaml:2:7: port: expected a single value.*)"},
@@ -112,10 +115,10 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
 }
 
 TEST_F(ConfigFile, HeaderRulesAndErrorPages) {
-    Config config = load_config_file(write(
-        "root: site\nerror_pages: {404: /errors/404.html}\nheaders:\n  - path: /assets/\n"
-        "    cache_control: \"public, max-age=31536000, immutable\"\n  - extension: .HTML\n    expires: 1h\n"
-        "    add: {X-Frame-Options: DENY}\n"));
+    Config config = load_config_file(
+        write("root: site\nerror_pages: {404: /errors/404.html}\nheaders:\n  - path: /assets/\n"
+              "    cache_control: \"public, max-age=31536000, immutable\"\n  - extension: .HTML\n    expires: 1h\n"
+              "    add: {X-Frame-Options: DENY}\n"));
     ASSERT_EQ(config.error_pages.size(), 1u);
     EXPECT_EQ(config.error_pages.at(404), "/errors/404.html");
     ASSERT_EQ(config.headers.size(), 2u);
@@ -134,11 +137,16 @@ TEST_F(ConfigFile, BadRulesPointAtTheEntry) {
          R"(server\.yaml:4:11: headers: 'Content-Length' is set by the server itself)"},
         {"root: site\nheaders:\n  - path: /a/\n    add: {\"Bad Name\": x}\n",
          R"(server\.yaml:4:11: headers: 'Bad Name' is not a valid header field name)"},
-        {"root: site\nheaders:\n  - path: /a/\n    colour: red\n", R"(server\.yaml:4:5: headers: unknown rule key 'colour')"},
-        {"root: site\nheaders:\n  - cache_control: x\n", R"(server\.yaml:3:5: headers: a rule needs path or extension)"},
-        {"root: site\nheaders:\n  - path: /a/\n    expires: soon\n", R"(server\.yaml:4:14: headers: expires takes a duration)"},
-        {"root: site\nerror_pages: {200: /x.html}\n", R"(server\.yaml:2:15: error_pages: '200' is not an error status)"},
-        {"root: site\nerror_pages: {404: x.html}\n", R"(server\.yaml:2:20: error_pages: the page must be a path under the root)"},
+        {"root: site\nheaders:\n  - path: /a/\n    colour: red\n",
+         R"(server\.yaml:4:5: headers: unknown rule key 'colour')"},
+        {"root: site\nheaders:\n  - cache_control: x\n",
+         R"(server\.yaml:3:5: headers: a rule needs path or extension)"},
+        {"root: site\nheaders:\n  - path: /a/\n    expires: soon\n",
+         R"(server\.yaml:4:14: headers: expires takes a duration)"},
+        {"root: site\nerror_pages: {200: /x.html}\n",
+         R"(server\.yaml:2:15: error_pages: '200' is not an error status)"},
+        {"root: site\nerror_pages: {404: x.html}\n",
+         R"(server\.yaml:2:20: error_pages: the page must be a path under the root)"},
     };
     expect_one_error_each(table);
 }
@@ -164,7 +172,8 @@ TEST_F(ConfigFile, WorkersAsRootOnlyWhenNamed) {
 TEST_F(ConfigFile, UnknownUserAndGroup) {
     const auto errors = errors_of("root: site\nuser: no-such-user-xyz\ngroup: no-such-group-xyz\n");
     ASSERT_EQ(errors.size(), 2u);
-    EXPECT_NE(errors[0].find("server.yaml:2:7: user: 'no-such-user-xyz' does not exist"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("server.yaml:2:7: user: 'no-such-user-xyz' does not exist"), std::string::npos)
+        << errors[0];
     EXPECT_NE(errors[1].find("server.yaml:3:8: group: 'no-such-group-xyz' does not exist"), std::string::npos);
 }
 
@@ -253,7 +262,8 @@ TEST(DefaultConfigFile, DocumentsEveryKeyAndLoads) {
     std::ifstream man(PYWEBD_SOURCE_DIR "/packaging/man/pywebd.yaml.5");
     const std::string page((std::istreambuf_iterator<char>(man)), std::istreambuf_iterator<char>());
     for (const ConfigKey& key : config_keys())
-        EXPECT_NE(page.find("\n.B " + std::string(key.path) + "\n"), std::string::npos) << key.path << " not in pywebd.yaml.5";
+        EXPECT_NE(page.find("\n.B " + std::string(key.path) + "\n"), std::string::npos)
+            << key.path << " not in pywebd.yaml.5";
     // And the built-in defaults are what the file says, root aside.
     const Config defaults;
     EXPECT_EQ(config.port, defaults.port);

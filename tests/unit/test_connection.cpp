@@ -1,7 +1,7 @@
 // The connection state machine over a socketpair, with a real handler and root: no
 // epoll, no fork. Each test drives readiness by hand.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -32,9 +32,9 @@ protected:
         root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_,
                                                    cache_);
-        services_ = std::make_unique<ConnectionServices>(ConnectionServices{
-            pool_, timers_, *handler_, access_, date_, log_, headers_, http::ParseLimits{16, 512}, 64, scratch_, 0,
-            false, true});
+        services_ = std::make_unique<ConnectionServices>(ConnectionServices{pool_, timers_, *handler_, access_, date_,
+                                                                            log_, headers_, http::ParseLimits{16, 512},
+                                                                            64, scratch_, 0, false, true});
         int fds[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
         client_.reset(fds[1]);
@@ -98,8 +98,9 @@ TEST_F(ConnectionTest, ServesAndKeepsAlive) {
 
 TEST_F(ConnectionTest, PipelinedRequestsAnsweredInOrder) {
     start();
-    send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
-         "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    send(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
     const std::string r = receive();
     const auto first = r.find("HTTP/1.1 200");
     const auto second = r.find("HTTP/1.1 200", first + 1);
@@ -122,8 +123,9 @@ TEST_F(ConnectionTest, OneByteAtATime) {
 
 TEST_F(ConnectionTest, BadRequestClosesAndIgnoresWhatFollows) {
     start();
-    send("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    send(
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     const std::string r = receive();
     EXPECT_EQ(r.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
     EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);

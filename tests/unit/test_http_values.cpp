@@ -28,10 +28,10 @@ TEST(HttpDate, ParsesAllThreeForms) {
 }
 
 TEST(HttpDate, RefusesNearMisses) {
-    for (const char* bad : {"", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT",
-                            "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
-                            "Sun, 06 Nov 1994 25:49:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT",
-                            "Sun, 06 Nov 1994 08:49:37 GMT ", "06 Nov 1994", "Sun, 06 Nov 1969 08:49:37 GMT"}) {
+    for (const char* bad :
+         {"", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
+          "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT",
+          "Sun, 06 Nov 1994 08:49:37 GMT ", "06 Nov 1994", "Sun, 06 Nov 1969 08:49:37 GMT"}) {
         EXPECT_FALSE(parse_http_date(bad)) << bad;
     }
 }
@@ -52,20 +52,20 @@ RequestHead head_with(std::array<Header, 4>& storage, std::string_view name, std
 }
 
 TEST(EntityTag, ListMatching) {
-    struct M { const char* value; bool weak; bool match; };
+    struct M {
+        const char* value;
+        bool weak;
+        bool match;
+    };
     const M table[] = {
-        {"\"abc\"", true, true},
-        {"\"abc\"", false, true},
-        {"W/\"abc\"", true, true},       // weak comparison ignores W/
-        {"W/\"abc\"", false, false},     // strong comparison never matches a weak tag
-        {"\"x\", \"abc\"", true, true},
-        {"\"x\" , W/\"y\",\"abc\"", true, true},
-        {"\"x\", \"y\"", true, false},
-        {"*", false, true},
-        {"\"a,bc\"", true, false},       // commas inside tags are part of the tag
-        {"abc", true, false},            // unquoted: malformed, matches nothing
-        {"\"abc", true, false},
-        {"\"abc\" junk", true, false},
+        {"\"abc\"", true, true},        {"\"abc\"", false, true},
+        {"W/\"abc\"", true, true},    // weak comparison ignores W/
+        {"W/\"abc\"", false, false},  // strong comparison never matches a weak tag
+        {"\"x\", \"abc\"", true, true}, {"\"x\" , W/\"y\",\"abc\"", true, true},
+        {"\"x\", \"y\"", true, false},  {"*", false, true},
+        {"\"a,bc\"", true, false},  // commas inside tags are part of the tag
+        {"abc", true, false},       // unquoted: malformed, matches nothing
+        {"\"abc", true, false},         {"\"abc\" junk", true, false},
     };
     for (const M& m : table) {
         SCOPED_TRACE(m.value);

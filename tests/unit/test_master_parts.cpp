@@ -32,9 +32,15 @@ TEST(CommandLine, PortPositionalOrFlag) {
 }
 
 TEST(CommandLine, BadArgumentsExitTwoWithUsage) {
-    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-             {"abc"}, {"70000"}, {"-1"}, {"80", "81"}, {"80", "-p", "81"}, {"--bogus"}, {"-w", "0"},
-             {"-c", "/nonexistent/file.yaml"}, {"-p"}}) {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{{"abc"},
+                                                                                      {"70000"},
+                                                                                      {"-1"},
+                                                                                      {"80", "81"},
+                                                                                      {"80", "-p", "81"},
+                                                                                      {"--bogus"},
+                                                                                      {"-w", "0"},
+                                                                                      {"-c", "/nonexistent/file.yaml"},
+                                                                                      {"-p"}}) {
         const CliResult r = parse(args);
         EXPECT_FALSE(r.options) << args[0];
         EXPECT_EQ(r.exit_status, 2) << args[0];

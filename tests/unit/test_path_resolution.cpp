@@ -1,7 +1,7 @@
 // Nothing outside the root is ever served: the path normaliser and the openat2 opener,
 // against a traversal corpus.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -32,7 +32,7 @@ TEST(NormalizePath, Table) {
         {"/a/.", PathError::None, "/a", true},
         {"/a/..", PathError::None, "/", true},
         {"/%61%62", PathError::None, "/ab", false},
-        {"/a%2Fb", PathError::None, "/a/b", false},           // an encoded slash is a slash
+        {"/a%2Fb", PathError::None, "/a/b", false},  // an encoded slash is a slash
         {"/caf%C3%A9", PathError::None, "/caf\xc3\xa9", false},
         {"/%252e%252e/x", PathError::None, "/%2e%2e/x", false},  // decoded once only
         {"/..", PathError::AboveRoot},
@@ -52,7 +52,7 @@ TEST(NormalizePath, Table) {
         {"/%e0%80%ae", PathError::BadUtf8},         // three-byte overlong '.'
         {"/%ed%a0%80", PathError::BadUtf8},         // surrogate
         {"/%ff", PathError::BadUtf8},
-        {"/%c3", PathError::BadUtf8},               // truncated sequence
+        {"/%c3", PathError::BadUtf8},  // truncated sequence
         {"/%", PathError::BadEscape},
         {"/%4", PathError::BadEscape},
         {"/%zz", PathError::BadEscape},
@@ -144,7 +144,7 @@ TEST_P(OpenConfined, FifoOpensWithoutBlocking) {
 INSTANTIATE_TEST_SUITE_P(BothWays, OpenConfined, testing::Values(Confinement::Openat2, Confinement::NoSymlinks),
                          [](const testing::TestParamInfo<Confinement>& param) {
                              return param.param == Confinement::Openat2 ? std::string("Openat2")
-                                                                       : std::string("NoSymlinks");
+                                                                        : std::string("NoSymlinks");
                          });
 
 TEST(Openat2, AvailableHereAndRefusesLexicalEscapes) {

@@ -1,6 +1,6 @@
 // Content negotiation, per-path header rules and directory listings.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 
 #include <array>
 #include <filesystem>
@@ -24,7 +24,10 @@ std::string negotiated(std::string_view accept_encoding) {
 }
 
 TEST(Negotiation, AcceptEncodingMatrix) {
-    struct Row { const char* header; const char* want; };
+    struct Row {
+        const char* header;
+        const char* want;
+    };
     const Row table[] = {
         {"gzip, deflate, br", "br,gzip"},
         {"gzip", "gzip"},
@@ -39,9 +42,9 @@ TEST(Negotiation, AcceptEncodingMatrix) {
         {"*, br;q=0", "gzip"},
         {"x-gzip", "gzip"},
         {"GZIP;Q=0.5", "gzip"},
-        {"gzip;q=2", ""},                     // invalid qvalue: element ignored
+        {"gzip;q=2", ""},  // invalid qvalue: element ignored
         {"gzip;q=0.1234", ""},
-        {"gzip;level=9", ""},                 // unknown parameter: ignored
+        {"gzip;level=9", ""},  // unknown parameter: ignored
         {"br ; q=0.001", "br"},
         {"deflate, compress", ""},
     };

@@ -55,7 +55,7 @@ Outcome run(std::string_view raw, std::size_t split, std::array<Header, 16>& sto
 struct Case {
     const char* name;
     std::string raw;
-    ParseError error;     // None: accepted
+    ParseError error;  // None: accepted
     bool complete = true;
 };
 
@@ -114,8 +114,9 @@ const std::vector<Case>& cases() {
         {"NUL in value", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 36), ParseError::BadHeaderValue},
         {"control char in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01z\r\n\r\n", ParseError::BadHeaderValue},
         {"DEL in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", ParseError::BadHeaderValue},
-        {"too many fields", "GET / HTTP/1.1\r\nHost: a\r\n" + line("A: 1") + line("A: 2") + line("A: 3") +
-                                line("A: 4") + line("A: 5") + line("A: 6") + line("A: 7") + line("A: 8") + "\r\n",
+        {"too many fields",
+         "GET / HTTP/1.1\r\nHost: a\r\n" + line("A: 1") + line("A: 2") + line("A: 3") + line("A: 4") + line("A: 5") +
+             line("A: 6") + line("A: 7") + line("A: 8") + "\r\n",
          ParseError::TooManyHeaders},
         {"head too large", "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(1100, 'b'), ParseError::HeadTooLarge},
         // Host (§3.2).
@@ -141,8 +142,10 @@ const std::vector<Case>& cases() {
          ParseError::BadContentLength},
         {"CL 2^64", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n",
          ParseError::BadContentLength},
-        {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", ParseError::TransferEncodingInHttp10},
-        {"TE not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", ParseError::ChunkedNotFinal},
+        {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+         ParseError::TransferEncodingInHttp10},
+        {"TE not chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+         ParseError::ChunkedNotFinal},
         {"TE chunked then gzip", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
          ParseError::ChunkedNotFinal},
         {"TE gzip then chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
@@ -152,10 +155,13 @@ const std::vector<Case>& cases() {
         {"TE over two lines, chunked twice",
          "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
          ParseError::BadTransferEncoding},
-        {"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", ParseError::ChunkedNotFinal},
+        {"TE xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n",
+         ParseError::ChunkedNotFinal},
         {"TE empty element", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n",
          ParseError::BadTransferEncoding},
-        {"TE with vertical tab", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0b" "chunked\r\n\r\n",
+        {"TE with vertical tab",
+         "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0b"
+         "chunked\r\n\r\n",
          ParseError::BadHeaderValue},
         {"TE with space in name", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
          ParseError::SpaceBeforeColon},
@@ -230,7 +236,10 @@ TEST(RequestParser, ExtractsFields) {
 }
 
 TEST(RequestParser, Persistence) {
-    struct P { const char* raw; bool keep_alive; };
+    struct P {
+        const char* raw;
+        bool keep_alive;
+    };
     const P table[] = {
         {"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true},
         {"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", false},
@@ -250,8 +259,10 @@ TEST(RequestParser, Persistence) {
 
 TEST(RequestParser, RepeatedSingletonFieldsAreDropped) {
     std::array<Header, 16> storage{};
-    const Outcome out = run("GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n"
-                            "If-Modified-Since: x\r\n\r\n", 0, storage);
+    const Outcome out =
+        run("GET / HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n"
+            "If-Modified-Since: x\r\n\r\n",
+            0, storage);
     ASSERT_EQ(out.error, ParseError::None);
     EXPECT_FALSE(out.facts.range.has_value());
     EXPECT_EQ(out.facts.if_modified_since.value_or(""), "x");

@@ -1,6 +1,6 @@
 // The handler's responses, checked field by field for each outcome.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 
 #include <array>
 #include <filesystem>

@@ -1,6 +1,6 @@
 // Pieces of the worker that need no sockets: deadline lists, buffer pool, access log.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 
