@@ -61,7 +61,6 @@ public:
     bool between_requests() const;
     std::uint32_t slot() const { return slot_; }
     std::uint32_t generation() const { return generation_; }
-    int fd() const { return fd_.get(); }
 
 private:
     void drive(ConnectionServices& s);

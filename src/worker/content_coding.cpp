@@ -52,8 +52,8 @@ CodingPreference negotiate_codings(const RequestHead& head) {
     if (br < 0) br = star;
     if (gzip < 0) gzip = star;
     CodingPreference preference;
-    const CodingChoice kBr{Coding::Br, ".br", "br"};
-    const CodingChoice kGzip{Coding::Gzip, ".gz", "gzip"};
+    const CodingChoice kBr{".br", "br"};
+    const CodingChoice kGzip{".gz", "gzip"};
     if (br > 0 && br >= gzip) {
         preference.order[preference.count++] = kBr;
         if (gzip > 0) preference.order[preference.count++] = kGzip;

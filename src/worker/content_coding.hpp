@@ -8,10 +8,7 @@
 
 namespace pywebd::http {
 
-enum class Coding : std::uint8_t { Br, Gzip };
-
 struct CodingChoice {
-    Coding coding;
     std::string_view suffix;  // ".br", ".gz": the precompressed file beside the original
     std::string_view token;   // for Content-Encoding
 };

@@ -43,7 +43,6 @@ public:
     bool enabled() const { return max_entries_ > 0; }
     std::shared_ptr<const CachedFile> find(const std::string& key, std::int64_t now_ms);
     void insert(const std::string& key, std::shared_ptr<const CachedFile> file);
-    std::size_t size() const { return entries_.size(); }
 
 private:
     struct Slot {

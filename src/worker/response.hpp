@@ -27,8 +27,7 @@ struct Response {
     std::vector<http::ByteRange> ranges;
     std::shared_ptr<const CachedFile> file;  // what file segments are read from; kept alive while sending
     std::uint16_t status = 0;
-    std::uint64_t body_length = 0;  // as in Content-Length; bytes actually sent are counted apart
-    bool close = false;             // Connection: close, then close after sending
+    bool close = false;  // Connection: close, then close after sending
 
     void clear() {
         head.clear();
@@ -37,7 +36,6 @@ struct Response {
         ranges.clear();
         file.reset();
         status = 0;
-        body_length = 0;
         close = false;
     }
 };

@@ -82,7 +82,6 @@ void StaticHandler::error(std::uint16_t status, const Framing& framing, Response
     http::HeadWriter(out.head).field("Content-Type", "text/html; charset=utf-8").field("Content-Length", body.size());
     out.head.append(extra);
     http::HeadWriter(out.head).end();
-    out.body_length = body.size();
     if (!framing.head_only) add_memory(out, body);
 }
 
@@ -103,7 +102,6 @@ bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, R
     http::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", file->facts.size);
     out.head.append(extra);
     http::HeadWriter(out.head).end();
-    out.body_length = file->facts.size;
     if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
     if (!out.segments.empty()) out.file = std::move(file);
     return true;
@@ -224,7 +222,6 @@ void StaticHandler::serve_listing(const Framing& framing, int dir_fd, Response& 
         .field("Content-Length", out.parts.size())
         .field("Cache-Control", "no-cache")
         .end();
-    out.body_length = out.parts.size();
     if (!framing.head_only) add_memory(out, out.parts);
 }
 
@@ -268,10 +265,9 @@ void StaticHandler::serve(const http::RequestHead& head, const http::RequestFact
     case http::Outcome::Whole:
         start_head(200, framing, out);
         out.head.append(file->ok_fields);
-        out.body_length = file->facts.size;
         if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
         break;
-    case http::Outcome::Partial:
+    case http::Outcome::Partial: {
         start_head(206, framing, out);
         if (out.ranges.size() == 1) {
             const http::ByteRange& r = out.ranges.front();
@@ -282,13 +278,14 @@ void StaticHandler::serve(const http::RequestHead& head, const http::RequestFact
             add_multipart(*file, out);
         }
         if (!file->encoding.empty()) writer.field("Content-Encoding", file->encoding);
-        out.body_length = 0;
-        for (const BodySegment& segment : out.segments) out.body_length += segment.length;
-        writer.field("Content-Length", out.body_length);
+        std::uint64_t length = 0;
+        for (const BodySegment& segment : out.segments) length += segment.length;
+        writer.field("Content-Length", length);
         out.head.append(file->validators);
         writer.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff");
         if (framing.head_only) out.segments.clear();
         break;
+    }
     }
     HeaderRules::write_expires(file->expires_seconds, date_.now(), out.head);
     writer.end();
