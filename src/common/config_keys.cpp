@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <cctype>
 #include <charconv>
 #include <limits>
 #include <thread>
 
 #include "config_values.hpp"
+#include "strings.hpp"
 
 namespace pywebd {
 namespace {
@@ -84,8 +84,7 @@ std::string field_name_in(const YAML::Node& node) {
     constexpr std::string_view kTchar = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     if (name.empty() || name.find_first_not_of(kTchar) != std::string::npos)
         throw ValueError(fmt::format("'{}' is not a valid header field name", name), node.Mark());
-    std::string lower = name;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = to_lower(name);
     for (std::string_view owned :
          {"content-length", "transfer-encoding", "connection", "content-range", "date", "server", "content-type",
           "content-encoding", "etag", "last-modified", "accept-ranges", "location", "keep-alive", "upgrade", "vary"})
@@ -114,9 +113,8 @@ HeaderRule header_rule_in(const YAML::Node& node) {
             rule.path_prefix = scalar(value);
             if (!rule.path_prefix.starts_with('/')) throw ValueError("path must start with '/'", value.Mark());
         } else if (key == "extension") {
-            rule.extension = scalar(value);
+            rule.extension = to_lower(scalar(value));
             if (rule.extension.starts_with('.')) rule.extension.erase(0, 1);
-            for (char& c : rule.extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             if (rule.extension.empty() || rule.extension.find('/') != std::string::npos)
                 throw ValueError("extension must be a file extension such as css", value.Mark());
         } else if (key == "cache_control") {

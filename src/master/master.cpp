@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -18,6 +17,7 @@
 #include <set>
 
 #include "channel.hpp"
+#include "clock.hpp"
 #include "effective_config.hpp"
 #include "exit_code.hpp"
 #include "privileges.hpp"
@@ -56,12 +56,6 @@ UniqueFd open_access_log(const Config& config) {
 }
 
 }  // namespace
-
-std::int64_t monotonic_now_ms() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
 
 void raise_fd_limit(const Config& config, Logger& log) {
     rlimit limit{};
@@ -108,19 +102,19 @@ int Master::run() {
     for (const auto& l : initial_->listeners)
         log_.notice("listening on {}{}", l->name, l->inherited ? " (socket activation)" : "");
     log_.notice("pywebd starting pid={} workers={} root={}", pid_, config.effective_workers(), config.root.string());
-    supervisor_->start(initial_, monotonic_now_ms());
+    supervisor_->start(initial_, monotonic_ms());
     initial_.reset();
-    if (const auto period = notifier_.watchdog_period()) next_watchdog_ms_ = monotonic_now_ms();
+    if (const auto period = notifier_.watchdog_period()) next_watchdog_ms_ = monotonic_ms();
 
     std::array<epoll_event, 32> events{};
     for (;;) {
-        const std::int64_t before = monotonic_now_ms();
+        const std::int64_t before = monotonic_ms();
         const int n = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), wait_timeout(before));
         if (n < 0 && errno != EINTR) {
             log_.crit("epoll_wait: {}", std::strerror(errno));
             return static_cast<int>(ExitCode::Failure);
         }
-        const std::int64_t now = monotonic_now_ms();
+        const std::int64_t now = monotonic_ms();
         Pending pending;
         for (int i = 0; i < n; ++i) {
             const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;

@@ -74,6 +74,4 @@ private:
 // connections (each may hold a socket and a file).
 void raise_fd_limit(const Config& config, Logger& log);
 
-std::int64_t monotonic_now_ms();
-
 }  // namespace pywebd

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "clock.hpp"
+
 #include <fmt/format.h>
 
 namespace pywebd {
@@ -23,11 +25,7 @@ void Notifier::send(std::string_view message) {
 void Notifier::ready(std::string_view status) { send(fmt::format("READY=1\nSTATUS={}", status)); }
 
 void Notifier::reloading(std::string_view status) {
-    timespec now{};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    const auto usec =
-        static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
-    send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS={}", usec, status));
+    send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS={}", monotonic_us(), status));
 }
 
 void Notifier::stopping(std::string_view status) { send(fmt::format("STOPPING=1\nSTATUS={}", status)); }

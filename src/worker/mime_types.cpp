@@ -42,18 +42,12 @@ bool is_textual(std::string_view type) {
     return false;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = ascii_lower(c);
-    return out;
-}
-
 }  // namespace
 
 void MimeTypes::add(std::string_view extension, std::string_view type, std::string_view charset) {
     std::string value(type);
     if (!charset.empty() && is_textual(type)) value.append("; charset=").append(charset);
-    types_[lower(extension)] = std::move(value);
+    types_[to_lower(extension)] = std::move(value);
 }
 
 MimeTypes MimeTypes::load(const std::filesystem::path& file, std::string_view charset) {

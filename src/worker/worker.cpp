@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "channel.hpp"
+#include "clock.hpp"
 #include "exit_code.hpp"
 #include "signals.hpp"
 #include "version.hpp"
@@ -26,12 +27,6 @@ constexpr int kAcceptBatch = 64;              // per wakeup, so one worker canno
 constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
 constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
 constexpr std::size_t kSpareBuffers = 64;
-
-std::int64_t monotonic_ms() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
 
 std::uint64_t key(std::uint8_t source, std::uint32_t generation, std::uint32_t index) {
     return std::uint64_t{source} << 56 | std::uint64_t{generation & 0xFFFFFFu} << 32 | index;
