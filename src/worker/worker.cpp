@@ -66,7 +66,7 @@ Worker::Worker(WorkerSetup setup)
       header_storage_(setup.config.limits.max_headers),
       scratch_(16 * 1024),
       cache_(setup.config.cache.entries, setup.config.cache.valid) {
-    for (int fd : setup.listeners) listeners_.emplace_back(fd);
+    for (int fd : setup.listeners) listeners_.push_back({UniqueFd(fd), false});
     rotate_accepts_ = setup.config.effective_workers() > 1;
     access_log_.reopen(std::move(setup.access_log));
 }
@@ -111,7 +111,7 @@ bool Worker::setup_loop() {
     ev.data.u64 = key(static_cast<std::uint8_t>(Source::Channel), 0, 0);
     if (channel_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel_.get(), &ev);
     set_accepting(true);
-    return accepting_ || listeners_.empty();
+    return std::all_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.registered; });
 }
 
 int Worker::run() {
@@ -179,8 +179,10 @@ void Worker::dispatch(const epoll_event& event) {
         return;
     }
     case Source::Listener:
-        if (accepting_ && index < listeners_.size() && accept_from(listeners_[index].get()) > 0 && rotate_accepts_)
-            requeue_listener(index);
+        if (!accepting_ || index >= listeners_.size()) return;
+        // accept_from() may have stopped accepting (limit, EMFILE): then the listener
+        // is out of epoll and must stay out.
+        if (accept_from(listeners_[index].fd.get()) > 0 && accepting_ && rotate_accepts_) requeue_listener(index);
         return;
     case Source::Signal: return on_signal();
     case Source::Channel: return on_channel();
@@ -226,18 +228,30 @@ int Worker::accept_from(int listener) {
     return accepted;
 }
 
+void Worker::register_listener(std::size_t index, bool on) {
+    Listener& listener = listeners_[index];
+    if (!listener.fd || listener.registered == on) return;
+    if (on) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per connection, not all
+        ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(index));
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener.fd.get(), &ev) != 0) {
+            log_.error("epoll_ctl add listener: {}", std::strerror(errno));
+            return;
+        }
+    } else if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener.fd.get(), nullptr) != 0) {
+        log_.error("epoll_ctl del listener: {}", std::strerror(errno));
+    }
+    listener.registered = on;
+}
+
 // EPOLLEXCLUSIVE wakes the first idle worker in the listener's wait queue, which is
 // the same one whenever it is idle: under light load it would take every connection.
 // Re-registering moves this worker to the back of the queue, so idle workers take
 // turns.
 void Worker::requeue_listener(std::size_t index) {
-    const int fd = listeners_[index].get();
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(index));
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-        log_.error("epoll_ctl re-add listener: {}", std::strerror(errno));
+    register_listener(index, false);
+    register_listener(index, true);
 }
 
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
@@ -270,19 +284,8 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
 }
 
 void Worker::set_accepting(bool on) {
-    if (on == accepting_ || (on && draining_)) return;
-    for (std::size_t i = 0; i < listeners_.size(); ++i) {
-        if (!listeners_[i]) continue;
-        if (on) {
-            epoll_event ev{};
-            ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per connection, not all
-            ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(i));
-            if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listeners_[i].get(), &ev) != 0)
-                log_.error("epoll_ctl add listener: {}", std::strerror(errno));
-        } else {
-            ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listeners_[i].get(), nullptr);
-        }
-    }
+    if (on && draining_) return;
+    for (std::size_t i = 0; i < listeners_.size(); ++i) register_listener(i, on);
     accepting_ = on;
     if (on) accept_resume_ms_ = 0;
 }
@@ -346,14 +349,14 @@ void Worker::on_channel() {
 
 void Worker::begin_drain() {
     if (draining_) return;
-    set_accepting(false);
-    listeners_.clear();  // our copies; the master keeps the sockets open for the next workers
+    set_accepting(false);  // out of epoll before closing: the master's copies keep them alive
+    listeners_.clear();    // our copies; the master keeps the sockets open for the next workers
     draining_ = true;
     services_->draining = true;
     connections_at_drain_ = active_;
     drain_deadline_ms_ = services_->now_ms + config_.timeouts.shutdown.count();
     idle_close_ms_ = std::min(services_->now_ms + kIdleGraceMs, drain_deadline_ms_);
-    log_.debug("worker draining slot={} open={}", slot_, active_);
+    log_.notice("worker draining slot={} open={}", slot_, active_);
 }
 
 void Worker::close_idle_connections() {

@@ -52,6 +52,7 @@ private:
     bool setup_loop();
     void dispatch(const epoll_event& event);
     int accept_from(int listener);  // returns how many connections it took
+    void register_listener(std::size_t index, bool on);
     void requeue_listener(std::size_t index);
     void add_connection(UniqueFd fd, const sockaddr_storage& address);
     void on_signal();
@@ -70,7 +71,14 @@ private:
     const MimeTypes& mime_;
     Logger& log_;
     unsigned slot_;
-    std::vector<UniqueFd> listeners_;
+    // A listener is in our epoll exactly when `registered`: every change goes through
+    // register_listener(), so a level-triggered listener is never left registered while
+    // we will not accept from it (that would make epoll_wait return at once, forever).
+    struct Listener {
+        UniqueFd fd;
+        bool registered = false;
+    };
+    std::vector<Listener> listeners_;
     UniqueFd channel_;
     UniqueFd epoll_;
     UniqueFd signals_;

@@ -207,6 +207,34 @@ std::string read_proc_file(const std::string& path) {
     return out;
 }
 
+long cpu_ticks(pid_t pid) {
+    const std::string content = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+    if (content.empty()) return 0;
+    std::istringstream fields(content.substr(content.rfind(')') + 2));
+    std::string skip;
+    for (int i = 0; i < 11; ++i) fields >> skip;  // state … cmajflt
+    long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return utime + stime;
+}
+
+long cpu_ticks_over(const std::vector<pid_t>& pids, std::chrono::milliseconds period) {
+    long before = 0, after = 0;
+    for (pid_t p : pids) before += cpu_ticks(p);
+    std::this_thread::sleep_for(period);
+    for (pid_t p : pids) after += cpu_ticks(p);
+    return after - before;
+}
+
+bool wait_for_log(const ServerProcess& server, const std::string& text, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (server.error_log().find(text) == std::string::npos) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+}
+
 std::vector<pid_t> children_of(pid_t parent) {
     std::vector<pid_t> out;
     const std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);

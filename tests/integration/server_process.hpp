@@ -89,6 +89,15 @@ RunResult run_pywebd(const std::vector<std::string>& args,
 // (a process may exit while we look, and that is not an error).
 std::string read_proc_file(const std::string& path);
 
+// utime + stime of a process in clock ticks (10 ms), 0 if it is gone.
+long cpu_ticks(pid_t pid);
+// The CPU ticks `pids` spend together over `period`.
+long cpu_ticks_over(const std::vector<pid_t>& pids, std::chrono::milliseconds period);
+
+// Polls the server's error log until it contains `text`; false after `timeout`.
+bool wait_for_log(const ServerProcess& server, const std::string& text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 // Children of `pid` read from /proc (no CONFIG_PROC_CHILDREN needed).
 std::vector<pid_t> children_of(pid_t pid);
 

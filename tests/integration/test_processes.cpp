@@ -122,26 +122,72 @@ TEST(Processes, ConnectionLimitQueuesInsteadOfRefusing) {
     ASSERT_TRUE(one.get("/a.txt"));
     ASSERT_TRUE(two.get("/a.txt"));
     // A third connection is accepted by the kernel but not served until a slot frees.
-    HttpClient three(server.port(), "127.0.0.1", 3s);
+    HttpClient three(server.port(), "127.0.0.1", 20s);
     ASSERT_TRUE(three.send("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));  // the worker saw it, at the limit
     EXPECT_FALSE(three.closed_by_server(300ms));
     one = HttpClient(0);  // closes the first connection
     auto r = three.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    EXPECT_NE(server.error_log().find("connection limit reached"), std::string::npos);
 }
 
-// Reads utime + stime of a process in clock ticks.
-long cpu_ticks(pid_t pid) {
-    const std::string content = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
-    if (content.empty()) return 0;
-    std::istringstream fields(content.substr(content.rfind(')') + 2));
-    std::string skip;
-    for (int i = 0; i < 11; ++i) fields >> skip;  // state … cmajflt
-    long utime = 0, stime = 0;
-    fields >> utime >> stime;
-    return utime + stime;
+// Clients that connect and send half a request head, so each holds a connection slot.
+std::vector<std::unique_ptr<HttpClient>> partial_heads(std::uint16_t port, int count) {
+    std::vector<std::unique_ptr<HttpClient>> clients;
+    for (int i = 0; i < count; ++i) {
+        clients.push_back(std::make_unique<HttpClient>(port, "127.0.0.1", 20s));
+        EXPECT_TRUE(clients.back()->send("GET /a.txt HTTP/1.1\r\nHost: t\r\n"));
+    }
+    return clients;
+}
+
+// Completes each held request with "Connection: close" and expects its answer: the
+// queued ones are accepted as the answered ones close and free their slots.
+void finish_all(std::vector<std::unique_ptr<HttpClient>>& clients) {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        ASSERT_TRUE(clients[i]->send("Connection: close\r\n\r\n"));
+        auto r = clients[i]->read_response();
+        ASSERT_TRUE(r) << "client " << i << " was never served";
+        EXPECT_EQ(r->status, 200);
+    }
+}
+
+// At the connection limit a worker takes its listeners out of epoll; every path that
+// registers them again must respect that, or level-triggered readiness spins the loop.
+TEST(Processes, WorkersAtTheConnectionLimitSleepAndServeTheQueueLater) {
+    ServerProcess server(ServerOptions{.yaml = "limits:\n  max_connections: 2\ntimeouts:\n  header: 60s\n"});
+    server.write("a.txt", "a");
+    const auto workers = server.workers();
+    ASSERT_EQ(workers.size(), 2u);
+    auto clients = partial_heads(server.port(), 8);  // 4 held, 4 queued in the kernel
+    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));
+    const long spent = cpu_ticks_over(workers, 2s);
+    EXPECT_LT(spent, 30) << "workers spun at the connection limit";  // 10 ms ticks: 2 × 2 s would be 400
+    EXPECT_EQ(server.error_log().find("File exists"), std::string::npos) << server.error_log();
+    finish_all(clients);
+}
+
+// A draining generation holding stuck connections must not spin either, while the new
+// generation serves the clients that queued meanwhile.
+TEST(Processes, DrainingWorkersAtTheLimitSleepWhileTheNewGenerationServes) {
+    const std::string yaml = "limits:\n  max_connections: 2\ntimeouts:\n  header: 60s\n  shutdown: 30s\n";
+    ServerProcess server(ServerOptions{.yaml = yaml});
+    server.write("a.txt", "a");
+    const auto old_workers = server.workers();
+    auto held = partial_heads(server.port(), 8);
+    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));
+    server.signal(SIGHUP);  // same config: a new generation, the old one drains
+    const auto seen = server.wait_for_notification("READY=1", 20s);
+    ASSERT_FALSE(seen.empty());
+    ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos) << seen.back();
+    ASSERT_TRUE(wait_for_log(server, "worker draining", 10s));
+    // The new generation takes the 4 queued clients; 4 more queue behind it.
+    auto queued = partial_heads(server.port(), 4);
+    const long spent = cpu_ticks_over(old_workers, 2s);
+    EXPECT_LT(spent, 30) << "draining workers spun";
+    held.insert(held.end(), std::make_move_iterator(queued.begin()), std::make_move_iterator(queued.end()));
+    finish_all(held);
 }
 
 TEST(Processes, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
