@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "uri_path.hpp"
+
 namespace pywebd {
 namespace {
 
@@ -20,22 +22,6 @@ struct Entry {
     long long size = -1;  // -1: not shown (directories, symlinks)
     std::time_t mtime = 0;
 };
-
-void append_percent_encoded(std::string& out, std::string_view name) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    for (const char c : name) {
-        const auto byte = static_cast<unsigned char>(c);
-        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                           c == '.' || c == '_' || c == '~';
-        if (plain) {
-            out.push_back(c);
-        } else {
-            out.push_back('%');
-            out.push_back(kHex[byte >> 4]);
-            out.push_back(kHex[byte & 15]);
-        }
-    }
-}
 
 std::vector<Entry> read_entries(int dir_fd, std::size_t max_entries, bool& truncated) {
     std::vector<Entry> entries;
@@ -96,7 +82,7 @@ bool render_directory_listing(int dir_fd, std::string_view url_path, std::string
     if (url_path != "/") out += "<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n";
     for (const Entry& e : entries) {
         out += "<tr><td><a href=\"";
-        append_percent_encoded(out, e.name);
+        append_percent_encoded(e.name, out);  // names hold no '/'
         if (e.directory) out += '/';
         out += "\">";
         append_html_escaped(out, e.name);

@@ -226,11 +226,13 @@ void StaticHandler::serve_listing(const Framing& framing, int dir_fd, Response& 
 }
 
 void StaticHandler::redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out) {
-    // A relative reference (RFC 9110 §10.2.2) keeps the client's scheme and host, and
-    // the raw path is already limited to URI characters, so it is safe in a header.
+    // Built from the normalised path, never the raw one: "//host/.." would otherwise be a
+    // scheme-relative reference to another site. A normalised path starts with exactly
+    // one '/', and percent-encoding keeps every byte of it inside the path component.
     std::string location = "Location: ";
-    location.append(facts.path).push_back('/');
-    if (facts.has_query) location.append("?").append(facts.query);
+    append_percent_encoded(path_.path, location);
+    location.push_back('/');
+    if (facts.has_query) location.append("?").append(facts.query);  // URI characters only (parser)
     location.append("\r\n");
     error(301, framing, out, location);
 }

@@ -73,6 +73,21 @@ PathError percent_decode(std::string_view raw, std::string& out) {
 
 }  // namespace
 
+void append_percent_encoded(std::string_view text, std::string& out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                           c == '.' || c == '_' || c == '~' || c == '/';
+        if (plain) {
+            out.push_back(c);
+        } else {
+            const char escaped[3] = {'%', kHex[byte >> 4], kHex[byte & 15]};
+            out.append(escaped, 3);
+        }
+    }
+}
+
 PathError normalize_path(std::string_view raw, NormalPath& out) {
     std::string& path = out.path;
     if (const PathError e = percent_decode(raw, path); e != PathError::None) return e;

@@ -30,4 +30,8 @@ struct NormalPath {
 // Decodes and normalises `raw` (which starts with '/'), reusing `out`'s storage.
 PathError normalize_path(std::string_view raw, NormalPath& out);
 
+// Appends `text` with every byte but RFC 3986 unreserved characters and '/' written as
+// %HH: a decoded path (or a file name) made safe for a URI reference or a header.
+void append_percent_encoded(std::string_view text, std::string& out);
+
 }  // namespace pywebd

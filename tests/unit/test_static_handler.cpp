@@ -115,6 +115,33 @@ TEST_F(HandlerTest, DirectoriesAndIndex) {
     EXPECT_EQ(response_.status, 404);
 }
 
+// The Location of a directory redirect is built from the normalised path, so a request
+// cannot make it name another host ("//evil.example/..." is scheme-relative).
+TEST_F(HandlerTest, DirectoryRedirectNeverLeavesTheSite) {
+    struct Case {
+        std::string target, location;
+    };
+    dir_.write("sp ace&\xC3\xA9/q?x/index.html", "x");
+    for (const Case& c : std::vector<Case>{
+             {"//evil.example/%2e%2e/docs", "/docs/"},
+             {"//docs", "/docs/"},
+             {"//docs?x=1", "/docs/?x=1"},
+             {"/%2e/docs", "/docs/"},
+             {"/docs/%2E%2E/docs", "/docs/"},
+             {"/./evil.example/../docs", "/docs/"},
+             {"/sp%20ace%26%C3%A9", "/sp%20ace%26%C3%A9/"},
+             {"/sp%20ace&%C3%A9/q%3Fx", "/sp%20ace%26%C3%A9/q%3Fx/"},
+         }) {
+        SCOPED_TRACE(c.target);
+        get(c.target);
+        EXPECT_EQ(response_.status, 301);
+        EXPECT_TRUE(has("Location: " + c.location)) << response_.head;
+    }
+    get("/%5Cevil.example/docs");  // a backslash is never a separator: refused, not redirected
+    EXPECT_EQ(response_.status, 400);
+    EXPECT_FALSE(has("Location"));
+}
+
 TEST_F(HandlerTest, IndexNamesInOrder) {
     dir_.write("multi/second.html", "2");
     ServeOptions options;
