@@ -10,6 +10,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "log_file.hpp"
+
 namespace pywebd {
 namespace {
 
@@ -55,9 +57,9 @@ std::optional<std::string> Logger::open(const std::string& destination) {
         path_.clear();
         return std::nullopt;
     }
-    UniqueFd fd(::open(destination.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!fd) return fmt::format("cannot open error log {}: {}", destination, std::strerror(errno));
-    file_ = std::move(fd);
+    OpenedLog opened = open_log_file(destination);
+    if (!opened.fd) return "cannot open error log " + opened.error;
+    file_ = std::move(opened.fd);
     path_ = destination;
     return std::nullopt;
 }

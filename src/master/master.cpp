@@ -20,6 +20,7 @@
 #include "clock.hpp"
 #include "effective_config.hpp"
 #include "exit_code.hpp"
+#include "log_file.hpp"
 #include "privileges.hpp"
 #include "signals.hpp"
 #include "worker.hpp"
@@ -49,10 +50,9 @@ void close_fds_except(std::vector<int> keep) {
 
 UniqueFd open_access_log(const Config& config) {
     if (config.access_log.empty()) return {};
-    UniqueFd fd(::open(config.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!fd)
-        throw BindError(fmt::format("cannot open access log {}: {}", config.access_log.string(), std::strerror(errno)));
-    return fd;
+    OpenedLog opened = open_log_file(config.access_log);
+    if (!opened.fd) throw BindError("cannot open access log " + opened.error);
+    return std::move(opened.fd);
 }
 
 }  // namespace

@@ -289,6 +289,59 @@ TEST(LogReopen, RespawnedWorkerWritesTheCurrentFile) {
     EXPECT_NE(current.find("/a.txt?after"), std::string::npos) << current;
 }
 
+// A root master opens the log files it hands to unprivileged workers. Whoever can write
+// in the log directory must not be able to point those opens at another file.
+TEST(LogFiles, RootMasterRefusesALogReplacedByASymlink) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    ServerProcess server(ServerOptions{.yaml = "user: nobody\naccess_log: access.log\n"});
+    server.write("a.txt", "a");
+    const auto secret = server.dir().write("secret", "root only\n");
+    std::filesystem::permissions(secret, std::filesystem::perms(0600));
+    const auto log = server.dir().path() / "access.log";
+    std::filesystem::remove(log);
+    std::filesystem::create_symlink(secret, log);  // what a worker user could do in its own log directory
+    server.signal(SIGUSR1);
+    ASSERT_TRUE(wait_for_log(server, "cannot open access log", 10s)) << server.error_log();
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(http_get(server.port(), "/a.txt")->status, 200);  // serves on
+    const auto old = server.workers();
+    ::kill(old.at(0), SIGKILL);  // a respawn opens the log again
+    ASSERT_EQ(server.wait_for_workers(2, {old.at(0)}, 10s).size(), 2u);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(http_get(server.port(), "/a.txt")->status, 200);
+    ASSERT_EQ(WEXITSTATUS(server.stop()), 0);
+    std::ifstream in(secret);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "root only\n");
+    EXPECT_NE(server.error_log().find("symbolic link"), std::string::npos) << server.error_log();
+}
+
+TEST(LogFiles, RootMasterRefusesALogDirectoryOthersMayWrite) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    TempDir dir;
+    dir.write("root/index.html", "x");
+    std::filesystem::create_directory(dir.path() / "logs");
+    ASSERT_EQ(::chown((dir.path() / "logs").c_str(), 65534, 65534), 0);  // nobody's, as a worker user's would be
+    dir.write("server.yaml", "root: root\nuser: nobody\nlisten: [\"127.0.0.1:0\"]\naccess_log: logs/access.log\n");
+    RunResult r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("logs is writable by uid 65534"), std::string::npos) << r.output;
+    // The same for the error log, and for a directory any user may write.
+    ASSERT_EQ(::chown((dir.path() / "logs").c_str(), 0, 0), 0);
+    std::filesystem::permissions(dir.path() / "logs", std::filesystem::perms(01777));
+    dir.write("server.yaml", "root: root\nuser: nobody\nlisten: [\"127.0.0.1:0\"]\nerror_log: logs/error.log\n");
+    r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("logs is writable by others"), std::string::npos) << r.output;
+}
+
+TEST(LogFiles, ALogThatIsNotARegularFileIsRefused) {
+    TempDir dir;
+    dir.write("root/index.html", "x");
+    ASSERT_EQ(::mkfifo((dir.path() / "fifo").c_str(), 0600), 0);  // opening it to write would block
+    dir.write("server.yaml", "root: root\nlisten: [\"127.0.0.1:0\"]\naccess_log: fifo\n" + user_line());
+    const RunResult r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
+}
+
 TEST(CrashLoop, BacksOffThenRecovers) {
     ServerProcess server(ServerOptions{.workers = 1});
     std::vector<std::chrono::milliseconds> gaps;

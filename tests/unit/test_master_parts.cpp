@@ -1,16 +1,27 @@
-// The master's pure parts: command line, crash back-off, supervisor bookkeeping.
+// The master's pure parts: command line, log files, crash back-off, supervisor bookkeeping.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <filesystem>
+
 #include "cli.hpp"
+#include "log_file.hpp"
 #include "supervisor.hpp"
+#include "temp_dir.hpp"
 
 namespace pywebd {
 namespace {
 
 CliResult parse(std::vector<std::string> args) { return parse_command_line(args); }
+
+mode_t current_umask() {
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    return mask;
+}
 
 TEST(CommandLine, Defaults) {
     const CliResult r = parse({});
@@ -68,6 +79,27 @@ TEST(Backoff, FirstCrashImmediateThenDoublingCappedAndResetWhenStable) {
     EXPECT_EQ(b.on_crash(10), Backoff::kMaxDelayMs);
     EXPECT_EQ(b.on_crash(Backoff::kStableMs), 0);  // it had recovered
     EXPECT_EQ(b.on_crash(10), 100);
+}
+
+TEST(LogFile, AppendsToARegularFileAndRefusesLinksAndSpecialFiles) {
+    test::TempDir dir;
+    OpenedLog log = open_log_file(dir.path() / "new.log");
+    ASSERT_TRUE(log.fd) << log.error;
+    struct stat st {};
+    ASSERT_EQ(::fstat(log.fd.get(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u & ~current_umask());
+    const auto target = dir.write("target", "");
+    std::filesystem::create_symlink(target, dir.path() / "link.log");
+    log = open_log_file(dir.path() / "link.log");
+    EXPECT_FALSE(log.fd);
+    EXPECT_NE(log.error.find("link.log: is a symbolic link"), std::string::npos) << log.error;
+    ASSERT_EQ(::mkfifo((dir.path() / "fifo.log").c_str(), 0600), 0);
+    log = open_log_file(dir.path() / "fifo.log");  // returns at once: nobody reads the FIFO
+    EXPECT_NE(log.error.find("not a regular file"), std::string::npos) << log.error;
+    std::filesystem::create_directory(dir.path() / "dir.log");
+    log = open_log_file(dir.path() / "dir.log");
+    EXPECT_FALSE(log.fd);
+    EXPECT_FALSE(open_log_file(dir.path() / "missing" / "x.log").fd);
 }
 
 TEST(DescribeExit, SignalOrStatus) {
