@@ -4,15 +4,14 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
 namespace pywebd {
 
 Channel open_channel() {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
-        throw std::system_error(errno, std::generic_category(), "socketpair");
-    return Channel{UniqueFd(fds[0]), UniqueFd(fds[1])};
+        return Channel{UniqueFd(), UniqueFd(), errno};
+    return Channel{UniqueFd(fds[0]), UniqueFd(fds[1]), 0};
 }
 
 bool send_message(int socket, ChannelMessage message, int fd) {

@@ -17,9 +17,9 @@ enum class ChannelMessage : std::uint8_t {
 struct Channel {
     UniqueFd master_end;
     UniqueFd worker_end;
+    int error = 0;  // errno of socketpair when the ends are invalid (EMFILE …)
 };
 
-// Throws std::system_error.
 Channel open_channel();
 
 // Sends one message, with `fd` attached when it is >= 0. False if the peer is gone.

@@ -263,6 +263,9 @@ void Master::reload(std::int64_t now) {
     } catch (const BindError& error) {
         log_.error("reload failed: {}", error.what());
         failure = error.what();
+    } catch (const std::exception& error) {  // out of memory or descriptors, say: the old generation serves on
+        log_.error("reload failed: {}", error.what());
+        failure = error.what();
     }
     last_reload_ = "failed: " + failure;
     notifier_.ready(status_line());
@@ -312,6 +315,10 @@ void Master::send_logs(const WorkerProcess& process) const {
 
 Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
     Channel channel = open_channel();
+    if (channel.error != 0) {
+        log_.error("cannot start worker slot={}: channel: {}", slot, std::strerror(channel.error));
+        return {};
+    }
     // Opened afresh for each worker: one respawned after a log rotation must write to
     // the new file, not to the one the generation opened before the rotation.
     UniqueFd access_log;

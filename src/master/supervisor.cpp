@@ -41,7 +41,7 @@ void Supervisor::stage(std::shared_ptr<const Generation> generation, std::int64_
 
 void Supervisor::fill(Tracked& tracked, std::int64_t now_ms) {
     tracked.slots.assign(tracked.generation->config.effective_workers(), Slot{});
-    for (unsigned slot = 0; slot < tracked.slots.size(); ++slot) spawn(tracked, slot, now_ms);
+    for (unsigned slot = 0; slot < tracked.slots.size() && !tracked.failed; ++slot) spawn(tracked, slot, now_ms);
 }
 
 void Supervisor::promote(int signal, std::int64_t now_ms, std::int64_t grace_ms) {
@@ -62,7 +62,13 @@ void Supervisor::spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms) {
     tracked.slots[slot].respawn_at_ms = -1;
     Spawned spawned = spawner_(*tracked.generation, slot);
     if (spawned.pid < 0) {
-        // fork failed (EAGAIN, ENOMEM): try again later instead of giving up the slot.
+        // fork or its channel failed (EAGAIN, ENOMEM, EMFILE). A reload that cannot start
+        // its workers has failed, and the current generation serves on; a slot of the
+        // current generation is tried again later instead of being given up.
+        if (&tracked == &pending_) {
+            pending_.failed = true;
+            return;
+        }
         tracked.slots[slot].respawn_at_ms = now_ms + tracked.slots[slot].backoff.on_crash(0) + Backoff::kFirstDelayMs;
         return;
     }

@@ -158,6 +158,30 @@ void reload_under_load(bool with_invalid_config) {
 TEST(Reload, UnderLoadNoRequestFails) { reload_under_load(false); }
 TEST(Reload, UnderLoadWithAnInvalidConfigInTheMiddle) { reload_under_load(true); }
 
+// Out of descriptors while forking a new generation (a channel per worker): the reload
+// fails like a failed fork, and the master and the old generation serve on.
+TEST(Reload, RunningOutOfDescriptorsFailsTheReloadNotTheMaster) {
+    ServerProcess server(ServerOptions{.workers = 1, .nofile = 14});
+    server.write("index.html", "x");
+    const pid_t master = server.pid();
+    server.write_config(config_for("root", 12));
+    auto seen = reload(server);
+    ASSERT_FALSE(seen.empty()) << server.error_log();
+    EXPECT_NE(seen.back().find("last reload: failed"), std::string::npos) << join(seen);
+    const auto r = http_get(server.port(), "/");
+    ASSERT_TRUE(r) << server.error_log();
+    EXPECT_EQ(r->body, "x");
+    EXPECT_TRUE(std::regex_search(server.error_log(), std::regex(R"(\[error\].*(channel|fork).*(Too many open files))")))
+        << server.error_log();
+    EXPECT_EQ(server.wait_for_workers(1, {}, 10s).size(), 1u);  // the partial new generation is gone
+    server.write_config(config_for("root", 2));
+    seen = reload(server);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_NE(seen.back().find("last reload: ok"), std::string::npos) << join(seen);
+    EXPECT_EQ(server.pid(), master);
+    EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(Reload, TenSighupsInARowLeaveOneGeneration) {
     ServerProcess server(ServerOptions{.workers = 2});
     server.write("index.html", "x");

@@ -113,6 +113,8 @@ protected:
     SupervisorTest() : epoll_(::epoll_create1(EPOLL_CLOEXEC)), log_("test") {
         log_.set_level(LogLevel::Crit);
         supervisor_ = std::make_unique<Supervisor>(log_, epoll_.get(), [this](const Generation&, unsigned) {
+            if (spawns_left_ == 0) return Spawned{};  // as when fork or the channel fails
+            --spawns_left_;
             ++spawned_;
             const pid_t pid = ::fork();
             if (pid == 0) {
@@ -145,6 +147,7 @@ protected:
     Logger log_;
     std::unique_ptr<Supervisor> supervisor_;
     int spawned_ = 0;
+    int spawns_left_ = 1000;
 };
 
 TEST_F(SupervisorTest, RespawnsCrashedWorkerAtOnceThenBacksOff) {
@@ -207,6 +210,27 @@ TEST_F(SupervisorTest, PendingWorkerDyingBeforeReadyFailsTheReload) {
     EXPECT_EQ(supervisor_->pending(), nullptr);
     EXPECT_EQ(supervisor_->current()->number, 1u);
     EXPECT_EQ(spawned_, 2);
+}
+
+TEST_F(SupervisorTest, ANewGenerationThatCannotBeForkedFailsTheReload) {
+    supervisor_->start(generation(1, 1), 0);
+    spawns_left_ = 2;  // the third of four new workers cannot be started
+    supervisor_->stage(generation(2, 4), 0);
+    EXPECT_TRUE(supervisor_->pending_failed());
+    EXPECT_EQ(spawned_, 3);  // and the fourth is not even tried
+    supervisor_->abandon(SIGKILL, 5, 1000);
+    EXPECT_EQ(supervisor_->current()->number, 1u);
+    EXPECT_EQ(supervisor_->next_deadline(), 1005);  // the abandoned workers' kill time; no respawn scheduled
+}
+
+TEST_F(SupervisorTest, AWorkerThatCannotBeForkedIsTriedAgainLater) {
+    spawns_left_ = 0;
+    supervisor_->start(generation(1, 1), 0);
+    EXPECT_EQ(supervisor_->process_count(), 0u);
+    ASSERT_TRUE(supervisor_->next_deadline());
+    spawns_left_ = 1;
+    supervisor_->run_due(*supervisor_->next_deadline(), false);
+    EXPECT_EQ(supervisor_->process_count(), 1u);
 }
 
 TEST_F(SupervisorTest, QuittingWorkersAreKilledAtTheirDeadline) {
