@@ -14,10 +14,10 @@
 
 namespace pywebd {
 
-std::int64_t Backoff::on_crash(std::int64_t lived_ms) {
-    crashes = lived_ms >= kStableMs ? 1 : crashes + 1;
-    if (crashes <= 1) return 0;
-    const unsigned doublings = std::min(crashes - 2, 20u);
+std::int64_t Backoff::on_failed_start() {
+    ++failed_starts;
+    if (failed_starts <= 1) return 0;
+    const unsigned doublings = std::min(failed_starts - 2, 20u);
     return std::min(kFirstDelayMs << doublings, kMaxDelayMs);
 }
 
@@ -69,7 +69,7 @@ void Supervisor::spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms) {
             pending_.failed = true;
             return;
         }
-        tracked.slots[slot].respawn_at_ms = now_ms + tracked.slots[slot].backoff.on_crash(0) + Backoff::kFirstDelayMs;
+        tracked.slots[slot].respawn_at_ms = now_ms + tracked.slots[slot].backoff.on_failed_start() + Backoff::kFirstDelayMs;
         return;
     }
     auto process = std::make_unique<WorkerProcess>();
@@ -77,7 +77,6 @@ void Supervisor::spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms) {
     process->generation = tracked.generation->number;
     process->slot = slot;
     process->channel = std::move(spawned.channel);
-    process->started_ms = now_ms;
     process->generation_data = tracked.generation;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -101,7 +100,10 @@ WorkerProcess* Supervisor::find(pid_t pid) {
 }
 
 void Supervisor::on_ready(pid_t pid) {
-    if (WorkerProcess* p = find(pid)) p->ready = true;
+    WorkerProcess* p = find(pid);
+    if (p == nullptr) return;
+    p->ready = true;
+    if (Tracked* tracked = tracked_for(p->generation)) tracked->slots[p->slot].backoff.on_ready();
 }
 
 bool Supervisor::all_ready(const Tracked& tracked) const {
@@ -145,7 +147,7 @@ bool Supervisor::on_exit(pid_t pid, int status, std::int64_t now_ms, bool stoppi
         pending_.failed = true;
         return true;
     }
-    const std::int64_t delay = slot.backoff.on_crash(now_ms - process->started_ms);
+    const std::int64_t delay = process->ready ? 0 : slot.backoff.on_failed_start();
     slot.respawn_at_ms = now_ms + delay;
     log_.error("worker died unexpectedly slot={} pid={} generation={} {}; restarting in {} ms", process->slot, pid,
                process->generation, describe_exit(status), delay);

@@ -15,17 +15,20 @@
 
 namespace pywebd {
 
-// Back-off before respawning a slot that keeps crashing: the first crash is repaired at
-// once; each further crash of a worker that lived less than kStableMs doubles the wait
-// from 100 ms, up to 30 s. A worker that stayed up kStableMs resets the count.
+// Back-off before respawning a slot whose workers die before they are ready: a worker
+// that cannot start (a crash in start-up, say) is restarted at once the first time, then
+// after 100 ms, 200 ms, … up to 30 s. A worker that became ready resets it: once it has
+// served, its death (the OOM killer, an operator's kill, a crash on some request) is
+// not a crash loop, and it is replaced at once, so the back-off never leaves a
+// generation without the workers that were serving it.
 struct Backoff {
-    static constexpr std::int64_t kStableMs = 5000;
     static constexpr std::int64_t kFirstDelayMs = 100;
     static constexpr std::int64_t kMaxDelayMs = 30000;
-    unsigned crashes = 0;
+    unsigned failed_starts = 0;  // in a row
 
-    // Records a crash of a worker that lived `lived_ms`; returns the wait before respawning.
-    std::int64_t on_crash(std::int64_t lived_ms);
+    // A worker of this slot died before it was ready; returns the wait before respawning.
+    std::int64_t on_failed_start();
+    void on_ready() { failed_starts = 0; }
 };
 
 struct WorkerProcess {
@@ -35,7 +38,6 @@ struct WorkerProcess {
     UniqueFd channel;  // master end
     bool ready = false;
     bool quitting = false;  // asked to stop: its exit is planned
-    std::int64_t started_ms = 0;
     std::int64_t kill_at_ms = 0;                        // when quitting: SIGKILL if still alive by then
     std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
 };

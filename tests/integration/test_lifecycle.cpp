@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -366,44 +369,76 @@ TEST(LogFiles, ALogThatIsNotARegularFileIsRefused) {
     EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
 }
 
-TEST(CrashLoop, BacksOffThenRecovers) {
-    ServerProcess server(ServerOptions{.workers = 1});
-    std::vector<std::chrono::milliseconds> gaps;
-    auto current = server.workers();
-    for (int i = 0; i < 5; ++i) {
-        ASSERT_EQ(current.size(), 1u);
-        const auto killed = Clock::now();
-        ::kill(current[0], SIGKILL);
-        const auto next = server.wait_for_workers(1, current, 5s);
-        ASSERT_EQ(next.size(), 1u);
-        ASSERT_NE(next[0], current[0]);
-        gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed));
-        current = next;
+// Workers killed again and again while serving (the OOM killer, an operator) are not a
+// crash loop: each is replaced at once, and the server answers throughout.
+TEST(CrashLoop, KillingAServingWorkerEvery500msNeverStopsService) {
+    ServerProcess server(ServerOptions{.workers = 2});
+    server.write("a.txt", "a");
+    constexpr int kSeconds = 12;
+    constexpr int kClients = 8;
+    std::array<std::atomic<int>, kSeconds + 2> answered{};
+    std::atomic<int> timeouts{0}, refused{0}, cut{0};
+    std::atomic<bool> stop{false};
+    const auto started = Clock::now();
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i)
+        clients.emplace_back([&] {
+            while (!stop) {
+                const auto sent = Clock::now();
+                HttpClient client(server.port(), "127.0.0.1", 3s);
+                if (!client.connected()) {
+                    ++refused;
+                    continue;
+                }
+                const auto r = client.get("/a.txt", "Connection: close\r\n");
+                const auto now = Clock::now();
+                if (r && r->status == 200) {
+                    const auto second = std::chrono::duration_cast<std::chrono::seconds>(now - started).count();
+                    ++answered[static_cast<std::size_t>(std::min<long>(second, kSeconds + 1))];
+                } else if (now - sent >= 3s) {
+                    ++timeouts;  // nobody answered: no worker was there to accept
+                } else {
+                    ++cut;  // the connection died with the worker that held it
+                }
+            }
+        });
+    int kills = 0;
+    while (Clock::now() - started < std::chrono::seconds(kSeconds)) {
+        std::this_thread::sleep_for(500ms);
+        const auto workers = server.workers();
+        if (workers.empty()) continue;
+        ::kill(workers[static_cast<std::size_t>(kills) % workers.size()], SIGKILL);
+        ++kills;
     }
-    // 0, 100, 200, 400, 800 ms: each wait at least the back-off, and growing.
-    EXPECT_LT(gaps[0], 500ms);
-    EXPECT_GE(gaps[2], 200ms);
-    EXPECT_GE(gaps[3], 400ms);
-    EXPECT_GE(gaps[4], 800ms);
-    EXPECT_GT(gaps[4], gaps[1]);
-    EXPECT_NE(server.error_log().find("restarting in 800 ms"), std::string::npos) << server.error_log();
-    // Left alone for the stable period, the slot recovers: the next crash is repaired at once.
-    std::this_thread::sleep_for(5200ms);
-    const auto killed = Clock::now();
-    ::kill(current[0], SIGKILL);
-    ASSERT_EQ(server.wait_for_workers(1, current, 5s).size(), 1u);
-    EXPECT_LT(Clock::now() - killed, 500ms);
-    EXPECT_EQ(http_get(server.port(), "/nope")->status, 404);
+    stop = true;
+    for (auto& t : clients) t.join();
+    std::string per_second;
+    for (int s = 0; s < kSeconds; ++s) per_second += std::to_string(answered[static_cast<std::size_t>(s)]) + " ";
+    std::cout << "kills=" << kills << " answered per second: " << per_second << "cut=" << cut
+              << " timeouts=" << timeouts << " refused=" << refused << std::endl;
+    for (int s = 0; s < kSeconds; ++s)
+        EXPECT_GT(answered[static_cast<std::size_t>(s)], 0) << "no answer in second " << s << ": " << per_second;
+    EXPECT_EQ(timeouts, 0);
+    EXPECT_EQ(refused, 0);
+    EXPECT_LE(cut, kills * kClients);  // at most the connections each killed worker held
+    EXPECT_EQ(server.wait_for_workers(2, {}, 10s).size(), 2u);
+    EXPECT_EQ(server.error_log().find("restarting in 1"), std::string::npos) << "a serving worker was backed off";
 }
 
 TEST(Watchdog, PingsAtHalfTheInterval) {
     ServerProcess server(ServerOptions{.env = {"WATCHDOG_USEC=400000"}});
-    int pings = 0;
-    const auto deadline = Clock::now() + 1100ms;
-    while (Clock::now() < deadline)
-        if (auto m = server.next_notification(300ms); m && *m == "WATCHDOG=1") ++pings;
-    EXPECT_GE(pings, 4);  // every 200 ms
-    EXPECT_LE(pings, 7);
+    std::vector<Clock::time_point> pings;
+    const auto deadline = Clock::now() + 15s;  // generous: a loaded machine only delays pings
+    while (pings.size() < 7 && Clock::now() < deadline)
+        if (auto m = server.next_notification(1s); m && *m == "WATCHDOG=1") pings.push_back(Clock::now());
+    ASSERT_EQ(pings.size(), 7u);
+    std::vector<std::chrono::milliseconds> gaps;
+    for (std::size_t i = 1; i < pings.size(); ++i)
+        gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(pings[i] - pings[i - 1]));
+    std::sort(gaps.begin(), gaps.end());
+    const auto median = gaps[gaps.size() / 2];
+    EXPECT_GE(median, 150ms);  // every 200 ms: not more often …
+    EXPECT_LE(median, 350ms);  // … and well inside the 400 ms systemd allows
 }
 
 TEST(Privileges, WorkersDropToTheConfiguredUser) {

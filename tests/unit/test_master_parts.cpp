@@ -69,16 +69,17 @@ TEST(CommandLine, HelpAndVersionExitZero) {
     EXPECT_EQ(r.output.rfind("pywebd ", 0), 0u);
 }
 
-TEST(Backoff, FirstCrashImmediateThenDoublingCappedAndResetWhenStable) {
+TEST(Backoff, FirstFailedStartImmediateThenDoublingCappedAndResetByReady) {
     Backoff b;
-    EXPECT_EQ(b.on_crash(10), 0);
-    EXPECT_EQ(b.on_crash(10), 100);
-    EXPECT_EQ(b.on_crash(10), 200);
-    EXPECT_EQ(b.on_crash(10), 400);
-    for (int i = 0; i < 20; ++i) b.on_crash(10);
-    EXPECT_EQ(b.on_crash(10), Backoff::kMaxDelayMs);
-    EXPECT_EQ(b.on_crash(Backoff::kStableMs), 0);  // it had recovered
-    EXPECT_EQ(b.on_crash(10), 100);
+    EXPECT_EQ(b.on_failed_start(), 0);
+    EXPECT_EQ(b.on_failed_start(), 100);
+    EXPECT_EQ(b.on_failed_start(), 200);
+    EXPECT_EQ(b.on_failed_start(), 400);
+    for (int i = 0; i < 20; ++i) b.on_failed_start();
+    EXPECT_EQ(b.on_failed_start(), Backoff::kMaxDelayMs);
+    b.on_ready();  // it started after all
+    EXPECT_EQ(b.on_failed_start(), 0);
+    EXPECT_EQ(b.on_failed_start(), 100);
 }
 
 TEST(LogFile, AppendsToARegularFileAndRefusesLinksAndSpecialFiles) {
@@ -164,6 +165,26 @@ TEST_F(SupervisorTest, RespawnsCrashedWorkerAtOnceThenBacksOff) {
     EXPECT_EQ(spawned_, 3);
     supervisor_->run_due(120, false);
     EXPECT_EQ(spawned_, 4);
+}
+
+// Once ready, a worker has served: however often one is killed, it is replaced at once.
+TEST_F(SupervisorTest, ReadyWorkersAreReplacedAtOnceEveryTime) {
+    supervisor_->start(generation(1, 2), 0);
+    for (int i = 0; i < 10; ++i) {
+        for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid);
+        const pid_t victim = supervisor_->pids()[0];
+        supervisor_->on_exit(victim, kill_and_reap(victim), 10 + i, false);
+        EXPECT_EQ(supervisor_->process_count(), 2u) << "kill " << i;
+        EXPECT_EQ(supervisor_->next_deadline(), std::nullopt);
+    }
+    EXPECT_EQ(spawned_, 12);
+    // A worker that dies before it is ready starts the back-off from its first step.
+    pid_t fresh = supervisor_->pids().back();
+    supervisor_->on_exit(fresh, kill_and_reap(fresh), 100, false);
+    EXPECT_EQ(spawned_, 13);
+    fresh = supervisor_->pids().back();
+    supervisor_->on_exit(fresh, kill_and_reap(fresh), 110, false);
+    EXPECT_EQ(supervisor_->next_deadline(), 210);
 }
 
 TEST_F(SupervisorTest, PlannedExitsAreNotRespawned) {
