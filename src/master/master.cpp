@@ -30,6 +30,13 @@ namespace {
 
 constexpr std::uint64_t kSignalKey = 0;  // worker channels use their pid as key
 constexpr std::int64_t kFastStopGraceMs = 1000;
+// A draining worker keeps timeouts.shutdown itself and exits at it, logs flushed; the
+// master's SIGKILL comes this much later, for a worker that is stuck.
+constexpr std::int64_t kDrainKillGraceMs = 2000;
+
+std::int64_t drain_kill_after_ms(const Config& config) {
+    return config.timeouts.shutdown.count() + kDrainKillGraceMs;
+}
 
 // Closes every descriptor of a freshly forked worker except those it needs, so it holds
 // no other worker's channel nor the master's signalfd and epoll.
@@ -213,7 +220,7 @@ void Master::begin_stop(Stop stop, std::int64_t now) {
     stopping_ = stop;
     const Generation* current = supervisor_->current();
     const std::int64_t grace =
-        stop == Stop::Fast || current == nullptr ? kFastStopGraceMs : current->config.timeouts.shutdown.count();
+        stop == Stop::Fast || current == nullptr ? kFastStopGraceMs : drain_kill_after_ms(current->config);
     log_.notice("{} stop: {} workers", stop == Stop::Fast ? "fast" : "graceful", supervisor_->process_count());
     notifier_.stopping(stop == Stop::Fast ? "stopping (fast)" : "stopping: draining connections");
     supervisor_->quit_all(stop == Stop::Fast ? SIGTERM : SIGQUIT, now, grace);
@@ -274,12 +281,12 @@ void Master::reload(std::int64_t now) {
 void Master::finish_reload(std::int64_t now) {
     if (supervisor_->pending() == nullptr) return;
     if (supervisor_->pending_failed()) {
-        const std::int64_t grace = supervisor_->pending()->config.timeouts.shutdown.count();
+        const std::int64_t grace = drain_kill_after_ms(supervisor_->pending()->config);
         supervisor_->abandon(SIGQUIT, now, grace);
         last_reload_ = "failed: new workers could not start";
         log_.error("reload failed: new workers could not start; the previous configuration serves on");
     } else if (supervisor_->pending_ready()) {
-        const std::int64_t grace = supervisor_->current()->config.timeouts.shutdown.count();
+        const std::int64_t grace = drain_kill_after_ms(supervisor_->current()->config);
         supervisor_->promote(SIGQUIT, now, grace);
         last_reload_ = fmt::format("ok (generation {})", supervisor_->current()->number);
         log_.notice("reload complete: generation {} serving", supervisor_->current()->number);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "io.hpp"
 #include "request_facts.hpp"
@@ -17,6 +18,18 @@ namespace {
 constexpr std::size_t kMaxIov = 8;
 // One sendfile call moves at most this much, so one fast client cannot starve the others.
 constexpr std::size_t kSendfileChunk = 1 << 20;
+
+std::string_view token(Ending how) {
+    switch (how) {
+    case Ending::Complete: return "complete";
+    case Ending::PeerClosed: return "peer_closed";
+    case Ending::SendFailed: return "send_error";
+    case Ending::SendTimeout: return "send_timeout";
+    case Ending::FileShrank: return "file_shrank";
+    case Ending::Shutdown: return "shutdown";
+    }
+    return "unknown";
+}
 
 // The first line of whatever was received, for logging a request we could not parse.
 std::string_view first_line(std::string_view buffered) {
@@ -61,6 +74,10 @@ bool Connection::between_requests() const {
 
 void Connection::close_if_idle(ConnectionServices& s) {
     if (between_requests()) close(s);
+}
+
+void Connection::abort(ConnectionServices& s) {
+    if (state_ != ConnState::Closed) close(s, Ending::Shutdown);
 }
 
 void Connection::drive(ConnectionServices& s) {
@@ -182,6 +199,7 @@ void Connection::begin_sending(ConnectionServices& s) {
                                             [](const BodySegment& segment) { return segment.data == nullptr; });
     if (several_writes) set_nodelay();
     state_ = ConnState::Sending;
+    responding_ = true;
     head_offset_ = segment_offset_ = body_sent_ = 0;
     segment_ = 0;
     s.timers.arm(*this, TimerKind::Send, s.now_ms);
@@ -226,9 +244,7 @@ bool Connection::send_response(ConnectionServices& s) {
                 static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, kSendfileChunk));
             result = send_file(fd_.get(), r.file->fd.get(), file.offset + segment_offset_, chunk);
             if (result.status == Io::Done && result.bytes == 0) {
-                // The file shrank after we announced its length: the framing is broken.
-                s.log.warn("file shrank while being sent conn={} status={}", id_, r.status);
-                close(s);
+                close(s, Ending::FileShrank);  // shorter than announced: the framing is broken
                 return false;
             }
         } else {
@@ -241,20 +257,34 @@ bool Connection::send_response(ConnectionServices& s) {
             s.timers.arm(*this, TimerKind::Send, s.now_ms);  // progress restarts the clock
             break;
         case Io::WouldBlock: writable_ = false; return false;
-        case Io::PeerClosed:
-        case Io::Failed:
-            if (result.status == Io::Failed) s.log.info("send failed conn={} error={}", id_, result.error);
-            close(s);
-            return false;
+        case Io::PeerClosed: close(s, Ending::PeerClosed); return false;
+        case Io::Failed: close(s, Ending::SendFailed, result.error); return false;
         }
     }
     return false;
 }
 
-void Connection::finish_response(ConnectionServices& s) {
-    RequestBuffers& b = *buffers_;
+// The one place a response ends, however it ends: its access-log line with the bytes
+// that actually went out, and for an abort, why.
+void Connection::complete(ConnectionServices& s, Ending how, int error) {
+    responding_ = false;
+    const RequestBuffers& b = *buffers_;
     if (s.access_log.enabled())
         s.access_log.add({peer_, s.date.now(), b.request_line, b.response.status, body_sent_, b.referer, b.user_agent});
+    if (how == Ending::Complete) return;
+    // A client going away is its business (info); a file changing under us is ours.
+    const LogLevel level = how == Ending::FileShrank ? LogLevel::Warn : LogLevel::Info;
+    if (error != 0)
+        s.log.log(level, "response aborted conn={} status={} sent={} reason={} error={}", id_, b.response.status,
+                  body_sent_, token(how), std::strerror(error));
+    else
+        s.log.log(level, "response aborted conn={} status={} sent={} reason={}", id_, b.response.status, body_sent_,
+                  token(how));
+}
+
+void Connection::finish_response(ConnectionServices& s) {
+    RequestBuffers& b = *buffers_;
+    complete(s, Ending::Complete);
     if (b.response.close) return start_lingering(s);
     b.response.clear();
     b.drop_front(b.consumed);
@@ -303,7 +333,7 @@ void Connection::on_timeout(ConnectionServices& s) {
             return drive(s);
         }
         return close(s);
-    case TimerKind::Send: s.log.info("send timeout conn={} sent={}", id_, body_sent_); return close(s);
+    case TimerKind::Send: return close(s, Ending::SendTimeout);
     case TimerKind::KeepAlive:
     case TimerKind::Linger: return close(s);
     }
@@ -313,7 +343,8 @@ void Connection::release_buffers(ConnectionServices& s) {
     if (buffers_) s.pool.release(std::move(buffers_));
 }
 
-void Connection::close(ConnectionServices& s) {
+void Connection::close(ConnectionServices& s, Ending why, int error) {
+    if (responding_) complete(s, why, error);
     s.timers.disarm(*this);
     release_buffers(s);
     fd_.reset();

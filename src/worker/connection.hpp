@@ -24,6 +24,17 @@ enum class ConnState : std::uint8_t {
     Closed,       // fd closed; the worker frees the slot after the current event batch
 };
 
+// How a response ended. Every response ends through Connection::complete(), which logs
+// it with the bytes that actually went out; all but Complete are aborts.
+enum class Ending : std::uint8_t {
+    Complete,     // every byte sent
+    PeerClosed,   // the client reset or closed the connection (ECONNRESET, EPIPE)
+    SendFailed,   // another send error
+    SendTimeout,  // no progress for timeouts.send
+    FileShrank,   // the file got shorter than the length announced
+    Shutdown,     // the worker stopped (drain deadline, fast stop)
+};
+
 // What connections use from their worker. One per worker; `now_ms` and `draining` are
 // updated by the worker's loop.
 struct ConnectionServices {
@@ -56,6 +67,8 @@ public:
     void on_timeout(ConnectionServices& s);
     // Graceful stop: a connection with no request in progress closes now.
     void close_if_idle(ConnectionServices& s);
+    // The worker is exiting: close now, logging a response in progress as aborted.
+    void abort(ConnectionServices& s);
 
     ConnState state() const { return state_; }
     bool between_requests() const;
@@ -72,9 +85,11 @@ private:
     bool send_response(ConnectionServices& s);
     void advance(std::size_t bytes);
     void finish_response(ConnectionServices& s);
+    void complete(ConnectionServices& s, Ending how, int error = 0);
     void start_lingering(ConnectionServices& s);
     void linger(ConnectionServices& s);
-    void close(ConnectionServices& s);
+    // The one way a connection closes; a response still being sent ends with `why`.
+    void close(ConnectionServices& s, Ending why = Ending::PeerClosed, int error = 0);
     void release_buffers(ConnectionServices& s);
     void set_nodelay();
     bool must_linger() const;
@@ -96,6 +111,7 @@ private:
     bool peer_shut_ = false;      // EPOLLRDHUP seen: keep reading to the EOF
     bool nodelay_ = false;        // TCP_NODELAY set (lazily: most short-lived connections never need it)
     bool client_closes_ = false;  // the current request asked to close, and nothing follows it
+    bool responding_ = false;     // a response has begun and not yet been complete()d
 };
 
 }  // namespace pywebd

@@ -354,7 +354,10 @@ void Worker::begin_drain() {
     draining_ = true;
     services_->draining = true;
     connections_at_drain_ = active_;
+    // The drain's deadline is ours to keep: at it we close what is left, log it and exit.
+    // The master waits a grace period longer before it resorts to SIGKILL.
     drain_deadline_ms_ = services_->now_ms + config_.timeouts.shutdown.count();
+    access_log_.flush();  // what was answered before the stop is on disk whatever happens next
     idle_close_ms_ = std::min(services_->now_ms + kIdleGraceMs, drain_deadline_ms_);
     log_.notice("worker draining slot={} open={}", slot_, active_);
 }
@@ -370,7 +373,10 @@ void Worker::close_idle_connections() {
 }
 
 void Worker::close_all() {
-    for (auto& c : slots_) c.reset();
+    for (auto& c : slots_) {
+        if (c) c->abort(*services_);
+        c.reset();
+    }
     active_ = 0;
 }
 

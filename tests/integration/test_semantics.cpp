@@ -3,9 +3,11 @@
 // downloads with curl, custom error pages, listings, per-path headers — and what
 // hostile clients get: smuggling vectors refused, slowloris held off.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -341,16 +343,57 @@ TEST(Hostile, NormalClientServedWhileFiveHundredSlowConnectionsHang) {
     EXPECT_EQ(timed_out, 250);
 }
 
-TEST(Hostile, ReaderThatStopsReadingIsCutAtTheSendTimeout) {
-    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  send: 500ms\n"});
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The bytes an access-log line says were sent for `target`, or -1 if no line has it.
+long long logged_bytes(const std::string& access_log, const std::string& target) {
+    std::smatch m;
+    const std::regex line("\"GET " + target + R"( HTTP/1\.1" 200 (\d+) )");
+    return std::regex_search(access_log, m, line) ? std::stoll(m[1]) : -1;
+}
+
+TEST(Hostile, ReaderThatStopsReadingIsCutAtTheSendTimeoutAndLogged) {
+    ServerProcess server(ServerOptions{.yaml = "timeouts:\n  send: 500ms\naccess_log: access.log\n"});
     server.write("big.bin", std::string(32 << 20, 'x'));
     HttpClient client(server.port());
     ASSERT_TRUE(client.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"));
-    std::this_thread::sleep_for(1500ms);  // socket buffers full, no progress for > 500 ms
+    ASSERT_TRUE(wait_for_log(server, "send_timeout", 10s));  // socket buffers full, no progress for 500 ms
     const std::string got = client.read_until_close();
     EXPECT_GT(got.size(), 0u);
     EXPECT_LT(got.size(), 32u << 20);  // cut off: the server gave up on it
-    EXPECT_NE(server.error_log().find("send timeout"), std::string::npos);
+    ASSERT_EQ(WEXITSTATUS(server.stop()), 0);
+    const long long sent = logged_bytes(read_file(server.dir().path() / "access.log"), "/big\\.bin");
+    EXPECT_GT(sent, 0);
+    EXPECT_LT(sent, 32ll << 20);
+    EXPECT_TRUE(std::regex_search(server.error_log(),
+                                  std::regex(R"(response aborted conn=\d+ status=200 sent=\d+ reason=send_timeout)")))
+        << server.error_log();
+}
+
+TEST(Hostile, ClientResetMidResponseIsLoggedWithTheBytesSent) {
+    ServerProcess server(ServerOptions{.yaml = "access_log: access.log\n"});
+    server.write("big.bin", std::string(64 << 20, 'x'));
+    {
+        HttpClient client(server.port());
+        ASSERT_TRUE(client.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"));
+        std::string got;
+        char buffer[65536];
+        while (got.size() < (1u << 20)) {
+            const ssize_t n = ::recv(client.fd(), buffer, sizeof buffer, 0);
+            ASSERT_GT(n, 0);
+            got.append(buffer, static_cast<std::size_t>(n));
+        }
+        const linger reset{1, 0};  // close with RST, as a crashed or impatient client does
+        ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    ASSERT_TRUE(wait_for_log(server, "reason=peer_closed", 10s)) << server.error_log();
+    ASSERT_EQ(WEXITSTATUS(server.stop()), 0);
+    const long long sent = logged_bytes(read_file(server.dir().path() / "access.log"), "/big\\.bin");
+    EXPECT_GE(sent, (1 << 20) - 512);  // at least what the client read, minus the head
+    EXPECT_LT(sent, 64ll << 20);
 }
 
 TEST(Listing, OnlyWhenConfigured) {

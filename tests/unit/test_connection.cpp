@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "connection.hpp"
@@ -30,6 +31,7 @@ protected:
         dir_.write("a.txt", "AAAA");
         dir_.write("big.bin", std::string(300000, 'x'));
         root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        access_.reopen(UniqueFd(::open((dir_.path() / "access.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600)));
         handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_,
                                                    cache_);
         services_ = std::make_unique<ConnectionServices>(ConnectionServices{pool_, timers_, *handler_, access_, date_,
@@ -56,6 +58,14 @@ protected:
             connection_->on_events(EPOLLOUT, *services_);  // room again: let it continue
         }
         return out;
+    }
+    // The access log so far (the fixture logs to a file in the temp dir).
+    std::string access_log_line() {
+        access_.flush();
+        std::ifstream in(dir_.path() / "access.log");
+        std::string line;
+        std::getline(in, line);
+        return line;
     }
     bool client_sees_eof() {
         char c;
@@ -172,6 +182,12 @@ TEST_F(ConnectionTest, FileThatShrinksWhileSentEndsTheConnection) {
     EXPECT_LT(r.size() - (r.find("\r\n\r\n") + 4), 300000u);  // never padded to the announced length
     EXPECT_EQ(connection_->state(), ConnState::Closed);
     EXPECT_TRUE(client_sees_eof());
+    // The aborted response is logged like any other, with the bytes that went out.
+    const std::string line = access_log_line();
+    EXPECT_NE(line.find("\"GET /big.bin HTTP/1.1\" 200 "), std::string::npos) << line;
+    const auto sent = std::stoull(line.substr(line.find("\" 200 ") + 6));
+    EXPECT_GT(sent, 0u);
+    EXPECT_LT(sent, 300000u);
 }
 
 TEST_F(ConnectionTest, HeaderTimeoutAnswers408OnlyWhenBytesArrived) {
