@@ -345,9 +345,6 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
 }
 
 void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd channel, UniqueFd access_log) {
-    // A worker must not outlive its master: if the master dies, drain and exit.
-    ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
-    if (::getppid() != pid_) ::_exit(0);
     ::unsetenv("NOTIFY_SOCKET");
     std::vector<int> keep = generation.listener_fds();
     keep.push_back(channel.get());
@@ -360,6 +357,14 @@ void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd c
         log_.crit("{}", *error);
         ::_exit(kWorkerFatalStatus);
     }
+    // A worker must not outlive its master: if the master dies, drain and exit. Set after
+    // the privilege drop, which clears it; then check the master did not die before it.
+    ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
+    if (::getppid() != pid_) ::_exit(0);
+    int death_signal = 0;
+    ::prctl(PR_GET_PDEATHSIG, &death_signal);
+    log_.debug("worker identity slot={} uid={} gid={} parent_death_signal={}", slot, ::getuid(), ::getgid(),
+               death_signal);
     int status;
     {
         Worker worker(WorkerSetup{config, generation.mime, generation.listener_fds(), std::move(channel),

@@ -96,7 +96,7 @@ ServerProcess::ServerProcess(ServerOptions options) {
     add_default("error_log", "error_log: error.log");
     add_default("workers", "workers: " + std::to_string(options.workers));
     add_default("log_level", "log_level: info");
-    if (::geteuid() == 0) add_default("user", "user: root");
+    add_default("user", user_line());
     write_config(yaml);
 
     const auto notify_path = dir_.path() / "notify.sock";

@@ -99,6 +99,23 @@ TEST(Processes, KilledWorkerIsReplacedAndOtherConnectionsLive) {
         << log;
 }
 
+// PR_SET_PDEATHSIG is cleared by the kernel when credentials change: it must be set
+// after the privilege drop, or a worker whose master is SIGKILLed relies on the channel alone.
+TEST(Processes, WorkersKeepTheParentDeathSignalAfterDroppingPrivileges) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (to drop privileges)";
+    ServerProcess server(ServerOptions{.yaml = "log_level: debug\n"});
+    ASSERT_TRUE(wait_for_log(server, "parent_death_signal", 10s));
+    const std::string log = server.error_log();
+    const std::regex identity(R"(uid=(\d+) gid=\d+ parent_death_signal=(\d+))");
+    int seen = 0;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), identity); it != std::sregex_iterator(); ++it) {
+        ++seen;
+        EXPECT_NE((*it)[1], "0") << "the worker kept root";
+        EXPECT_EQ((*it)[2], std::to_string(SIGQUIT)) << (*it)[0];
+    }
+    EXPECT_EQ(seen, 2) << log;
+}
+
 TEST(Processes, WorkersExitWhenTheMasterDies) {
     ServerProcess server;
     const auto workers = server.workers();

@@ -42,8 +42,9 @@ private:
     std::filesystem::path path_;
 };
 
-// As root, pywebd refuses to run workers as root unless the config names root: tests
-// that run as root say so; others need nothing.
-inline std::string user_line() { return ::geteuid() == 0 ? "user: root\n" : ""; }
+// As root, pywebd refuses to run workers as root unless the config names a user. Tests
+// that run as root have the workers drop to nobody, as a real deployment does, so the
+// privilege drop and what must survive it are exercised; others need nothing.
+inline std::string user_line() { return ::geteuid() == 0 ? "user: nobody\n" : ""; }
 
 }  // namespace pywebd::test
