@@ -16,8 +16,10 @@ namespace pywebd {
 namespace {
 
 constexpr std::size_t kMaxIov = 8;
-// One sendfile call moves at most this much, so one fast client cannot starve the others.
-constexpr std::size_t kSendfileChunk = 1 << 20;
+// Bytes one connection may send per event-loop turn. A reader as fast as loopback never
+// fills the socket, so without a budget one download would hold the worker to its end;
+// with it, a turn costs at most about one large sendfile and the others get theirs.
+constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
 
 std::string_view token(Ending how) {
     switch (how) {
@@ -80,7 +82,13 @@ void Connection::abort(ConnectionServices& s) {
     if (state_ != ConnState::Closed) close(s, Ending::Shutdown);
 }
 
+void Connection::resume(ConnectionServices& s) {
+    if (wants_turn_) drive(s);
+}
+
 void Connection::drive(ConnectionServices& s) {
+    wants_turn_ = false;
+    std::size_t budget = kSendBudgetPerTurn;
     for (;;) {
         switch (state_) {
         case ConnState::ReadingHead:
@@ -88,7 +96,7 @@ void Connection::drive(ConnectionServices& s) {
             if (!read_request(s)) return;
             break;
         case ConnState::Sending:
-            if (!send_response(s)) return;
+            if (!send_response(s, budget)) return;
             break;
         case ConnState::Lingering: return linger(s);
         case ConnState::Closed: return;
@@ -223,9 +231,13 @@ void Connection::advance(std::size_t bytes) {
     }
 }
 
-bool Connection::send_response(ConnectionServices& s) {
+bool Connection::send_response(ConnectionServices& s, std::size_t& budget) {
     const Response& r = buffers_->response;
     while (writable_) {
+        if (budget == 0) {
+            wants_turn_ = true;  // more to send and room for it, but others go first
+            return false;
+        }
         // Gather the head's remainder and the memory segments that follow it.
         std::array<iovec, kMaxIov> iov{};
         std::size_t count = 0;
@@ -240,8 +252,7 @@ bool Connection::send_response(ConnectionServices& s) {
             result = send_some(fd_.get(), {iov.data(), count}, after < r.segments.size());
         } else if (segment_ < r.segments.size()) {
             const BodySegment& file = r.segments[segment_];
-            const auto chunk =
-                static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, kSendfileChunk));
+            const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(file.length - segment_offset_, budget));
             result = send_file(fd_.get(), r.file->fd.get(), file.offset + segment_offset_, chunk);
             if (result.status == Io::Done && result.bytes == 0) {
                 close(s, Ending::FileShrank);  // shorter than announced: the framing is broken
@@ -254,6 +265,7 @@ bool Connection::send_response(ConnectionServices& s) {
         switch (result.status) {
         case Io::Done:
             advance(result.bytes);
+            budget -= std::min(budget, result.bytes);
             s.timers.arm(*this, TimerKind::Send, s.now_ms);  // progress restarts the clock
             break;
         case Io::WouldBlock: writable_ = false; return false;

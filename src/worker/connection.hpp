@@ -70,6 +70,11 @@ public:
     // The worker is exiting: close now, logging a response in progress as aborted.
     void abort(ConnectionServices& s);
 
+    // Used up its send budget for this turn while the socket could take more: the worker
+    // calls resume() in a later turn (edge-triggered epoll will not report it again).
+    bool wants_turn() const { return wants_turn_; }
+    void resume(ConnectionServices& s);
+
     ConnState state() const { return state_; }
     bool between_requests() const;
     std::uint32_t slot() const { return slot_; }
@@ -82,7 +87,7 @@ private:
     void answer(const http::RequestHead& head, const http::RequestFacts& facts, ConnectionServices& s);
     void answer_error(std::uint16_t status, std::string_view token, ConnectionServices& s);
     void begin_sending(ConnectionServices& s);
-    bool send_response(ConnectionServices& s);
+    bool send_response(ConnectionServices& s, std::size_t& budget);
     void advance(std::size_t bytes);
     void finish_response(ConnectionServices& s);
     void complete(ConnectionServices& s, Ending how, int error = 0);
@@ -112,6 +117,7 @@ private:
     bool nodelay_ = false;        // TCP_NODELAY set (lazily: most short-lived connections never need it)
     bool client_closes_ = false;  // the current request asked to close, and nothing follows it
     bool responding_ = false;     // a response has begun and not yet been complete()d
+    bool wants_turn_ = false;     // stopped at the send budget with the socket still writable
 };
 
 }  // namespace pywebd

@@ -128,7 +128,9 @@ int Worker::run() {
             return kWorkerFatalStatus;
         }
         tick();
+        ready_turn_.swap(ready_);  // those waiting since an earlier turn; new ones wait for the next
         for (int i = 0; i < n; ++i) dispatch(events[static_cast<std::size_t>(i)]);
+        run_ready(ready_turn_);
         expire_timers();
         free_closed();
         if (draining_) {
@@ -158,7 +160,8 @@ void Worker::tick() {
 }
 
 int Worker::timeout_ms() const {
-    std::int64_t wait = 1000;  // the Date header and access-log flush need a tick each second
+    if (!ready_.empty()) return 0;  // connections wait for their next turn: only look for events
+    std::int64_t wait = 1000;       // the Date header and access-log flush need a tick each second
     const std::int64_t now = services_->now_ms;
     if (const auto next = timers_.next_deadline()) wait = std::min(wait, *next - now);
     if (!accepting_ && accept_resume_ms_ > 0) wait = std::min(wait, accept_resume_ms_ - now);
@@ -175,8 +178,7 @@ void Worker::dispatch(const epoll_event& event) {
         Connection* c = index < slots_.size() ? slots_[index].get() : nullptr;
         if (c == nullptr || (c->generation() & 0xFFFFFFu) != generation || c->state() == ConnState::Closed) return;
         c->on_events(event.events, *services_);
-        if (c->state() == ConnState::Closed) closed_.push_back(index);
-        return;
+        return after_drive(*c);
     }
     case Source::Listener:
         if (!accepting_ || index >= listeners_.size()) return;
@@ -280,7 +282,26 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
     ++active_;
     Connection& c = *slots_[index];
     c.start(*services_);
-    if (c.state() == ConnState::Closed) closed_.push_back(index);
+    after_drive(c);
+}
+
+// After a connection ran: closed ones are freed after the batch, those that used up
+// their send budget get another turn.
+void Worker::after_drive(Connection& c) {
+    if (c.state() == ConnState::Closed)
+        closed_.push_back(c.slot());
+    else if (c.wants_turn())
+        ready_.emplace_back(c.slot(), c.generation());
+}
+
+void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn) {
+    for (const auto& [index, generation] : turn) {
+        Connection* c = slots_[index].get();
+        if (c == nullptr || c->generation() != generation || c->state() == ConnState::Closed) continue;
+        c->resume(*services_);
+        after_drive(*c);
+    }
+    turn.clear();
 }
 
 void Worker::set_accepting(bool on) {
@@ -300,7 +321,7 @@ void Worker::expire_timers() {
     while (TimerNode* node = timers_.pop_expired(services_->now_ms)) {
         auto& c = static_cast<Connection&>(*node);
         c.on_timeout(*services_);
-        if (c.state() == ConnState::Closed) closed_.push_back(c.slot());
+        after_drive(c);
     }
 }
 
@@ -366,7 +387,7 @@ void Worker::close_idle_connections() {
     for (auto& c : slots_) {
         if (!c || c->state() == ConnState::Closed) continue;
         c->close_if_idle(*services_);
-        if (c->state() == ConnState::Closed) closed_.push_back(c->slot());
+        after_drive(*c);
     }
     free_closed();
     idle_close_ms_ = services_->now_ms + 1000;

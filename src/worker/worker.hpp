@@ -60,6 +60,8 @@ private:
     void set_accepting(bool on);
     void update_accepting();
     void expire_timers();
+    void after_drive(Connection& c);
+    void run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn);
     void free_closed();
     void begin_drain();
     void close_idle_connections();
@@ -98,6 +100,11 @@ private:
     std::vector<std::unique_ptr<Connection>> slots_;
     std::vector<std::uint32_t> free_slots_;
     std::vector<std::uint32_t> closed_;
+    // Connections that stopped at their send budget with the socket still writable, as
+    // (slot, slot-reuse tag): they get another turn after the next epoll_wait, which does
+    // not sleep while any are waiting.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ready_;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ready_turn_;
     std::uint32_t next_generation_ = 1;
     std::uint64_t next_connection_id_ = 1;
     std::size_t active_ = 0;

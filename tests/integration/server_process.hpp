@@ -48,6 +48,11 @@ public:
 
     // Writes a file under the document root.
     void write(const std::string& relative, std::string_view content) const;
+    // Writes an empty file under the document root and returns its path.
+    std::filesystem::path write_path(const std::string& relative) const {
+        write(relative, {});
+        return root() / relative;
+    }
     void write_config(const std::string& yaml) const;
 
     // The next sd_notify datagram, or nullopt after `timeout`.

@@ -53,6 +53,10 @@ protected:
         char buffer[65536];
         for (;;) {
             const ssize_t n = ::read(client_.get(), buffer, sizeof buffer);
+            if (n <= 0 && connection_->wants_turn()) {  // stopped at its send budget: the worker's next turn
+                connection_->resume(*services_);
+                continue;
+            }
             if (n <= 0) break;
             out.append(buffer, static_cast<std::size_t>(n));
             connection_->on_events(EPOLLOUT, *services_);  // room again: let it continue
