@@ -38,7 +38,7 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     } catch (const CLI::CallForVersion&) {
         return {std::nullopt, std::string("pywebd ") + kVersion + "\n", 0};
     } catch (const CLI::ParseError& error) {
-        return {std::nullopt, fmt::format("pywebd: {}\n\n{}", error.what(), app.help()),
+        return {std::nullopt, fmt::format("pywebd: {}\ntry 'pywebd --help' for the options\n", error.what()),
                 static_cast<int>(ExitCode::Usage)};
     }
     if (const auto port = positional_port ? positional_port : flag_port)

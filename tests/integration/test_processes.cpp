@@ -259,7 +259,8 @@ TEST(CommandLine, BadArgumentsExitTwo) {
          std::vector<std::vector<std::string>>{{"abc"}, {"70000"}, {"80", "81"}, {"--nope"}}) {
         const RunResult r = run_pywebd(args);
         EXPECT_EQ(r.status, 2) << args[0];
-        EXPECT_NE(r.output.find("Usage"), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("Usage"), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find("try 'pywebd --help'"), std::string::npos) << r.output;
     }
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cli.hpp"
@@ -42,7 +43,9 @@ TEST(CommandLine, PortPositionalOrFlag) {
     EXPECT_TRUE(r.options->test_config);
 }
 
-TEST(CommandLine, BadArgumentsExitTwoWithUsage) {
+// A bad argument gets the one line that says what is wrong and where to look, not the
+// whole help text after it (which buries the line).
+TEST(CommandLine, BadArgumentsExitTwoWithOneLineAndAHint) {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{{"abc"},
                                                                                       {"70000"},
                                                                                       {"-1"},
@@ -55,8 +58,10 @@ TEST(CommandLine, BadArgumentsExitTwoWithUsage) {
         const CliResult r = parse(args);
         EXPECT_FALSE(r.options) << args[0];
         EXPECT_EQ(r.exit_status, 2) << args[0];
-        EXPECT_NE(r.output.find("Usage"), std::string::npos) << r.output;
+        EXPECT_EQ(r.output.find("Usage"), std::string::npos) << r.output;
         EXPECT_EQ(r.output.rfind("pywebd: ", 0), 0u) << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2) << r.output;
+        EXPECT_NE(r.output.find("\ntry 'pywebd --help' for the options\n"), std::string::npos) << r.output;
     }
 }
 
