@@ -117,6 +117,7 @@ ParseError split_target(const RequestHead& head, RequestFacts& out) {
         const auto path_start = target.find_first_of("/?");
         const std::string_view authority = target.substr(0, path_start);
         if (authority.empty() || !chars::all_of(authority, chars::kHostChar)) return ParseError::BadTarget;
+        out.host = authority;  // RFC 9112 §3.2.2: the target's authority, not Host, names the host
         target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
         if (target.front() == '?') {  // "http://host?q": the path is "/"
             out.path = "/";

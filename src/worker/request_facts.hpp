@@ -19,7 +19,7 @@ struct RequestFacts {
     std::string_view path;   // still percent-encoded; starts with '/'
     std::string_view query;  // after '?', or empty
     bool has_query = false;
-    std::string_view host;
+    std::string_view host;  // the Host field, or the authority of an absolute-form target
     // Fields with one value. A repeated one is dropped (treated as absent), as RFC 9110
     // allows for each of them (§13.1.3, §13.1.4, §13.1.5, §14.2).
     std::optional<std::string_view> if_modified_since;

@@ -235,6 +235,22 @@ TEST(RequestParser, ExtractsFields) {
     EXPECT_EQ(out.head.request_line, "GET http://h/p/q?x=1 HTTP/1.0");
 }
 
+// RFC 9112 §3.2.2: for an absolute-form target the server uses the target's authority
+// and ignores Host (which must still be present in HTTP/1.1, §3.2).
+TEST(RequestParser, AbsoluteFormAuthorityWinsOverHost) {
+    std::array<Header, 16> storage{};
+    Outcome out = run("GET http://target.example:8080/p HTTP/1.1\r\nHost: other.example\r\n\r\n", 0, storage);
+    ASSERT_EQ(out.error, ParseError::None);
+    EXPECT_EQ(out.facts.host, "target.example:8080");
+    EXPECT_EQ(out.facts.path, "/p");
+    out = run("GET HTTPS://Target.Example?q HTTP/1.1\r\nHost: other.example\r\n\r\n", 0, storage);
+    ASSERT_EQ(out.error, ParseError::None);
+    EXPECT_EQ(out.facts.host, "Target.Example");
+    EXPECT_EQ(out.facts.path, "/");
+    out = run("GET /p HTTP/1.1\r\nHost: other.example\r\n\r\n", 0, storage);
+    EXPECT_EQ(out.facts.host, "other.example");  // origin-form: Host is the authority
+}
+
 TEST(RequestParser, Persistence) {
     struct P {
         const char* raw;
