@@ -61,6 +61,7 @@ struct Config {
     unsigned workers = 0;                   // 0 = one per CPU
     std::vector<std::string> index = {"index.html"};
     bool serve_dotfiles = false;
+    bool serve_well_known = true;  // /.well-known/ (RFC 8615) even when dotfiles are not served
     bool server_tokens = true;
     std::string charset = "utf-8";  // added to text types; empty = none
     std::filesystem::path mime_types = "/etc/mime.types";

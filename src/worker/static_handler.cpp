@@ -20,6 +20,18 @@ void add_memory(Response& out, std::string_view bytes) {
 
 std::string_view last_segment(std::string_view path) { return path.substr(path.rfind('/') + 1); }
 
+// Dot segments (.git, .env …) are 404 unless configured. /.well-known/ (RFC 8615) is
+// the exception by default: ACME HTTP-01 renewals and security.txt live there. Dot
+// segments below it are still dotfiles.
+bool dotfile_refused(const NormalPath& p, const ServeOptions& options) {
+    if (!p.has_dot_segment || options.serve_dotfiles) return false;
+    constexpr std::string_view kWellKnown = "/.well-known";
+    const std::string_view path = p.path;
+    const bool under_well_known = options.serve_well_known && path.starts_with(kWellKnown) &&
+                                  (path.size() == kWellKnown.size() || path[kWellKnown.size()] == '/');
+    return !under_well_known || path.find("/.", kWellKnown.size()) != std::string_view::npos;
+}
+
 // Reads a whole small file; false if it changed size under us (then it is sent with sendfile).
 bool read_whole(int fd, std::uint64_t size, std::string& out) {
     out.resize(size);
@@ -123,7 +135,7 @@ void StaticHandler::handle(const http::RequestHead& head, const http::RequestFac
     default: return error(405, framing, out, kAllow);
     }
     if (normalize_path(facts.path, path_) != PathError::None) return error(400, framing, out);
-    if (path_.has_dot_segment && !options_.serve_dotfiles) return error(404, framing, out);
+    if (dotfile_refused(path_, options_)) return error(404, framing, out);
 
     Lookup lookup{head, facts, framing, {}, now_ms};
     if (options_.precompressed && facts.has_accept_encoding) lookup.codings = http::negotiate_codings(head);

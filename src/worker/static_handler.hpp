@@ -27,6 +27,7 @@ namespace pywebd {
 struct ServeOptions {
     std::vector<std::string> index = {"index.html"};
     bool serve_dotfiles = false;
+    bool serve_well_known = true;
     std::size_t max_ranges = 16;
     bool precompressed = true;
     bool directory_listing = false;

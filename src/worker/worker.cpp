@@ -83,6 +83,7 @@ bool Worker::setup_loop() {
     }
     ServeOptions options{config_.index,
                          config_.serve_dotfiles,
+                         config_.serve_well_known,
                          config_.limits.max_ranges,
                          config_.precompressed,
                          config_.directory_listing,

@@ -61,13 +61,14 @@ TEST_F(ConfigFile, DefaultsWhenEmpty) {
     EXPECT_EQ(config.timeouts.keepalive, 15s);
     EXPECT_EQ(config.timeouts.send, 30s);
     EXPECT_EQ(config.timeouts.shutdown, 10s);
+    EXPECT_TRUE(config.serve_well_known);
     EXPECT_EQ(config.root, std::filesystem::canonical(dir_.path() / "site"));
 }
 
 TEST_F(ConfigFile, ReadsEveryKind) {
     Config config = load_config_file(write(
         "port: 9000\nlisten: [\"127.0.0.1\", \"[::1]:9001\"]\nroot: site\nworkers: 3\nindex: [a.html, b.html]\n"
-        "serve_dotfiles: yes\nserver_tokens: off\naccess_log: logs/access.log\nlog_level: debug\n"
+        "serve_dotfiles: yes\nserve_well_known: no\nserver_tokens: off\naccess_log: logs/access.log\nlog_level: debug\n"
         "limits:\n  max_head_bytes: 32k\n  max_uri_bytes: 1KiB\ntimeouts:\n  keepalive: 500ms\n  shutdown: 1m\n"));
     validate(config);
     EXPECT_EQ(config.port, 9000);
@@ -77,6 +78,7 @@ TEST_F(ConfigFile, ReadsEveryKind) {
     EXPECT_EQ(config.workers, 3u);
     EXPECT_EQ(config.index, (std::vector<std::string>{"a.html", "b.html"}));
     EXPECT_TRUE(config.serve_dotfiles);
+    EXPECT_FALSE(config.serve_well_known);
     EXPECT_FALSE(config.server_tokens);
     EXPECT_EQ(config.access_log, dir_.path() / "logs/access.log");  // relative to the file
     EXPECT_EQ(config.log_level, LogLevel::Debug);

@@ -182,6 +182,33 @@ TEST_F(HandlerTest, DotfilesWhenConfigured) {
     EXPECT_EQ(response_.status, 200);
 }
 
+// RFC 8615: ACME HTTP-01 challenges and security.txt live under /.well-known/, which
+// must be served even though dotfiles are not; dotfiles below it still are not.
+TEST_F(HandlerTest, WellKnownIsServedByDefaultButNotTheDotfilesBelowIt) {
+    dir_.write(".well-known/acme-challenge/token1", "token1.thumbprint");
+    dir_.write(".well-known/security.txt", "Contact: mailto:security@example.org");
+    dir_.write(".well-known/.htpasswd", "x");
+    dir_.write(".well-knownx", "x");
+    get("/.well-known/acme-challenge/token1");
+    EXPECT_EQ(response_.status, 200);
+    get("/.well-known/security.txt");
+    EXPECT_EQ(response_.status, 200);
+    get("/%2Ewell-known/security.txt");
+    EXPECT_EQ(response_.status, 200);
+    get("/.well-known");
+    EXPECT_EQ(response_.status, 301);
+    get("/.well-known/.htpasswd");
+    EXPECT_EQ(response_.status, 404);
+    get("/.well-knownx");
+    EXPECT_EQ(response_.status, 404);
+    get("/docs/.well-known/security.txt");
+    EXPECT_EQ(response_.status, 404);
+    ServeOptions off;
+    off.serve_well_known = false;
+    handle("GET /.well-known/security.txt HTTP/1.1\r\nHost: a\r\n\r\n", off);
+    EXPECT_EQ(response_.status, 404);
+}
+
 TEST_F(HandlerTest, SymlinkOutOfRootIs404) {
     test::TempDir other;
     other.write("secret", "s");
