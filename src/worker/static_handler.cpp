@@ -70,9 +70,9 @@ StaticHandler::StaticHandler(int root_fd, ServeOptions options, const MimeTypes&
       log_(log),
       cache_(cache) {}
 
-std::uint16_t StaticHandler::open_failed(const OpenResult& result, const char* relative) const {
-    const std::uint16_t status = status_for_open_error(result.error);
-    if (status >= 500) log_.error("cannot open {}: {}", relative, std::strerror(result.error));
+std::uint16_t StaticHandler::open_failed(int error, const char* relative) const {
+    const std::uint16_t status = status_for_open_error(error);
+    if (status >= 500) log_.error("cannot open {}: {}", relative, std::strerror(error));
     return status;
 }
 
@@ -104,12 +104,11 @@ bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, R
     if (page == options_.error_pages.end()) return false;
     NormalPath path;
     if (normalize_path(page->second, path) != PathError::None) return false;
-    OpenResult opened = open(path.relative().data());
-    struct stat st {};
-    if (!opened.fd || ::fstat(opened.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    Located page_file = locate(path.relative().data());
+    if (!page_file.fd || !S_ISREG(page_file.st.st_mode)) return false;
     auto file = std::make_shared<CachedFile>();
-    file->fd = std::move(opened.fd);
-    file->facts = FileFacts::from(st);
+    file->fd = std::move(page_file.fd);
+    file->facts = FileFacts::from(page_file.st);
     start_head(status, framing, out);
     http::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", file->facts.size);
     out.head.append(extra);
@@ -148,36 +147,32 @@ void StaticHandler::handle(const http::RequestHead& head, const http::RequestFac
         if (auto hit = cache_.find(key_, now_ms)) return serve(head, facts, framing, std::move(hit), out);
     }
 
-    OpenResult opened = open(path_.relative().data());
-    if (!opened.fd) return error(open_failed(opened, path_.relative().data()), framing, out);
-    struct stat st {};
-    if (::fstat(opened.fd.get(), &st) != 0) return error(500, framing, out);
-    if (S_ISDIR(st.st_mode)) {
+    Located found = locate(path_.relative().data());
+    if (!found.fd) return error(open_failed(found.error, path_.relative().data()), framing, out);
+    if (S_ISDIR(found.st.st_mode)) {
         if (!path_.trailing_slash) return redirect_to_directory(facts, framing, out);
-        return resolve_directory(lookup, std::move(opened.fd), out);
+        return resolve_directory(lookup, std::move(found.fd), out);
     }
-    if (!S_ISREG(st.st_mode)) return error(403, framing, out);  // FIFO, device, socket
-    if (path_.trailing_slash) return error(404, framing, out);  // "/file.html/" names no directory
-    resolve_regular(lookup, std::move(opened.fd), st, path_.relative(), out);
+    if (!S_ISREG(found.st.st_mode)) return error(403, framing, out);  // FIFO, device, socket
+    if (path_.trailing_slash) return error(404, framing, out);        // "/file.html/" names no directory
+    resolve_regular(lookup, std::move(found), path_.relative(), out);
 }
 
-// `name` is the file's path relative to the root and `fd` is open on it; a
-// precompressed sibling the client accepts replaces it.
-void StaticHandler::resolve_regular(const Lookup& lookup, UniqueFd fd, const struct stat& st, std::string_view name,
-                                    Response& out) {
+// `name` is the file's path relative to the root and `found` the regular file open on
+// it; a precompressed sibling the client accepts replaces it.
+void StaticHandler::resolve_regular(const Lookup& lookup, Located found, std::string_view name, Response& out) {
     const std::string_view type_name = last_segment(name);
     std::shared_ptr<CachedFile> file;
     if (!name.ends_with(".br") && !name.ends_with(".gz")) {
         for (std::size_t i = 0; i < lookup.codings.count && !file; ++i) {
             const http::CodingChoice& choice = lookup.codings.order[i];
             sibling_path_.assign(name).append(choice.suffix);
-            OpenResult sibling = open(sibling_path_.c_str());
-            struct stat sst {};
-            if (!sibling.fd || ::fstat(sibling.fd.get(), &sst) != 0 || !S_ISREG(sst.st_mode)) continue;
-            file = load(std::move(sibling.fd), sst, type_name, choice.token, lookup.now_ms);
+            Located sibling = locate(sibling_path_.c_str());
+            if (!sibling.fd || !S_ISREG(sibling.st.st_mode)) continue;
+            file = load(std::move(sibling.fd), sibling.st, type_name, choice.token, lookup.now_ms);
         }
     }
-    if (!file) file = load(std::move(fd), st, type_name, {}, lookup.now_ms);
+    if (!file) file = load(std::move(found.fd), found.st, type_name, {}, lookup.now_ms);
     cache_.insert(key_, file);
     serve(lookup.head, lookup.facts, lookup.framing, std::move(file), out);
 }
@@ -187,14 +182,13 @@ void StaticHandler::resolve_directory(const Lookup& lookup, UniqueFd dir, Respon
         std::string relative(path_.path.size() > 1 ? std::string_view(path_.path).substr(1) : std::string_view());
         if (!relative.empty()) relative.push_back('/');
         relative.append(name);
-        OpenResult opened = open(relative.c_str());
-        if (!opened.fd) {
-            if (opened.error == ENOENT) continue;
-            return error(open_failed(opened, relative.c_str()), lookup.framing, out);
+        Located index = locate(relative.c_str());
+        if (!index.fd) {
+            if (index.error == ENOENT) continue;
+            return error(open_failed(index.error, relative.c_str()), lookup.framing, out);
         }
-        struct stat st {};
-        if (::fstat(opened.fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        return resolve_regular(lookup, std::move(opened.fd), st, relative, out);
+        if (!S_ISREG(index.st.st_mode)) continue;
+        return resolve_regular(lookup, std::move(index), relative, out);
     }
     if (options_.directory_listing) return serve_listing(lookup.framing, dir.get(), out);
     error(403, lookup.framing, out);  // a directory without an index is not listed unless configured

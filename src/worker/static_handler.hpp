@@ -63,8 +63,7 @@ public:
 private:
     struct Lookup;  // the per-request inputs of resolution
 
-    void resolve_regular(const Lookup& lookup, UniqueFd fd, const struct stat& st, std::string_view name,
-                         Response& out);
+    void resolve_regular(const Lookup& lookup, Located found, std::string_view name, Response& out);
     void resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out);
     std::shared_ptr<CachedFile> load(UniqueFd fd, const struct stat& st, std::string_view type_name,
                                      std::string_view encoding, std::int64_t now_ms) const;
@@ -77,9 +76,9 @@ private:
     void start_head(std::uint16_t status, const Framing& framing, Response& out) const;
     void add_body_range(const CachedFile& file, std::uint64_t offset, std::uint64_t length, Response& out) const;
     void add_multipart(const CachedFile& file, Response& out) const;
-    OpenResult open(const char* relative) const { return open_confined(root_fd_, relative, options_.confinement); }
-    // The status for a failed open; our own faults (not the client's) are logged.
-    std::uint16_t open_failed(const OpenResult& result, const char* relative) const;
+    Located locate(const char* relative) const { return pywebd::locate(root_fd_, relative, options_.confinement); }
+    // The status for a failed lookup or open; our own faults (not the client's) are logged.
+    std::uint16_t open_failed(int error, const char* relative) const;
 
     int root_fd_;
     ServeOptions options_;

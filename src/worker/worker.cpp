@@ -81,6 +81,11 @@ bool Worker::setup_loop() {
         log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
         return false;
     }
+    // locate() opens regular files for reading through /proc/self/fd.
+    if (::access("/proc/self/fd", X_OK) != 0) {
+        log_.crit("/proc/self/fd is not available ({}): pywebd needs /proc", std::strerror(errno));
+        return false;
+    }
     ServeOptions options{config_.index,
                          config_.serve_dotfiles,
                          config_.serve_well_known,

@@ -1,6 +1,9 @@
 // HTTP behaviour of the real binary on a real socket (passed by socket activation).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -206,6 +209,22 @@ TEST_F(Serving, LimitsGive414And431) {
     r = http_get(port(), "/", "X-Big: " + std::string(17000, 'b') + "\r\n");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
+}
+
+// Files are looked up without being opened, then opened for reading: read permission
+// is still checked, as the workers' user.
+TEST_F(Serving, UnreadableFileIs403SpecialFilesToo) {
+    if (::geteuid() != 0) GTEST_SKIP() << "the workers drop to nobody only when started as root";
+    server_->write("private.txt", "private");
+    std::filesystem::permissions(server_->root() / "private.txt", std::filesystem::perms(0600));
+    ASSERT_EQ(::mkfifo((server_->root() / "fifo").c_str(), 0666), 0);
+    auto r = http_get(port(), "/private.txt");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    EXPECT_EQ(r->body.find("private"), std::string::npos);
+    r = http_get(port(), "/fifo");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
 }
 
 TEST_F(Serving, AbsoluteFormTarget) {

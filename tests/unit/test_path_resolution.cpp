@@ -132,13 +132,24 @@ TEST_P(OpenConfined, RefusesEveryEscape) {
     EXPECT_EQ(status_of("ok.txt/x"), 404);
 }
 
-TEST_P(OpenConfined, FifoOpensWithoutBlocking) {
-    // O_NONBLOCK: a FIFO with no writer must not hang the worker; the handler then 403s it.
-    const OpenResult r = open_confined(root_.get(), "fifo", GetParam());
-    ASSERT_TRUE(r.fd.valid());
+TEST_P(OpenConfined, LocateOpensOnlyRegularFilesForReading) {
+    Located fifo = locate(root_.get(), "fifo", GetParam());
+    ASSERT_TRUE(fifo.fd.valid());
+    EXPECT_TRUE(S_ISFIFO(fifo.st.st_mode));
+    EXPECT_EQ(::fcntl(fifo.fd.get(), F_GETFL) & O_PATH, O_PATH);  // looked at, not opened
+    Located dir = locate(root_.get(), "sub", GetParam());
+    EXPECT_TRUE(S_ISDIR(dir.st.st_mode));
+    EXPECT_EQ(::fcntl(dir.fd.get(), F_GETFL) & O_PATH, O_PATH);
+    Located file = locate(root_.get(), "sub/inner.txt", GetParam());
+    ASSERT_TRUE(file.fd.valid());
+    EXPECT_TRUE(S_ISREG(file.st.st_mode));
+    char buffer[16];
+    EXPECT_EQ(::pread(file.fd.get(), buffer, sizeof buffer, 0), 5);  // readable: "inner"
     struct stat st {};
-    ASSERT_EQ(::fstat(r.fd.get(), &st), 0);
-    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    ASSERT_EQ(::fstat(file.fd.get(), &st), 0);
+    EXPECT_EQ(st.st_ino, file.st.st_ino);  // the very inode that was checked
+    EXPECT_EQ(locate(root_.get(), "missing", GetParam()).error, ENOENT);
+    EXPECT_FALSE(locate(root_.get(), "escape", GetParam()).fd);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothWays, OpenConfined, testing::Values(Confinement::Openat2, Confinement::NoSymlinks),

@@ -1,5 +1,6 @@
 // The handler's responses, checked field by field for each outcome.
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -217,9 +218,29 @@ TEST_F(HandlerTest, SymlinkOutOfRootIs404) {
     EXPECT_EQ(response_.status, 404);
 }
 
-TEST_F(HandlerTest, SpecialFilesAre403) {
-    ::mkfifo((dir_.path() / "pipe").c_str(), 0644);
+// A FIFO or device node under the root is looked at (O_PATH) but never opened for I/O:
+// opening some devices has effects, and a FIFO opened for reading releases a writer.
+// inotify sees the close of a real open, never of an O_PATH one.
+TEST_F(HandlerTest, SpecialFilesAre403AndNeverOpened) {
+    const auto fifo = dir_.path() / "pipe";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+    const UniqueFd watch(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    ASSERT_GE(::inotify_add_watch(watch.get(), fifo.c_str(), IN_CLOSE_NOWRITE | IN_CLOSE_WRITE), 0);
     get("/pipe");
+    EXPECT_EQ(response_.status, 403);
+    get("/pipe.txt");  // a precompressed sibling's probe must not open it either
+    char events[4096];
+    EXPECT_EQ(::read(watch.get(), events, sizeof events), -1) << "the FIFO was opened for I/O";
+    // The check can fail: a real open of the FIFO is seen.
+    UniqueFd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    EXPECT_GT(::read(watch.get(), events, sizeof events), 0);
+}
+
+TEST_F(HandlerTest, RegularFilesStillNeedReadPermission) {
+    if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
+    const auto locked = dir_.write("locked.txt", "x");
+    std::filesystem::permissions(locked, std::filesystem::perms::none);
+    get("/locked.txt");
     EXPECT_EQ(response_.status, 403);
 }
 
