@@ -19,11 +19,4 @@ UniqueFd open_signalfd(std::initializer_list<int> signals) {
     return fd;
 }
 
-void reset_signals() {
-    for (int signal = 1; signal < NSIG; ++signal) ::signal(signal, SIG_DFL);
-    sigset_t empty;
-    sigemptyset(&empty);
-    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
-}
-
 }  // namespace pywebd

@@ -10,7 +10,4 @@ namespace pywebd {
 // reports them. Throws std::system_error.
 UniqueFd open_signalfd(std::initializer_list<int> signals);
 
-// Restores the default disposition and an empty mask (before exec of a child).
-void reset_signals();
-
 }  // namespace pywebd

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 
 #include "exit_code.hpp"
 
@@ -212,10 +211,5 @@ std::vector<pid_t> Supervisor::pids() const {
     return out;
 }
 
-std::size_t Supervisor::generations_alive() const {
-    std::set<unsigned> numbers;
-    for (const auto& p : processes_) numbers.insert(p->generation);
-    return numbers.size();
-}
 
 }  // namespace pywebd

@@ -86,7 +86,6 @@ public:
 
     std::size_t process_count() const { return processes_.size(); }
     std::vector<pid_t> pids() const;
-    std::size_t generations_alive() const;
 
 private:
     struct Slot {

@@ -41,9 +41,9 @@ std::string_view first_line(std::string_view buffered) {
 
 }  // namespace
 
-Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id,
+Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint64_t id,
                        bool tcp)
-    : fd_(std::move(fd)), id_(id), slot_(slot), generation_(generation), peer_(peer), nodelay_(!tcp) {}
+    : fd_(std::move(fd)), id_(id), slot_(slot), reuse_tag_(reuse_tag), peer_(peer), nodelay_(!tcp) {}
 
 // Nagle would hold back the last short segment of a response while earlier ones are
 // unacknowledged: needed once a connection is kept alive (responses follow each other)

@@ -59,7 +59,9 @@ struct ConnectionServices {
 class Connection : public TimerNode {
 public:
     // `tcp`: a TCP socket (TCP_NODELAY applies), not a unix one from socket activation.
-    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t generation, std::uint64_t id,
+    // `reuse_tag` tells this connection from earlier ones in the same slot, so a stale
+    // epoll event for a freed slot is recognised.
+    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint64_t id,
                bool tcp = true);
 
     void start(ConnectionServices& s);  // just accepted
@@ -78,7 +80,7 @@ public:
     ConnState state() const { return state_; }
     bool between_requests() const;
     std::uint32_t slot() const { return slot_; }
-    std::uint32_t generation() const { return generation_; }
+    std::uint32_t reuse_tag() const { return reuse_tag_; }
 
 private:
     void drive(ConnectionServices& s);
@@ -108,7 +110,7 @@ private:
     std::uint64_t body_sent_ = 0;
     std::uint32_t segment_ = 0;
     std::uint32_t slot_;
-    std::uint32_t generation_;
+    std::uint32_t reuse_tag_;
     PeerAddress peer_;
     ConnState state_ = ConnState::ReadingHead;
     bool readable_ = true;  // edge-triggered: assume data until a read says otherwise

@@ -23,7 +23,6 @@ public:
     long long write(std::string_view path, bool directory, std::string_view file_name, std::string& head) const;
     // "Expires: <now + seconds>\r\n" when seconds >= 0.
     static void write_expires(long long seconds, std::time_t now, std::string& head);
-    bool empty() const { return rules_.empty(); }
 
 private:
     struct Rendered {

@@ -291,8 +291,7 @@ void StaticHandler::serve(const http::RequestHead& head, const http::RequestFact
         writer.field("Content-Length", length);
         out.head.append(file->validators);
         writer.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff");
-        if (framing.head_only) out.segments.clear();
-        break;
+        break;  // only GET gets here: Range is defined for GET alone (RFC 9110 §14.2)
     }
     }
     HeaderRules::write_expires(file->expires_seconds, date_.now(), out.head);

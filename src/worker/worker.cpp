@@ -28,8 +28,9 @@ constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
 constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
 constexpr std::size_t kSpareBuffers = 64;
 
-std::uint64_t key(std::uint8_t source, std::uint32_t generation, std::uint32_t index) {
-    return std::uint64_t{source} << 56 | std::uint64_t{generation & 0xFFFFFFu} << 32 | index;
+// epoll_event.data: the source, 24 bits of a connection's reuse tag, and its slot.
+std::uint64_t key(std::uint8_t source, std::uint32_t reuse_tag, std::uint32_t index) {
+    return std::uint64_t{source} << 56 | std::uint64_t{reuse_tag & 0xFFFFFFu} << 32 | index;
 }
 
 std::string random_boundary() {
@@ -177,12 +178,12 @@ int Worker::timeout_ms() const {
 
 void Worker::dispatch(const epoll_event& event) {
     const auto source = static_cast<Source>(event.data.u64 >> 56);
-    const auto generation = static_cast<std::uint32_t>(event.data.u64 >> 32) & 0xFFFFFFu;
+    const auto reuse_tag = static_cast<std::uint32_t>(event.data.u64 >> 32) & 0xFFFFFFu;
     const auto index = static_cast<std::uint32_t>(event.data.u64);
     switch (source) {
     case Source::Connection: {
         Connection* c = index < slots_.size() ? slots_[index].get() : nullptr;
-        if (c == nullptr || (c->generation() & 0xFFFFFFu) != generation || c->state() == ConnState::Closed) return;
+        if (c == nullptr || (c->reuse_tag() & 0xFFFFFFu) != reuse_tag || c->state() == ConnState::Closed) return;
         c->on_events(event.events, *services_);
         return after_drive(*c);
     }
@@ -271,14 +272,14 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
         index = static_cast<std::uint32_t>(slots_.size());
         slots_.emplace_back();
     }
-    const std::uint32_t generation = next_generation_++;
+    const std::uint32_t reuse_tag = next_reuse_tag_++;
     const int raw = fd.get();
     const bool tcp = address.ss_family == AF_INET || address.ss_family == AF_INET6;
-    slots_[index] = std::make_unique<Connection>(std::move(fd), PeerAddress::from(address), index, generation,
+    slots_[index] = std::make_unique<Connection>(std::move(fd), PeerAddress::from(address), index, reuse_tag,
                                                  next_connection_id_++, tcp);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Connection), generation, index);
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Connection), reuse_tag, index);
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw, &ev) != 0) {
         log_.error("epoll_ctl add: {}", std::strerror(errno));
         slots_[index].reset();
@@ -297,13 +298,13 @@ void Worker::after_drive(Connection& c) {
     if (c.state() == ConnState::Closed)
         closed_.push_back(c.slot());
     else if (c.wants_turn())
-        ready_.emplace_back(c.slot(), c.generation());
+        ready_.emplace_back(c.slot(), c.reuse_tag());
 }
 
 void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn) {
-    for (const auto& [index, generation] : turn) {
+    for (const auto& [index, reuse_tag] : turn) {
         Connection* c = slots_[index].get();
-        if (c == nullptr || c->generation() != generation || c->state() == ConnState::Closed) continue;
+        if (c == nullptr || c->reuse_tag() != reuse_tag || c->state() == ConnState::Closed) continue;
         c->resume(*services_);
         after_drive(*c);
     }

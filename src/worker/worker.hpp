@@ -105,7 +105,7 @@ private:
     // not sleep while any are waiting.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> ready_;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> ready_turn_;
-    std::uint32_t next_generation_ = 1;
+    std::uint32_t next_reuse_tag_ = 1;
     std::uint64_t next_connection_id_ = 1;
     std::size_t active_ = 0;
 

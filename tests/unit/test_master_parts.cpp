@@ -222,7 +222,7 @@ TEST_F(SupervisorTest, ReloadPromotesWhenReadyAndQuitsTheOld) {
         supervisor_->on_exit(pid, status, 30, false);
     }
     EXPECT_EQ(supervisor_->process_count(), 3u);
-    EXPECT_EQ(supervisor_->generations_alive(), 1u);
+    for (pid_t pid : supervisor_->pids()) EXPECT_EQ(supervisor_->find(pid)->generation, 2u);
     EXPECT_EQ(spawned_, 5);  // nothing respawned: the old ones were asked to go
 }
 
