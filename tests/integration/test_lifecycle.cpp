@@ -199,6 +199,12 @@ TEST(Reload, TenSighupsInARowLeaveOneGeneration) {
     EXPECT_NE(log.find("reload complete"), std::string::npos);
 }
 
+// Blocks until `fd` has bytes to read (the server has started answering), up to 10 s.
+bool wait_readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 10000) == 1;
+}
+
 TEST(GracefulStop, DownloadInProgressCompletesByteExact) {
     std::string big(10 << 20, '\0');
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
@@ -206,11 +212,11 @@ TEST(GracefulStop, DownloadInProgressCompletesByteExact) {
     server.write("big.bin", big);
     HttpClient client(server.port());
     ASSERT_TRUE(client.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"));
-    std::this_thread::sleep_for(200ms);  // the server has filled the socket buffers and waits
+    ASSERT_TRUE(wait_readable(client.fd()));  // the response has begun; the rest waits for us
     const auto workers = server.workers();
     const auto stopped_at = Clock::now();
     server.signal(SIGTERM);
-    std::this_thread::sleep_for(300ms);  // the drain has begun while the body is unread
+    ASSERT_TRUE(wait_for_log(server, "worker draining", 10s));  // the drain has begun, the body is unread
     auto r = client.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
@@ -229,10 +235,15 @@ TEST(GracefulStop, KeptAliveRequestDuringDrainGetsClose) {
     HttpClient client(server.port());
     ASSERT_TRUE(client.get("/a.txt"));
     server.signal(SIGQUIT);
-    std::this_thread::sleep_for(100ms);
-    auto r = client.get("/a.txt");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 200);
+    // Requests on the kept-alive connection go on until the drain shows: the first one
+    // answered after it carries "Connection: close", and the server then closes.
+    std::optional<HttpResponse> r;
+    const auto deadline = Clock::now() + 10s;
+    do {
+        r = client.get("/a.txt");
+        ASSERT_TRUE(r) << "the connection was dropped instead of answered";
+        EXPECT_EQ(r->status, 200);
+    } while (r->header("connection") != "close" && Clock::now() < deadline);
     EXPECT_EQ(r->header("connection"), "close");
     EXPECT_TRUE(client.closed_by_server());
 }
@@ -248,12 +259,6 @@ TEST(GracefulStop, IdleConnectionsDoNotHoldItUp) {
     const auto started = Clock::now();
     EXPECT_EQ(WEXITSTATUS(server.stop(SIGTERM, 10s)), 0);
     EXPECT_LT(Clock::now() - started, 4s);  // a grace second, not the 20 s shutdown timeout
-}
-
-// Blocks until `fd` has bytes to read (the server has started answering), up to 10 s.
-bool wait_readable(int fd) {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 10000) == 1;
 }
 
 std::vector<std::string> lines_of(const std::filesystem::path& path);
