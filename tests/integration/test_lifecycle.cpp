@@ -342,7 +342,7 @@ TEST(LogReopen, RespawnedWorkerWritesTheCurrentFile) {
     ASSERT_TRUE(http_get(server.port(), "/a.txt?before"));
     std::filesystem::rename(log, server.dir().path() / "access.log.1");
     server.signal(SIGUSR1);
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(wait_for_log(server, "reopening log files", 10s));
     const auto old = server.workers();
     ::kill(old.at(0), SIGKILL);  // a crash after the rotation
     ASSERT_EQ(server.wait_for_workers(1, old, 5s).size(), 1u);
