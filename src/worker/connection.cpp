@@ -66,7 +66,7 @@ void Connection::on_events(std::uint32_t events, ConnectionServices& s) {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peer_shut_ = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
-    drive(s);
+    if (!wants_turn_) drive(s);  // otherwise its turn comes from the ready list
 }
 
 bool Connection::between_requests() const {

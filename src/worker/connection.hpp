@@ -74,8 +74,12 @@ public:
 
     // Used up its send budget for this turn while the socket could take more: the worker
     // calls resume() in a later turn (edge-triggered epoll will not report it again).
+    // Until then, events are only recorded: one budget per turn, however many arrive.
     bool wants_turn() const { return wants_turn_; }
     void resume(ConnectionServices& s);
+    // Whether the worker has it on its ready list (so it is listed once).
+    bool queued() const { return queued_; }
+    void set_queued(bool queued) { queued_ = queued; }
 
     ConnState state() const { return state_; }
     bool between_requests() const;
@@ -120,6 +124,7 @@ private:
     bool client_closes_ = false;  // the current request asked to close, and nothing follows it
     bool responding_ = false;     // a response has begun and not yet been complete()d
     bool wants_turn_ = false;     // stopped at the send budget with the socket still writable
+    bool queued_ = false;         // on the worker's ready list
 };
 
 }  // namespace pywebd

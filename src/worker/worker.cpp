@@ -297,14 +297,17 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
 void Worker::after_drive(Connection& c) {
     if (c.state() == ConnState::Closed)
         closed_.push_back(c.slot());
-    else if (c.wants_turn())
+    else if (c.wants_turn() && !c.queued()) {
+        c.set_queued(true);
         ready_.emplace_back(c.slot(), c.reuse_tag());
+    }
 }
 
 void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn) {
     for (const auto& [index, reuse_tag] : turn) {
         Connection* c = slots_[index].get();
         if (c == nullptr || c->reuse_tag() != reuse_tag || c->state() == ConnState::Closed) continue;
+        c->set_queued(false);
         c->resume(*services_);
         after_drive(*c);
     }

@@ -397,9 +397,10 @@ TEST(Hostile, ClientResetMidResponseIsLoggedWithTheBytesSent) {
     EXPECT_LT(sent, 64ll << 20);
 }
 
-// One fast reader on loopback can take a file as fast as the worker sends it; the
-// worker must still take turns with its other connections.
-TEST(Hostile, AFastDownloadDoesNotDelayOtherRequestsOfTheSameWorker) {
+// Small requests on one connection while another downloads 1 GiB from the same worker
+// as fast as loopback allows; `poke`: the downloader also sends a byte after every read,
+// so its connection gets read events while it waits for its next turn.
+void expect_turns_while_downloading(bool poke) {
     ServerProcess server(ServerOptions{.workers = 1});
     server.write("small.txt", "small");
     constexpr std::uint64_t kSize = 1ull << 30;
@@ -413,7 +414,10 @@ TEST(Hostile, AFastDownloadDoesNotDelayOtherRequestsOfTheSameWorker) {
         if (client.send("GET /huge.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")) {
             // MSG_TRUNC drops the bytes in the kernel: a reader as fast as the sender.
             ssize_t n;
-            while ((n = ::recv(client.fd(), nullptr, 1 << 22, MSG_TRUNC)) > 0) received += static_cast<std::uint64_t>(n);
+            while ((n = ::recv(client.fd(), nullptr, 1 << 22, MSG_TRUNC)) > 0) {
+                received += static_cast<std::uint64_t>(n);
+                if (poke) ::send(client.fd(), "x", 1, MSG_NOSIGNAL);
+            }
         }
         downloading = false;
     });
@@ -435,10 +439,18 @@ TEST(Hostile, AFastDownloadDoesNotDelayOtherRequestsOfTheSameWorker) {
     std::sort(latencies.begin(), latencies.end());
     const auto median = latencies[latencies.size() / 2];
     const auto p90 = latencies[latencies.size() * 9 / 10];
-    std::cout << latencies.size() << " requests during a 1 GiB download: median " << median.count() << " us, p90 "
-              << p90.count() << " us, max " << latencies.back().count() << " us" << std::endl;
-    EXPECT_LT(p90, 5ms);
+    std::cout << latencies.size() << " requests during a 1 GiB download" << (poke ? " (poked)" : "") << ": median "
+              << median.count() << " us, p90 " << p90.count() << " us, max " << latencies.back().count() << " us"
+              << std::endl;
+    EXPECT_LT(median, 5ms);
+    EXPECT_LT(p90, 50ms);  // a loaded 2-core machine adds its own stalls; the defect was 100s of ms
 }
+
+TEST(Hostile, AFastDownloadDoesNotDelayOtherRequestsOfTheSameWorker) { expect_turns_while_downloading(false); }
+
+// A connection waiting for its turn that also gets a read event must still get one
+// budget per turn, not one per event.
+TEST(Hostile, AFastDownloadThatAlsoSendsGetsNoExtraTurns) { expect_turns_while_downloading(true); }
 
 TEST(Listing, OnlyWhenConfigured) {
     ServerProcess off;
