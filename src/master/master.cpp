@@ -274,6 +274,9 @@ void Master::reload(std::int64_t now) {
         log_.error("reload failed: {}", error.what());
         failure = error.what();
     }
+    // A generation half started when something threw goes; the current one serves on.
+    if (const Generation* half = supervisor_->pending())
+        supervisor_->abandon(SIGQUIT, now, drain_kill_after_ms(half->config));
     last_reload_ = "failed: " + failure;
     notifier_.ready(status_line());
 }

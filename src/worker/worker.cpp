@@ -228,8 +228,7 @@ int Worker::accept_from(int listener) {
             // Out of descriptors or memory: stop polling the listener for a moment rather
             // than spin on an event we cannot consume. The kernel queue holds the clients.
             log_.warn("accept paused slot={} error={}", slot_, std::strerror(errno));
-            set_accepting(false);
-            accept_resume_ms_ = services_->now_ms + kAcceptRetryMs;
+            pause_accepting();
             return accepted;
         default: log_.error("accept4: {}", std::strerror(errno)); return accepted;
         }
@@ -237,21 +236,23 @@ int Worker::accept_from(int listener) {
     return accepted;
 }
 
-void Worker::register_listener(std::size_t index, bool on) {
+// Returns whether the listener is now in the state asked for.
+bool Worker::register_listener(std::size_t index, bool on) {
     Listener& listener = listeners_[index];
-    if (!listener.fd || listener.registered == on) return;
+    if (!listener.fd || listener.registered == on) return true;
     if (on) {
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per connection, not all
         ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(index));
         if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener.fd.get(), &ev) != 0) {
             log_.error("epoll_ctl add listener: {}", std::strerror(errno));
-            return;
+            return false;
         }
     } else if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener.fd.get(), nullptr) != 0) {
         log_.error("epoll_ctl del listener: {}", std::strerror(errno));
     }
     listener.registered = on;
+    return true;
 }
 
 // EPOLLEXCLUSIVE wakes the first idle worker in the listener's wait queue, which is
@@ -260,7 +261,13 @@ void Worker::register_listener(std::size_t index, bool on) {
 // turns.
 void Worker::requeue_listener(std::size_t index) {
     register_listener(index, false);
-    register_listener(index, true);
+    if (!register_listener(index, true)) pause_accepting();  // out of memory, say: try again soon
+}
+
+// Stops accepting for a moment; update_accepting() registers the listeners again.
+void Worker::pause_accepting() {
+    set_accepting(false);
+    accept_resume_ms_ = services_->now_ms + kAcceptRetryMs;
 }
 
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
@@ -316,9 +323,11 @@ void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& tur
 
 void Worker::set_accepting(bool on) {
     if (on && draining_) return;
-    for (std::size_t i = 0; i < listeners_.size(); ++i) register_listener(i, on);
+    bool all = true;
+    for (std::size_t i = 0; i < listeners_.size(); ++i) all = register_listener(i, on) && all;
     accepting_ = on;
     if (on) accept_resume_ms_ = 0;
+    if (!all && on) pause_accepting();  // a listener left out would never be tried again
 }
 
 void Worker::update_accepting() {

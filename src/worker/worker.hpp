@@ -52,12 +52,13 @@ private:
     bool setup_loop();
     void dispatch(const epoll_event& event);
     int accept_from(int listener);  // returns how many connections it took
-    void register_listener(std::size_t index, bool on);
+    bool register_listener(std::size_t index, bool on);
     void requeue_listener(std::size_t index);
     void add_connection(UniqueFd fd, const sockaddr_storage& address);
     void on_signal();
     void on_channel();
     void set_accepting(bool on);
+    void pause_accepting();
     void update_accepting();
     void expire_timers();
     void after_drive(Connection& c);

@@ -207,6 +207,27 @@ TEST(Processes, DrainingWorkersAtTheLimitSleepWhileTheNewGenerationServes) {
     finish_all(held);
 }
 
+// The same for a draining generation that was below its limit, its listeners still
+// registered, when the drain began: they must leave its epoll before it closes them.
+TEST(Processes, DrainingWorkersBelowTheLimitSleepWhileOthersQueue) {
+    const std::string yaml = "limits:\n  max_connections: 2\ntimeouts:\n  header: 60s\n  shutdown: 30s\n";
+    ServerProcess server(ServerOptions{.yaml = yaml});
+    server.write("a.txt", "a");
+    const auto old_workers = server.workers();
+    auto held = partial_heads(server.port(), 2);  // keeps the old generation draining, below its limit
+    server.signal(SIGHUP);
+    const auto seen = server.wait_for_notification("READY=1", 20s);
+    ASSERT_FALSE(seen.empty());
+    ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos) << seen.back();
+    ASSERT_TRUE(wait_for_log(server, "worker draining", 10s));
+    auto queued = partial_heads(server.port(), 6);  // the new generation takes 4, 2 wait in the queue
+    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));
+    const long spent = cpu_ticks_over(old_workers, 2s);
+    EXPECT_LT(spent, 30) << "draining workers spun";
+    held.insert(held.end(), std::make_move_iterator(queued.begin()), std::make_move_iterator(queued.end()));
+    finish_all(held);
+}
+
 TEST(Processes, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
     ServerProcess server(ServerOptions{.yaml = "limits:\n  max_connections: 1000\n", .workers = 1, .nofile = 48});
     server.write("a.txt", "a");
