@@ -128,7 +128,7 @@ int Master::run() {
             if (key == kSignalKey)
                 pending = read_signals();
             else
-                on_worker_message(static_cast<pid_t>(key));
+                on_worker_message(static_cast<pid_t>(key), now);
         }
         // Fixed priority: reap, stop, reload, reopen.
         if (pending.child_exited) reap(now);
@@ -193,7 +193,7 @@ void Master::reap(std::int64_t now) {
     }
 }
 
-void Master::on_worker_message(pid_t pid) {
+void Master::on_worker_message(pid_t pid, std::int64_t now) {
     WorkerProcess* process = supervisor_->find(pid);
     if (process == nullptr) return;
     for (;;) {
@@ -204,7 +204,7 @@ void Master::on_worker_message(pid_t pid) {
             if (closed) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, process->channel.get(), nullptr);
             return;
         }
-        if (message->message == ChannelMessage::WorkerReady) supervisor_->on_ready(pid);
+        if (message->message == ChannelMessage::WorkerReady) supervisor_->on_ready(pid, now);
     }
 }
 

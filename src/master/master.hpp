@@ -39,7 +39,7 @@ private:
 
     Pending read_signals();
     void reap(std::int64_t now);
-    void on_worker_message(pid_t pid);
+    void on_worker_message(pid_t pid, std::int64_t now);
     void begin_stop(Stop stop, std::int64_t now);
     void reload(std::int64_t now);
     void finish_reload(std::int64_t now);

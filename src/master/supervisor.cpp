@@ -98,11 +98,11 @@ WorkerProcess* Supervisor::find(pid_t pid) {
     return nullptr;
 }
 
-void Supervisor::on_ready(pid_t pid) {
+void Supervisor::on_ready(pid_t pid, std::int64_t now_ms) {
     WorkerProcess* p = find(pid);
-    if (p == nullptr) return;
+    if (p == nullptr || p->ready) return;
     p->ready = true;
-    if (Tracked* tracked = tracked_for(p->generation)) tracked->slots[p->slot].backoff.on_ready();
+    p->ready_ms = now_ms;
 }
 
 bool Supervisor::all_ready(const Tracked& tracked) const {
@@ -146,12 +146,26 @@ bool Supervisor::on_exit(pid_t pid, int status, std::int64_t now_ms, bool stoppi
         pending_.failed = true;
         return true;
     }
-    const std::int64_t delay = process->ready ? 0 : slot.backoff.on_failed_start();
+    const std::int64_t delay = respawn_delay(*process, slot, now_ms);
     slot.respawn_at_ms = now_ms + delay;
     log_.error("worker died unexpectedly slot={} pid={} generation={} {}; restarting in {} ms", process->slot, pid,
                process->generation, describe_exit(status), delay);
     if (delay == 0) spawn(*tracked, process->slot, now_ms);
     return true;
+}
+
+// See RespawnPolicy. `dead` has already left processes_.
+std::int64_t Supervisor::respawn_delay(const WorkerProcess& dead, Slot& slot, std::int64_t now_ms) const {
+    if (!dead.ready) return slot.backoff.on_failed_start();
+    if (now_ms - dead.ready_ms >= RespawnPolicy::kSettleMs) {
+        slot.backoff.reset();
+        return 0;
+    }
+    const std::int64_t delay = std::min(slot.backoff.on_failed_start(), RespawnPolicy::kEarlyDeathMaxDelayMs);
+    const bool others_live = std::any_of(processes_.begin(), processes_.end(), [&](const auto& p) {
+        return p->generation == dead.generation && !p->quitting;
+    });
+    return others_live ? delay : 0;
 }
 
 void Supervisor::quit_generation(unsigned number, int signal, std::int64_t now_ms, std::int64_t grace_ms) {

@@ -15,20 +15,28 @@
 
 namespace pywebd {
 
-// Back-off before respawning a slot whose workers die before they are ready: a worker
-// that cannot start (a crash in start-up, say) is restarted at once the first time, then
-// after 100 ms, 200 ms, … up to 30 s. A worker that became ready resets it: once it has
-// served, its death (the OOM killer, an operator's kill, a crash on some request) is
-// not a crash loop, and it is replaced at once, so the back-off never leaves a
-// generation without the workers that were serving it.
+// Back-off before respawning a slot that cannot keep a worker: the first failed start
+// is repaired at once, then each one in a row waits 100 ms, 200 ms, … up to 30 s.
 struct Backoff {
     static constexpr std::int64_t kFirstDelayMs = 100;
     static constexpr std::int64_t kMaxDelayMs = 30000;
     unsigned failed_starts = 0;  // in a row
 
-    // A worker of this slot died before it was ready; returns the wait before respawning.
+    // A worker of this slot failed; returns the wait before respawning.
     std::int64_t on_failed_start();
-    void on_ready() { failed_starts = 0; }
+    void reset() { failed_starts = 0; }
+};
+
+// How a slot is refilled after an unplanned exit. A worker that dies before it is
+// ready failed to start: full back-off. One that served for kSettleMs is not crash
+// looping (the OOM killer, an operator's kill, a crash on some request): it is replaced
+// at once and the count starts over. One that dies sooner after becoming ready (a crash
+// on its first requests, say) counts as a failed start, but waits at most
+// kEarlyDeathMaxDelayMs, and not at all when no other worker of its generation is left:
+// the back-off never leaves a serving generation without workers.
+struct RespawnPolicy {
+    static constexpr std::int64_t kSettleMs = 1000;
+    static constexpr std::int64_t kEarlyDeathMaxDelayMs = 1000;
 };
 
 struct WorkerProcess {
@@ -37,6 +45,7 @@ struct WorkerProcess {
     unsigned slot = 0;
     UniqueFd channel;  // master end
     bool ready = false;
+    std::int64_t ready_ms = 0;  // when it reported ready
     bool quitting = false;  // asked to stop: its exit is planned
     std::int64_t kill_at_ms = 0;                        // when quitting: SIGKILL if still alive by then
     std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
@@ -75,7 +84,7 @@ public:
 
     // A child exited (from waitpid). Returns false if it was not one of ours.
     bool on_exit(pid_t pid, int status, std::int64_t now_ms, bool stopping);
-    void on_ready(pid_t pid);
+    void on_ready(pid_t pid, std::int64_t now_ms);
     WorkerProcess* find(pid_t pid);
 
     // Sends `signal` to every worker and gives them until now + grace_ms.
@@ -100,6 +109,7 @@ private:
     };
 
     void fill(Tracked& tracked, std::int64_t now_ms);
+    std::int64_t respawn_delay(const WorkerProcess& dead, Slot& slot, std::int64_t now_ms) const;
     void spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms);
     void quit_generation(unsigned number, int signal, std::int64_t now_ms, std::int64_t grace_ms);
     bool all_ready(const Tracked& tracked) const;

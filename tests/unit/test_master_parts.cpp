@@ -74,7 +74,7 @@ TEST(CommandLine, HelpAndVersionExitZero) {
     EXPECT_EQ(r.output.rfind("pywebd ", 0), 0u);
 }
 
-TEST(Backoff, FirstFailedStartImmediateThenDoublingCappedAndResetByReady) {
+TEST(Backoff, FirstFailedStartImmediateThenDoublingCappedAndReset) {
     Backoff b;
     EXPECT_EQ(b.on_failed_start(), 0);
     EXPECT_EQ(b.on_failed_start(), 100);
@@ -82,7 +82,7 @@ TEST(Backoff, FirstFailedStartImmediateThenDoublingCappedAndResetByReady) {
     EXPECT_EQ(b.on_failed_start(), 400);
     for (int i = 0; i < 20; ++i) b.on_failed_start();
     EXPECT_EQ(b.on_failed_start(), Backoff::kMaxDelayMs);
-    b.on_ready();  // it started after all
+    b.reset();  // it served for a while after all
     EXPECT_EQ(b.on_failed_start(), 0);
     EXPECT_EQ(b.on_failed_start(), 100);
 }
@@ -172,24 +172,64 @@ TEST_F(SupervisorTest, RespawnsCrashedWorkerAtOnceThenBacksOff) {
     EXPECT_EQ(spawned_, 4);
 }
 
-// Once ready, a worker has served: however often one is killed, it is replaced at once.
-TEST_F(SupervisorTest, ReadyWorkersAreReplacedAtOnceEveryTime) {
+// A worker that served for a while is replaced at once, however often one is killed.
+TEST_F(SupervisorTest, WorkersThatServedAreReplacedAtOnceEveryTime) {
     supervisor_->start(generation(1, 2), 0);
+    std::int64_t now = 0;
     for (int i = 0; i < 10; ++i) {
-        for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid);
+        for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid, now);
+        now += RespawnPolicy::kSettleMs;
         const pid_t victim = supervisor_->pids()[0];
-        supervisor_->on_exit(victim, kill_and_reap(victim), 10 + i, false);
+        supervisor_->on_exit(victim, kill_and_reap(victim), now, false);
         EXPECT_EQ(supervisor_->process_count(), 2u) << "kill " << i;
         EXPECT_EQ(supervisor_->next_deadline(), std::nullopt);
     }
     EXPECT_EQ(spawned_, 12);
-    // A worker that dies before it is ready starts the back-off from its first step.
-    pid_t fresh = supervisor_->pids().back();
-    supervisor_->on_exit(fresh, kill_and_reap(fresh), 100, false);
-    EXPECT_EQ(spawned_, 13);
-    fresh = supervisor_->pids().back();
-    supervisor_->on_exit(fresh, kill_and_reap(fresh), 110, false);
-    EXPECT_EQ(supervisor_->next_deadline(), 210);
+}
+
+// Dying soon after becoming ready (a crash on the first requests) is a crash loop too,
+// but one that waits at most a second, and never while it leaves no worker at all.
+TEST_F(SupervisorTest, EarlyDeathsAfterReadyBackOffBrieflyButNeverLeaveNone) {
+    supervisor_->start(generation(1, 2), 0);
+    const pid_t survivor = supervisor_->pids()[1];
+    std::int64_t now = 0;
+    std::vector<std::int64_t> delays;
+    for (int i = 0; i < 8; ++i) {
+        for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid, now);
+        const pid_t victim = supervisor_->pids()[0] == survivor ? supervisor_->pids()[1] : supervisor_->pids()[0];
+        supervisor_->on_exit(victim, kill_and_reap(victim), now + 10, false);
+        const auto due = supervisor_->next_deadline();
+        delays.push_back(due ? *due - (now + 10) : 0);
+        now = due ? *due : now + 10;
+        supervisor_->run_due(now, false);
+        ASSERT_EQ(supervisor_->process_count(), 2u);
+    }
+    EXPECT_EQ(delays, (std::vector<std::int64_t>{0, 100, 200, 400, 800, 1000, 1000, 1000}));
+    // The last live worker of the generation is replaced at once, whatever the count.
+    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid, now);
+    for (pid_t pid : supervisor_->pids()) {
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        supervisor_->on_exit(pid, status, now + 10, false);
+    }
+    EXPECT_GE(supervisor_->process_count(), 1u);
+}
+
+// Before it is ready, a worker that dies is a failed start: the full back-off.
+TEST_F(SupervisorTest, FailedStartsBackOffUpTo30s) {
+    supervisor_->start(generation(1, 1), 0);
+    std::int64_t now = 0;
+    std::int64_t last = 0;
+    for (int i = 0; i < 12; ++i) {
+        const pid_t victim = supervisor_->pids().at(0);
+        supervisor_->on_exit(victim, kill_and_reap(victim), now, false);
+        const auto due = supervisor_->next_deadline();
+        last = due ? *due - now : 0;
+        now = due ? *due : now;
+        supervisor_->run_due(now, false);
+    }
+    EXPECT_EQ(last, Backoff::kMaxDelayMs);
 }
 
 TEST_F(SupervisorTest, PlannedExitsAreNotRespawned) {
@@ -205,13 +245,13 @@ TEST_F(SupervisorTest, PlannedExitsAreNotRespawned) {
 
 TEST_F(SupervisorTest, ReloadPromotesWhenReadyAndQuitsTheOld) {
     supervisor_->start(generation(1, 2), 0);
-    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid);
+    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid, 0);
     EXPECT_TRUE(supervisor_->current_ready());
     const auto old = supervisor_->pids();
     supervisor_->stage(generation(2, 3), 10);
     EXPECT_EQ(supervisor_->process_count(), 5u);
     EXPECT_FALSE(supervisor_->pending_ready());
-    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid);
+    for (pid_t pid : supervisor_->pids()) supervisor_->on_ready(pid, 0);
     EXPECT_TRUE(supervisor_->pending_ready());
     supervisor_->promote(SIGKILL, 20, 1000);
     EXPECT_EQ(supervisor_->current()->number, 2u);
