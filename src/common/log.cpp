@@ -51,23 +51,25 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
 
 Logger::Logger(std::string role) : role_(std::move(role)), journal_(stderr_is_journal()) {}
 
-std::optional<std::string> Logger::open(const std::string& destination) {
+std::optional<std::string> Logger::open(const std::string& destination, const Identity* as) {
     if (destination == "stderr") {
         file_.reset();
         path_.clear();
         return std::nullopt;
     }
-    OpenedLog opened = open_log_file(destination);
+    OpenedLog opened = open_log_file(destination, as);
     if (!opened.fd) return "cannot open error log " + opened.error;
     file_ = std::move(opened.fd);
     path_ = destination;
+    as_ = as ? std::optional<Identity>(*as) : std::nullopt;
     return std::nullopt;
 }
 
 std::optional<std::string> Logger::reopen() {
     if (path_.empty()) return std::nullopt;
     const std::string path = path_;
-    return open(path);
+    const std::optional<Identity> as = as_;
+    return open(path, as ? &*as : nullptr);
 }
 
 void Logger::write_line(LogLevel level, std::string_view message) {

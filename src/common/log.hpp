@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "identity.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd {
@@ -29,9 +30,10 @@ public:
     void set_level(LogLevel level) { level_ = level; }
     LogLevel level() const { return level_; }
 
-    // "stderr" or a file path, opened for append. Returns an error text on failure
-    // and keeps the current destination.
-    std::optional<std::string> open(const std::string& destination);
+    // "stderr" or a file path, opened for append (as `as`, the workers' identity, by a
+    // root master: see open_log_file). Returns an error text on failure and keeps the
+    // current destination.
+    std::optional<std::string> open(const std::string& destination, const Identity* as = nullptr);
     // Opens the same path again (after logrotate moved it). No-op for stderr.
     std::optional<std::string> reopen();
     // Writes to `fd` from now on (a worker receiving the master's reopened log).
@@ -78,6 +80,7 @@ private:
     std::string role_;
     LogLevel level_ = LogLevel::Notice;
     std::string path_;  // empty: stderr
+    std::optional<Identity> as_;  // who opens path_ (reopen does the same)
     UniqueFd file_;
     bool journal_ = false;
 };

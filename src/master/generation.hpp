@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "identity.hpp"
 #include "listeners.hpp"
 #include "mime_types.hpp"
 #include "unique_fd.hpp"
@@ -16,10 +17,11 @@ namespace pywebd {
 struct Generation {
     unsigned number = 0;
     Config config;
+    Identity workers;  // who the workers run as; log files are opened as them
     MimeTypes mime;
     std::vector<std::shared_ptr<ListenSocket>> listeners;
     // Opened at reload to prove the path works; each worker gets its own, opened by the
-    // master at fork, so workers need no rights to the log directory.
+    // master at fork (as the workers), so a respawn after a rotation writes the new file.
     UniqueFd access_log;
 
     std::vector<int> listener_fds() const {

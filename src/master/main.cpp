@@ -5,6 +5,7 @@
 #include "cli.hpp"
 #include "effective_config.hpp"
 #include "exit_code.hpp"
+#include "identity.hpp"
 #include "listeners.hpp"
 #include "log.hpp"
 #include "master.hpp"
@@ -47,7 +48,11 @@ int main(int argc, char** argv) {
 
     Logger log("master");
     log.set_level(config.log_level);
-    if (const auto error = log.open(config.error_log)) return fail(log, *error);
+    std::string user_error;
+    const auto workers = resolve_identity(config.user, config.group, user_error);
+    if (!workers) return fail(log, user_error);
+    // As the workers: the master may be root, and the log's path theirs to change.
+    if (const auto error = log.open(config.error_log, &*workers)) return fail(log, *error);
     raise_fd_limit(config, log);
 
     try {

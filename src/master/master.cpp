@@ -55,9 +55,19 @@ void close_fds_except(std::vector<int> keep) {
     ::close_range(next, ~0U, 0);
 }
 
-UniqueFd open_access_log(const Config& config) {
+// Who the workers of `config` run as. The names were checked when the config loaded.
+Identity workers_identity(const Config& config) {
+    std::string error;
+    auto identity = resolve_identity(config.user, config.group, error);
+    if (!identity) throw BindError(error);
+    return *identity;
+}
+
+// Opened by the master, as the workers (see open_log_file), for each worker it forks.
+UniqueFd open_access_log(const Generation& generation) {
+    const Config& config = generation.config;
     if (config.access_log.empty()) return {};
-    OpenedLog opened = open_log_file(config.access_log);
+    OpenedLog opened = open_log_file(config.access_log, &generation.workers);
     if (!opened.fd) throw BindError("cannot open access log " + opened.error);
     return std::move(opened.fd);
 }
@@ -94,9 +104,10 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
 
     initial_ = std::make_shared<Generation>();
     initial_->number = next_generation_++;
-    initial_->access_log = open_access_log(config);
+    initial_->workers = workers_identity(config);
     initial_->mime = MimeTypes::load(config.mime_types, config.charset);
     initial_->config = std::move(config);
+    initial_->access_log = open_access_log(*initial_);
     for (ListenSocket& socket : listeners) {
         auto shared = std::make_shared<ListenSocket>(std::move(socket));
         if (socket_activated_) inherited_.push_back(shared);
@@ -241,9 +252,10 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
                 reused ? reused : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
         }
     }
-    generation->access_log = open_access_log(config);
+    generation->workers = workers_identity(config);
     generation->mime = MimeTypes::load(config.mime_types, config.charset);
     generation->config = std::move(config);
+    generation->access_log = open_access_log(*generation);
     generation->number = next_generation_++;
     return generation;
 }
@@ -261,7 +273,8 @@ void Master::reload(std::int64_t now) {
         auto generation = make_generation(std::move(config));
         log_.set_level(generation->config.log_level);
         if (generation->config.error_log != (log_.path().empty() ? "stderr" : log_.path()))
-            if (const auto error = log_.open(generation->config.error_log)) log_.error("{}", *error);
+            if (const auto error = log_.open(generation->config.error_log, &generation->workers))
+                log_.error("{}", *error);
         supervisor_->stage(generation, now);
         return;
     } catch (const ConfigError& error) {
@@ -310,12 +323,11 @@ void Master::reopen_logs() {
         if (const WorkerProcess* process = supervisor_->find(pid)) send_logs(*process);
 }
 
-// Each worker gets freshly opened log files from the master, which may write where the
-// workers (after dropping privileges) may not.
+// Each worker gets freshly opened log files from the master (after a rotation, say),
+// opened with the workers' own rights: see open_log_file.
 void Master::send_logs(const WorkerProcess& process) const {
-    const Config& config = process.generation_data->config;
     try {
-        UniqueFd access = open_access_log(config);
+        UniqueFd access = open_access_log(*process.generation_data);
         if (access) send_message(process.channel.get(), ChannelMessage::AccessLog, access.get());
     } catch (const BindError& error) {
         log_.error("{}", error.what());
@@ -333,7 +345,7 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
     // the new file, not to the one the generation opened before the rotation.
     UniqueFd access_log;
     try {
-        access_log = open_access_log(generation.config);
+        access_log = open_access_log(generation);
     } catch (const BindError& error) {
         log_.error("{}; the worker keeps the file opened at reload", error.what());
         if (generation.access_log) access_log.reset(::fcntl(generation.access_log.get(), F_DUPFD_CLOEXEC, 3));
@@ -356,7 +368,7 @@ void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd c
     close_fds_except(keep);
     log_.set_role(fmt::format("worker {}", slot));
     const Config& config = generation.config;
-    if (const auto error = drop_privileges(config.user, config.group)) {
+    if (const auto error = drop_privileges(generation.workers)) {
         log_.crit("{}", *error);
         ::_exit(kWorkerFatalStatus);
     }

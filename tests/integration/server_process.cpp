@@ -98,6 +98,10 @@ ServerProcess::ServerProcess(ServerOptions options) {
     add_default("log_level", "log_level: info");
     add_default("user", user_line());
     write_config(yaml);
+    // As root the workers run as nobody, and a root master opens the logs with the
+    // workers' rights: the directory the logs go to is theirs, as in a deployment.
+    if (::geteuid() == 0) ::chown(dir_.path().c_str(), 65534, 65534);
+    if (options.before_start) options.before_start(dir_.path());
 
     const auto notify_path = dir_.path() / "notify.sock";
     notify_ = notify_socket(notify_path);

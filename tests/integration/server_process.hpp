@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct ServerOptions {
     std::vector<std::string> env;  // extra NAME=value entries
     bool wait_ready = true;
     unsigned nofile = 0;  // when set: RLIMIT_NOFILE (soft and hard) of the server
+    // Runs on the temp directory after the config is written, before the server starts.
+    std::function<void(const std::filesystem::path&)> before_start;
 };
 
 // The real pywebd binary on loopback, in its own temp directory and process group,

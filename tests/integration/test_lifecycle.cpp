@@ -377,23 +377,49 @@ TEST(LogFiles, RootMasterRefusesALogReplacedByASymlink) {
     EXPECT_NE(server.error_log().find("symbolic link"), std::string::npos) << server.error_log();
 }
 
-TEST(LogFiles, RootMasterRefusesALogDirectoryOthersMayWrite) {
+// The master opens logs with the workers' rights, so a directory they control anywhere
+// on the log's path cannot lead it into one they could not write (a symlink in place of
+// the log directory, to a root-only one, say).
+TEST(LogFiles, RootMasterOpensLogsWithTheWorkersRights) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    ServerProcess server(ServerOptions{.yaml = "user: nobody\naccess_log: site/logs/access.log\n", .wait_ready = false,
+                                       .before_start = [](const std::filesystem::path& dir) {
+                                           std::filesystem::create_directories(dir / "site/logs");
+                                           ::chown((dir / "site").c_str(), 65534, 65534);  // the workers' own
+                                           ::chown((dir / "site/logs").c_str(), 65534, 65534);
+                                       }});
+    ASSERT_NE(server.wait_for_notification("READY=1").size(), 0u) << server.error_log();
+    server.write("a.txt", "a");
+    ASSERT_EQ(http_get(server.port(), "/a.txt")->status, 200);
+    const auto site = server.dir().path() / "site";
+    struct stat st {};
+    ASSERT_EQ(::stat((site / "logs/access.log").c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u);  // created by the workers' user, not by root
+    // What a compromised worker could do: swap its log directory for a link to a
+    // root-only one, then wait for a rotation.
+    const auto secret = server.dir().path() / "secret";
+    std::filesystem::create_directory(secret);
+    std::filesystem::permissions(secret, std::filesystem::perms(0700));
+    std::filesystem::rename(site / "logs", site / "logs.old");
+    std::filesystem::create_directory_symlink(secret, site / "logs");
+    server.signal(SIGUSR1);
+    ASSERT_TRUE(wait_for_log(server, "(as user nobody): Permission denied", 10s)) << server.error_log();
+    EXPECT_EQ(http_get(server.port(), "/a.txt")->status, 200);  // serves on, with the log it had
+    EXPECT_TRUE(std::filesystem::is_empty(secret)) << "the root master created a file in a root-only directory";
+}
+
+TEST(LogFiles, ALogDirectoryTheWorkersCannotWriteFailsTheStartClearly) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
     TempDir dir;
     dir.write("root/index.html", "x");
-    std::filesystem::create_directory(dir.path() / "logs");
-    ASSERT_EQ(::chown((dir.path() / "logs").c_str(), 65534, 65534), 0);  // nobody's, as a worker user's would be
-    dir.write("server.yaml", "root: root\nuser: nobody\nlisten: [\"127.0.0.1:0\"]\naccess_log: logs/access.log\n");
-    RunResult r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
-    EXPECT_EQ(r.status, 1);
-    EXPECT_NE(r.output.find("logs is writable by uid 65534"), std::string::npos) << r.output;
-    // The same for the error log, and for a directory any user may write.
-    ASSERT_EQ(::chown((dir.path() / "logs").c_str(), 0, 0), 0);
-    std::filesystem::permissions(dir.path() / "logs", std::filesystem::perms(01777));
+    std::filesystem::create_directory(dir.path() / "logs");  // root's, 0755
     dir.write("server.yaml", "root: root\nuser: nobody\nlisten: [\"127.0.0.1:0\"]\nerror_log: logs/error.log\n");
-    r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
+    const RunResult r = run_pywebd({"-c", (dir.path() / "server.yaml").string()}, 15s);
     EXPECT_EQ(r.status, 1);
-    EXPECT_NE(r.output.find("logs is writable by others"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("cannot open error log " + (dir.path() / "logs/error.log").string() +
+                            " (as user nobody): Permission denied"),
+              std::string::npos)
+        << r.output;
 }
 
 TEST(LogFiles, ALogThatIsNotARegularFileIsRefused) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -9,6 +10,7 @@
 #include <filesystem>
 
 #include "cli.hpp"
+#include "identity.hpp"
 #include "log_file.hpp"
 #include "supervisor.hpp"
 #include "temp_dir.hpp"
@@ -106,6 +108,32 @@ TEST(LogFile, AppendsToARegularFileAndRefusesLinksAndSpecialFiles) {
     log = open_log_file(dir.path() / "dir.log");
     EXPECT_FALSE(log.fd);
     EXPECT_FALSE(open_log_file(dir.path() / "missing" / "x.log").fd);
+}
+
+TEST(LogFile, AsAnotherIdentityOpensOnlyWhatThatUserCouldThenRestoresOurs) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    std::string error;
+    const auto nobody = resolve_identity("nobody", "", error);
+    ASSERT_TRUE(nobody) << error;
+    test::TempDir dir;
+    std::filesystem::create_directory(dir.path() / "theirs");
+    ASSERT_EQ(::chown((dir.path() / "theirs").c_str(), nobody->uid, nobody->gid), 0);
+    std::filesystem::create_directory(dir.path() / "ours");  // root's, 0755
+    OpenedLog log = open_log_file(dir.path() / "theirs/a.log", &*nobody);
+    ASSERT_TRUE(log.fd) << log.error;
+    struct stat st {};
+    ASSERT_EQ(::fstat(log.fd.get(), &st), 0);
+    EXPECT_EQ(st.st_uid, nobody->uid);
+    log = open_log_file(dir.path() / "ours/a.log", &*nobody);
+    EXPECT_FALSE(log.fd);
+    EXPECT_NE(log.error.find("(as user nobody): Permission denied"), std::string::npos) << log.error;
+    // Root again afterwards: its own opens work, with its groups back.
+    log = open_log_file(dir.path() / "ours/a.log");
+    EXPECT_TRUE(log.fd) << log.error;
+    EXPECT_EQ(::setfsuid(static_cast<uid_t>(-1)), 0);
+    std::vector<gid_t> groups(static_cast<std::size_t>(::getgroups(0, nullptr)));
+    ::getgroups(static_cast<int>(groups.size()), groups.data());
+    EXPECT_EQ(std::count(groups.begin(), groups.end(), nobody->gid), 0);  // nogroup was only borrowed
 }
 
 TEST(DescribeExit, SignalOrStatus) {
