@@ -125,6 +125,8 @@ class Server:
 
 
 class Pywebd(Server):
+    binary = os.path.join(TOP, "build-bench/src/master/pywebd")
+
     def command(self):
         conf = os.path.join(self.workdir, f"{self.name}.yaml")
         user = "user: root\n" if os.geteuid() == 0 else ""
@@ -133,7 +135,12 @@ class Pywebd(Server):
             f.write(f"listen: [\"127.0.0.1:{self.port}\"]\nroot: {self.root}\nworkers: {self.workers}\n"
                     f"error_log: {self.name}-error.log\nlog_level: warn\n{log}{user}"
                     "limits:\n  max_connections: 20000\n")
-        return [os.path.join(TOP, "build-bench/src/master/pywebd"), "-c", conf]
+        return [self.binary, "-c", conf]
+
+
+class PywebdBaseline(Pywebd):
+    """An earlier pywebd (bench/run --baseline REV), measured in the same rounds."""
+    binary = os.path.join(TOP, "build-bench-base/src/master/pywebd")
 
 
 class Nginx(Server):
@@ -297,6 +304,8 @@ def main():
     parser.add_argument("--scenarios", default="abcdef")
     parser.add_argument("--peers", action="store_true", help="add lighttpd and h2o")
     parser.add_argument("--json", default=os.path.join(TOP, "build-bench/results.json"))
+    parser.add_argument("--baseline", action="store_true",
+                        help="add pywebd-base, built by bench/run --baseline REV in build-bench-base/")
     args = parser.parse_args()
 
     cpus = os.cpu_count() or 1
@@ -307,6 +316,8 @@ def main():
     make_root(root)
     os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
     kinds = [("pywebd", Pywebd), ("nginx", Nginx), ("floor", Floor)]
+    if args.baseline:
+        kinds.insert(1, ("pywebd-base", PywebdBaseline))
     if args.peers:
         kinds += [("lighttpd", Lighttpd), ("h2o", H2o)]
     servers, port = {}, 20080
