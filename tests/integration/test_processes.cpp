@@ -185,48 +185,35 @@ TEST(Processes, WorkersAtTheConnectionLimitSleepAndServeTheQueueLater) {
     finish_all(clients);
 }
 
-// A draining generation holding stuck connections must not spin either, while the new
-// generation serves the clients that queued meanwhile.
-TEST(Processes, DrainingWorkersAtTheLimitSleepWhileTheNewGenerationServes) {
+// Holds `before` partial heads, reloads (the old generation drains, holding them), then
+// queues `after` more behind the new generation, which reaches its limit: the draining
+// workers must sleep, and every client is served in the end.
+void expect_draining_workers_sleep(int before, int after) {
     const std::string yaml = "limits:\n  max_connections: 2\ntimeouts:\n  header: 60s\n  shutdown: 30s\n";
     ServerProcess server(ServerOptions{.yaml = yaml});
     server.write("a.txt", "a");
     const auto old_workers = server.workers();
-    auto held = partial_heads(server.port(), 8);
-    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));
+    auto held = partial_heads(server.port(), before);
     server.signal(SIGHUP);  // same config: a new generation, the old one drains
     const auto seen = server.wait_for_notification("READY=1", 20s);
     ASSERT_FALSE(seen.empty());
     ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos) << seen.back();
     ASSERT_TRUE(wait_for_log(server, "worker draining", 10s));
-    // The new generation takes the 4 queued clients; 4 more queue behind it.
-    auto queued = partial_heads(server.port(), 4);
+    auto queued = partial_heads(server.port(), after);
+    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));
     const long spent = cpu_ticks_over(old_workers, 2s);
     EXPECT_LT(spent, 30) << "draining workers spun";
     held.insert(held.end(), std::make_move_iterator(queued.begin()), std::make_move_iterator(queued.end()));
     finish_all(held);
 }
 
-// The same for a draining generation that was below its limit, its listeners still
-// registered, when the drain began: they must leave its epoll before it closes them.
-TEST(Processes, DrainingWorkersBelowTheLimitSleepWhileOthersQueue) {
-    const std::string yaml = "limits:\n  max_connections: 2\ntimeouts:\n  header: 60s\n  shutdown: 30s\n";
-    ServerProcess server(ServerOptions{.yaml = yaml});
-    server.write("a.txt", "a");
-    const auto old_workers = server.workers();
-    auto held = partial_heads(server.port(), 2);  // keeps the old generation draining, below its limit
-    server.signal(SIGHUP);
-    const auto seen = server.wait_for_notification("READY=1", 20s);
-    ASSERT_FALSE(seen.empty());
-    ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos) << seen.back();
-    ASSERT_TRUE(wait_for_log(server, "worker draining", 10s));
-    auto queued = partial_heads(server.port(), 6);  // the new generation takes 4, 2 wait in the queue
-    ASSERT_TRUE(wait_for_log(server, "connection limit reached", 10s));
-    const long spent = cpu_ticks_over(old_workers, 2s);
-    EXPECT_LT(spent, 30) << "draining workers spun";
-    held.insert(held.end(), std::make_move_iterator(queued.begin()), std::make_move_iterator(queued.end()));
-    finish_all(held);
-}
+// Old workers at their limit when the drain began (their listeners already out of epoll,
+// or wrongly back in it), 4 clients queued for the new generation, 4 more behind it.
+TEST(Processes, DrainingWorkersAtTheLimitSleepWhileTheNewGenerationServes) { expect_draining_workers_sleep(8, 4); }
+
+// Old workers below their limit (listeners registered) when the drain began: they must
+// leave epoll before the worker closes them.
+TEST(Processes, DrainingWorkersBelowTheLimitSleepWhileOthersQueue) { expect_draining_workers_sleep(2, 6); }
 
 TEST(Processes, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
     ServerProcess server(ServerOptions{.yaml = "limits:\n  max_connections: 1000\n", .workers = 1, .nofile = 48});

@@ -190,20 +190,16 @@ TEST_F(HandlerTest, WellKnownIsServedByDefaultButNotTheDotfilesBelowIt) {
     dir_.write(".well-known/security.txt", "Contact: mailto:security@example.org");
     dir_.write(".well-known/.htpasswd", "x");
     dir_.write(".well-knownx", "x");
-    get("/.well-known/acme-challenge/token1");
-    EXPECT_EQ(response_.status, 200);
-    get("/.well-known/security.txt");
-    EXPECT_EQ(response_.status, 200);
-    get("/%2Ewell-known/security.txt");
-    EXPECT_EQ(response_.status, 200);
-    get("/.well-known");
-    EXPECT_EQ(response_.status, 301);
-    get("/.well-known/.htpasswd");
-    EXPECT_EQ(response_.status, 404);
-    get("/.well-knownx");
-    EXPECT_EQ(response_.status, 404);
-    get("/docs/.well-known/security.txt");
-    EXPECT_EQ(response_.status, 404);
+    const std::pair<const char*, int> cases[] = {
+        {"/.well-known/acme-challenge/token1", 200}, {"/.well-known/security.txt", 200},
+        {"/%2Ewell-known/security.txt", 200},        {"/.well-known", 301},
+        {"/.well-known/.htpasswd", 404},             {"/.well-knownx", 404},
+        {"/docs/.well-known/security.txt", 404},
+    };
+    for (const auto& [target, status] : cases) {
+        get(target);
+        EXPECT_EQ(response_.status, status) << target;
+    }
     ServeOptions off;
     off.serve_well_known = false;
     handle("GET /.well-known/security.txt HTTP/1.1\r\nHost: a\r\n\r\n", off);
