@@ -18,12 +18,12 @@
 
 #include "channel.hpp"
 #include "clock.hpp"
+#include "core/worker.hpp"
 #include "effective_config.hpp"
 #include "exit_code.hpp"
 #include "log_file.hpp"
 #include "privileges.hpp"
 #include "signals.hpp"
-#include "worker.hpp"
 
 namespace pywebd {
 namespace {
@@ -34,9 +34,7 @@ constexpr std::int64_t kFastStopGraceMs = 1000;
 // master's SIGKILL comes this much later, for a worker that is stuck.
 constexpr std::int64_t kDrainKillGraceMs = 2000;
 
-std::int64_t drain_kill_after_ms(const Config& config) {
-    return config.timeouts.shutdown.count() + kDrainKillGraceMs;
-}
+std::int64_t drain_kill_after_ms(const Config& config) { return config.timeouts.shutdown.count() + kDrainKillGraceMs; }
 
 // Closes every descriptor of a freshly forked worker except those it needs, so it holds
 // no other worker's channel nor the master's signalfd and epoll.

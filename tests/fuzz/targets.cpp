@@ -7,11 +7,11 @@
 #include <string_view>
 #include <vector>
 
-#include "byte_ranges.hpp"
-#include "head_parser.hpp"
-#include "head_scanner.hpp"
-#include "request_facts.hpp"
-#include "uri_path.hpp"
+#include "h1/head_parser.hpp"
+#include "h1/head_scanner.hpp"
+#include "h1/request_facts.hpp"
+#include "http/byte_ranges.hpp"
+#include "static/uri_path.hpp"
 
 namespace pywebd::fuzz {
 namespace {

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "connection.hpp"
+#include "core/connection.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {

@@ -5,9 +5,9 @@
 #include <array>
 #include <vector>
 
-#include "byte_ranges.hpp"
-#include "decide.hpp"
-#include "http_date.hpp"
+#include "http/byte_ranges.hpp"
+#include "http/decide.hpp"
+#include "http/http_date.hpp"
 
 namespace pywebd::http {
 namespace {

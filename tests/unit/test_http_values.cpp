@@ -3,10 +3,10 @@
 
 #include <array>
 
-#include "entity_tag.hpp"
-#include "file_facts.hpp"
-#include "head_parser.hpp"
-#include "http_date.hpp"
+#include "h1/head_parser.hpp"
+#include "http/entity_tag.hpp"
+#include "http/file_facts.hpp"
+#include "http/http_date.hpp"
 #include "mime_types.hpp"
 #include "temp_dir.hpp"
 

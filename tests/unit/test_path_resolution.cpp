@@ -6,9 +6,9 @@
 
 #include <filesystem>
 
-#include "file_open.hpp"
+#include "static/file_open.hpp"
+#include "static/uri_path.hpp"
 #include "temp_dir.hpp"
-#include "uri_path.hpp"
 
 namespace pywebd {
 namespace {

@@ -5,9 +5,9 @@
 #include <array>
 #include <filesystem>
 
-#include "content_coding.hpp"
-#include "directory_listing.hpp"
-#include "header_rules.hpp"
+#include "http/content_coding.hpp"
+#include "static/directory_listing.hpp"
+#include "static/header_rules.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "guarded_buffer.hpp"
-#include "head_parser.hpp"
-#include "head_scanner.hpp"
-#include "request_facts.hpp"
+#include "h1/head_parser.hpp"
+#include "h1/head_scanner.hpp"
+#include "h1/request_facts.hpp"
 
 namespace pywebd::http {
 namespace {

@@ -1,14 +1,14 @@
 // The handler's responses, checked field by field for each outcome.
 #include <fcntl.h>
-#include <sys/inotify.h>
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 
 #include <array>
 #include <filesystem>
 
-#include "head_parser.hpp"
-#include "head_scanner.hpp"
-#include "static_handler.hpp"
+#include "h1/head_parser.hpp"
+#include "h1/head_scanner.hpp"
+#include "static/static_handler.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {
@@ -191,9 +191,12 @@ TEST_F(HandlerTest, WellKnownIsServedByDefaultButNotTheDotfilesBelowIt) {
     dir_.write(".well-known/.htpasswd", "x");
     dir_.write(".well-knownx", "x");
     const std::pair<const char*, int> cases[] = {
-        {"/.well-known/acme-challenge/token1", 200}, {"/.well-known/security.txt", 200},
-        {"/%2Ewell-known/security.txt", 200},        {"/.well-known", 301},
-        {"/.well-known/.htpasswd", 404},             {"/.well-knownx", 404},
+        {"/.well-known/acme-challenge/token1", 200},
+        {"/.well-known/security.txt", 200},
+        {"/%2Ewell-known/security.txt", 200},
+        {"/.well-known", 301},
+        {"/.well-known/.htpasswd", 404},
+        {"/.well-knownx", 404},
         {"/docs/.well-known/security.txt", 404},
     };
     for (const auto& [target, status] : cases) {

@@ -8,10 +8,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "access_log.hpp"
-#include "request_buffers.hpp"
+#include "core/timer_lists.hpp"
+#include "h1/request_buffers.hpp"
+#include "log/access_log.hpp"
 #include "temp_dir.hpp"
-#include "timer_lists.hpp"
 
 namespace pywebd {
 namespace {

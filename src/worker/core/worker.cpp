@@ -1,0 +1,417 @@
+#include "core/worker.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "channel.hpp"
+#include "clock.hpp"
+#include "exit_code.hpp"
+#include "signals.hpp"
+#include "version.hpp"
+
+namespace pywebd {
+namespace {
+
+constexpr int kMaxEvents = 256;
+constexpr int kAcceptBatch = 64;              // per wakeup, so one worker cannot take a whole burst
+constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
+constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
+constexpr std::size_t kSpareBuffers = 64;
+
+// epoll_event.data: the source, 24 bits of a connection's reuse tag, and its slot.
+std::uint64_t key(std::uint8_t source, std::uint32_t reuse_tag, std::uint32_t index) {
+    return std::uint64_t{source} << 56 | std::uint64_t{reuse_tag & 0xFFFFFFu} << 32 | index;
+}
+
+std::string random_boundary() {
+    unsigned char bytes[12] = {};
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+        const auto seed = static_cast<std::uint64_t>(monotonic_ms()) ^ static_cast<std::uint64_t>(::getpid());
+        std::memcpy(bytes, &seed, sizeof seed);
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "pywebd-";
+    for (unsigned char b : bytes) {
+        out.push_back(kHex[b >> 4]);
+        out.push_back(kHex[b & 15]);
+    }
+    return out;
+}
+
+std::string server_name(const Config& config) {
+    return config.server_tokens ? std::string("pywebd/") + kVersion : std::string("pywebd");
+}
+
+}  // namespace
+
+Worker::Worker(WorkerSetup setup)
+    : config_(setup.config),
+      mime_(setup.mime),
+      log_(setup.log),
+      slot_(setup.slot),
+      channel_(std::move(setup.channel)),
+      date_(server_name(setup.config)),
+      pool_(setup.config.limits.max_head_bytes, kSpareBuffers),
+      timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
+               setup.config.timeouts.linger}),
+      header_storage_(setup.config.limits.max_headers),
+      scratch_(16 * 1024),
+      cache_(setup.config.cache.entries, setup.config.cache.valid) {
+    for (int fd : setup.listeners) listeners_.push_back({UniqueFd(fd), false});
+    rotate_accepts_ = setup.config.effective_workers() > 1;
+    access_log_.reopen(std::move(setup.access_log));
+}
+
+Worker::~Worker() { access_log_.flush(); }
+
+bool Worker::setup_loop() {
+    root_.reset(::open(config_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    // O_PATH needs no permission on the directory itself: check, as the user the worker
+    // now runs as, that it may look up names in it, or every request would be a 403.
+    if (!root_ || ::faccessat(root_.get(), ".", X_OK, AT_EACCESS) != 0) {
+        log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
+        return false;
+    }
+    // locate() opens regular files for reading through /proc/self/fd.
+    if (::access("/proc/self/fd", X_OK) != 0) {
+        log_.crit("/proc/self/fd is not available ({}): pywebd needs /proc", std::strerror(errno));
+        return false;
+    }
+    ServeOptions options{
+        config_.index,         config_.serve_dotfiles,    config_.serve_well_known, config_.limits.max_ranges,
+        config_.precompressed, config_.directory_listing, config_.error_pages,      HeaderRules(config_.headers),
+        detect_confinement(),  config_.cache.small_file};
+    if (options.confinement == Confinement::NoSymlinks && slot_ == 0)
+        log_.notice("openat2 is not available here; symlinks under the root will not be followed");
+    handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_, random_boundary(),
+                                               log_, cache_);
+    services_ = std::make_unique<ConnectionServices>(ConnectionServices{
+        pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
+        http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
+        scratch_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
+    signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
+    epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_) {
+        log_.crit("epoll_create1: {}", std::strerror(errno));
+        return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Signal), 0, 0);
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.get(), &ev);
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Channel), 0, 0);
+    if (channel_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel_.get(), &ev);
+    set_accepting(true);
+    return std::all_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.registered; });
+}
+
+int Worker::run() {
+    ::signal(SIGPIPE, SIG_IGN);  // sendfile to a closed socket would raise it
+    if (!setup_loop()) return kWorkerFatalStatus;
+    if (channel_) send_message(channel_.get(), ChannelMessage::WorkerReady);
+    log_.debug("worker accepting slot={} listeners={}", slot_, listeners_.size());
+
+    std::array<epoll_event, kMaxEvents> events{};
+    while (!stop_now_) {
+        const int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, timeout_ms());
+        if (n < 0 && errno != EINTR) {
+            log_.crit("epoll_wait: {}", std::strerror(errno));
+            return kWorkerFatalStatus;
+        }
+        tick();
+        ready_turn_.swap(ready_);  // those waiting since an earlier turn; new ones wait for the next
+        for (int i = 0; i < n; ++i) dispatch(events[static_cast<std::size_t>(i)]);
+        run_ready(ready_turn_);
+        expire_timers();
+        free_closed();
+        if (draining_) {
+            if (services_->now_ms >= idle_close_ms_) close_idle_connections();
+            if (active_ == 0) break;
+            if (services_->now_ms >= drain_deadline_ms_) {
+                log_.warn("drain timed out slot={} open={}", slot_, active_);
+                break;
+            }
+        } else {
+            update_accepting();
+        }
+    }
+    close_all();
+    access_log_.flush();
+    if (draining_) log_.notice("worker drained slot={} connections_at_start={}", slot_, connections_at_drain_);
+    return 0;
+}
+
+void Worker::tick() {
+    services_->now_ms = monotonic_ms();
+    date_.refresh(std::time(nullptr));
+    if (services_->now_ms - last_tick_ms_ >= 1000) {
+        last_tick_ms_ = services_->now_ms;
+        access_log_.flush();
+    }
+}
+
+int Worker::timeout_ms() const {
+    if (!ready_.empty()) return 0;  // connections wait for their next turn: only look for events
+    std::int64_t wait = 1000;       // the Date header and access-log flush need a tick each second
+    const std::int64_t now = services_->now_ms;
+    if (const auto next = timers_.next_deadline()) wait = std::min(wait, *next - now);
+    if (!accepting_ && accept_resume_ms_ > 0) wait = std::min(wait, accept_resume_ms_ - now);
+    if (draining_) wait = std::min({wait, drain_deadline_ms_ - now, std::max<std::int64_t>(idle_close_ms_ - now, 0)});
+    return static_cast<int>(std::max<std::int64_t>(wait, 0));
+}
+
+void Worker::dispatch(const epoll_event& event) {
+    const auto source = static_cast<Source>(event.data.u64 >> 56);
+    const auto reuse_tag = static_cast<std::uint32_t>(event.data.u64 >> 32) & 0xFFFFFFu;
+    const auto index = static_cast<std::uint32_t>(event.data.u64);
+    switch (source) {
+    case Source::Connection: {
+        Connection* c = index < slots_.size() ? slots_[index].get() : nullptr;
+        if (c == nullptr || (c->reuse_tag() & 0xFFFFFFu) != reuse_tag || c->state() == ConnState::Closed) return;
+        c->on_events(event.events, *services_);
+        return after_drive(*c);
+    }
+    case Source::Listener:
+        if (!accepting_ || index >= listeners_.size()) return;
+        // accept_from() may have stopped accepting (limit, EMFILE): then the listener
+        // is out of epoll and must stay out.
+        if (accept_from(listeners_[index].fd.get()) > 0 && accepting_ && rotate_accepts_) requeue_listener(index);
+        return;
+    case Source::Signal: return on_signal();
+    case Source::Channel: return on_channel();
+    }
+}
+
+int Worker::accept_from(int listener) {
+    int accepted = 0;
+    for (int i = 0; i < kAcceptBatch; ++i) {
+        if (active_ >= config_.limits.max_connections) {
+            log_.warn("connection limit reached slot={} limit={}", slot_, config_.limits.max_connections);
+            set_accepting(false);
+            return accepted;
+        }
+        sockaddr_storage address{};
+        socklen_t length = sizeof address;
+        const int fd =
+            ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            add_connection(UniqueFd(fd), address);
+            ++accepted;
+            continue;
+        }
+        switch (errno) {
+        case EAGAIN:
+        case EINTR: return accepted;
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM: continue;  // that one connection failed; the queue may hold more
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            // Out of descriptors or memory: stop polling the listener for a moment rather
+            // than spin on an event we cannot consume. The kernel queue holds the clients.
+            log_.warn("accept paused slot={} error={}", slot_, std::strerror(errno));
+            pause_accepting();
+            return accepted;
+        default: log_.error("accept4: {}", std::strerror(errno)); return accepted;
+        }
+    }
+    return accepted;
+}
+
+// Returns whether the listener is now in the state asked for.
+bool Worker::register_listener(std::size_t index, bool on) {
+    Listener& listener = listeners_[index];
+    if (!listener.fd || listener.registered == on) return true;
+    if (on) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per connection, not all
+        ev.data.u64 = key(static_cast<std::uint8_t>(Source::Listener), 0, static_cast<std::uint32_t>(index));
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener.fd.get(), &ev) != 0) {
+            log_.error("epoll_ctl add listener: {}", std::strerror(errno));
+            return false;
+        }
+    } else if (::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listener.fd.get(), nullptr) != 0) {
+        log_.error("epoll_ctl del listener: {}", std::strerror(errno));
+    }
+    listener.registered = on;
+    return true;
+}
+
+// EPOLLEXCLUSIVE wakes the first idle worker in the listener's wait queue, which is
+// the same one whenever it is idle: under light load it would take every connection.
+// Re-registering moves this worker to the back of the queue, so idle workers take
+// turns.
+void Worker::requeue_listener(std::size_t index) {
+    register_listener(index, false);
+    if (!register_listener(index, true)) pause_accepting();  // out of memory, say: try again soon
+}
+
+// Stops accepting for a moment; update_accepting() registers the listeners again.
+void Worker::pause_accepting() {
+    set_accepting(false);
+    accept_resume_ms_ = services_->now_ms + kAcceptRetryMs;
+}
+
+void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
+    std::uint32_t index;
+    if (!free_slots_.empty()) {
+        index = free_slots_.back();
+        free_slots_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(slots_.size());
+        slots_.emplace_back();
+    }
+    const std::uint32_t reuse_tag = next_reuse_tag_++;
+    const int raw = fd.get();
+    const bool tcp = address.ss_family == AF_INET || address.ss_family == AF_INET6;
+    slots_[index] = std::make_unique<Connection>(std::move(fd), PeerAddress::from(address), index, reuse_tag,
+                                                 next_connection_id_++, tcp);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = key(static_cast<std::uint8_t>(Source::Connection), reuse_tag, index);
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, raw, &ev) != 0) {
+        log_.error("epoll_ctl add: {}", std::strerror(errno));
+        slots_[index].reset();
+        free_slots_.push_back(index);
+        return;
+    }
+    ++active_;
+    Connection& c = *slots_[index];
+    c.start(*services_);
+    after_drive(c);
+}
+
+// After a connection ran: closed ones are freed after the batch, those that used up
+// their send budget get another turn.
+void Worker::after_drive(Connection& c) {
+    if (c.state() == ConnState::Closed)
+        closed_.push_back(c.slot());
+    else if (c.wants_turn() && !c.queued()) {
+        c.set_queued(true);
+        ready_.emplace_back(c.slot(), c.reuse_tag());
+    }
+}
+
+void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn) {
+    for (const auto& [index, reuse_tag] : turn) {
+        Connection* c = slots_[index].get();
+        if (c == nullptr || c->reuse_tag() != reuse_tag || c->state() == ConnState::Closed) continue;
+        c->set_queued(false);
+        c->resume(*services_);
+        after_drive(*c);
+    }
+    turn.clear();
+}
+
+void Worker::set_accepting(bool on) {
+    if (on && draining_) return;
+    bool all = true;
+    for (std::size_t i = 0; i < listeners_.size(); ++i) all = register_listener(i, on) && all;
+    accepting_ = on;
+    if (on) accept_resume_ms_ = 0;
+    if (!all && on) pause_accepting();  // a listener left out would never be tried again
+}
+
+void Worker::update_accepting() {
+    if (accepting_ || active_ >= config_.limits.max_connections) return;
+    if (accept_resume_ms_ > 0 && services_->now_ms < accept_resume_ms_) return;
+    set_accepting(true);
+}
+
+void Worker::expire_timers() {
+    while (TimerNode* node = timers_.pop_expired(services_->now_ms)) {
+        auto& c = static_cast<Connection&>(*node);
+        c.on_timeout(*services_);
+        after_drive(c);
+    }
+}
+
+// Freed only after the batch, so a later event in the same batch never finds freed memory.
+void Worker::free_closed() {
+    for (const std::uint32_t index : closed_) {
+        if (!slots_[index]) continue;
+        slots_[index].reset();
+        free_slots_.push_back(index);
+        --active_;
+    }
+    closed_.clear();
+}
+
+void Worker::on_signal() {
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        switch (info.ssi_signo) {
+        case SIGQUIT: begin_drain(); break;
+        case SIGTERM:
+        case SIGINT: stop_now_ = true; break;
+        default: break;  // HUP and USR1 are the master's business: it sends us the reopened logs
+        }
+    }
+}
+
+void Worker::on_channel() {
+    for (;;) {
+        bool closed = false;
+        auto message = receive_message(channel_.get(), closed);
+        if (!message) {
+            if (closed) {
+                // The master is gone: nobody will supervise us, so finish and leave.
+                ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, channel_.get(), nullptr);
+                channel_.reset();
+                begin_drain();
+            }
+            return;
+        }
+        if (message->message == ChannelMessage::AccessLog)
+            access_log_.reopen(std::move(message->fd));
+        else if (message->message == ChannelMessage::ErrorLog && message->fd)
+            log_.adopt(std::move(message->fd));
+    }
+}
+
+void Worker::begin_drain() {
+    if (draining_) return;
+    set_accepting(false);  // out of epoll before closing: the master's copies keep them alive
+    listeners_.clear();    // our copies; the master keeps the sockets open for the next workers
+    draining_ = true;
+    services_->draining = true;
+    connections_at_drain_ = active_;
+    // The drain's deadline is ours to keep: at it we close what is left, log it and exit.
+    // The master waits a grace period longer before it resorts to SIGKILL.
+    drain_deadline_ms_ = services_->now_ms + config_.timeouts.shutdown.count();
+    access_log_.flush();  // what was answered before the stop is on disk whatever happens next
+    idle_close_ms_ = std::min(services_->now_ms + kIdleGraceMs, drain_deadline_ms_);
+    log_.notice("worker draining slot={} open={}", slot_, active_);
+}
+
+void Worker::close_idle_connections() {
+    for (auto& c : slots_) {
+        if (!c || c->state() == ConnState::Closed) continue;
+        c->close_if_idle(*services_);
+        after_drive(*c);
+    }
+    free_closed();
+    idle_close_ms_ = services_->now_ms + 1000;
+}
+
+void Worker::close_all() {
+    for (auto& c : slots_) {
+        if (c) c->abort(*services_);
+        c.reset();
+    }
+    active_ = 0;
+}
+
+}  // namespace pywebd
