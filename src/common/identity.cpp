@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace pywebd {
 
 std::optional<Identity> resolve_identity(const std::string& user, const std::string& group, std::string& error) {
@@ -30,6 +33,19 @@ std::optional<Identity> resolve_identity(const std::string& user, const std::str
         id.groups.resize(static_cast<std::size_t>(count));
     id.groups.resize(static_cast<std::size_t>(count));
     return id;
+}
+
+std::optional<std::string> drop_privileges(const Identity& who) {
+    if (::geteuid() != 0) {
+        if (who.uid != ::geteuid() || who.gid != ::getegid())
+            return fmt::format("cannot switch to user '{}' group {}: not started as root", who.user, who.gid);
+        return std::nullopt;
+    }
+    if (::setgroups(who.groups.size(), who.groups.data()) != 0)
+        return fmt::format("setgroups for {}: {}", who.user, std::strerror(errno));
+    if (::setgid(who.gid) != 0) return fmt::format("setgid({}): {}", who.gid, std::strerror(errno));
+    if (::setuid(who.uid) != 0) return fmt::format("setuid({}): {}", who.uid, std::strerror(errno));
+    return std::nullopt;
 }
 
 FilesystemIdentity::FilesystemIdentity(const Identity* who) {

@@ -21,6 +21,11 @@ struct Identity {
 // group); nullopt with `error` set if a name does not exist.
 std::optional<Identity> resolve_identity(const std::string& user, const std::string& group, std::string& error);
 
+// In a worker started as root: switch to `who` (its uid, gid and supplementary groups).
+// Not root: nothing to do, unless `who` is someone else, which is an error. Returns an
+// error text on failure.
+std::optional<std::string> drop_privileges(const Identity& who);
+
 // While it lives, the file system checks access as `who` (setfsuid, setfsgid, setgroups),
 // when the process is root and `who` is not: a root master opens files for its
 // unprivileged workers with their rights, so no path the workers can change leads it

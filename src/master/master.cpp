@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -14,15 +13,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <set>
 
 #include "channel.hpp"
 #include "clock.hpp"
-#include "core/worker.hpp"
+#include "core/worker_process.hpp"
 #include "effective_config.hpp"
 #include "exit_code.hpp"
 #include "log_file.hpp"
-#include "privileges.hpp"
 #include "signals.hpp"
 
 namespace pywebd {
@@ -35,23 +32,6 @@ constexpr std::int64_t kFastStopGraceMs = 1000;
 constexpr std::int64_t kDrainKillGraceMs = 2000;
 
 std::int64_t drain_kill_after_ms(const Config& config) { return config.timeouts.shutdown.count() + kDrainKillGraceMs; }
-
-// Closes every descriptor of a freshly forked worker except those it needs, so it holds
-// no other worker's channel nor the master's signalfd and epoll.
-void close_fds_except(std::vector<int> keep) {
-    keep.push_back(0);
-    keep.push_back(1);
-    keep.push_back(2);
-    std::sort(keep.begin(), keep.end());
-    keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
-    unsigned next = 0;
-    for (int fd : keep) {
-        if (fd < 0) continue;
-        if (static_cast<unsigned>(fd) > next) ::close_range(next, static_cast<unsigned>(fd) - 1, 0);
-        next = static_cast<unsigned>(fd) + 1;
-    }
-    ::close_range(next, ~0U, 0);
-}
 
 // Who the workers of `config` run as. The names were checked when the config loaded.
 Identity workers_identity(const Config& config) {
@@ -353,38 +333,11 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
         log_.error("fork: {}", std::strerror(errno));
         return {};
     }
-    if (pid == 0) worker_main(generation, slot, std::move(channel.worker_end), std::move(access_log));
+    if (pid == 0)
+        run_worker_process(WorkerLaunch{generation.config, generation.mime, generation.workers,
+                                        generation.listener_fds(), std::move(channel.worker_end), std::move(access_log),
+                                        slot, pid_, log_});
     return {pid, std::move(channel.master_end)};
-}
-
-void Master::worker_main(const Generation& generation, unsigned slot, UniqueFd channel, UniqueFd access_log) {
-    ::unsetenv("NOTIFY_SOCKET");
-    std::vector<int> keep = generation.listener_fds();
-    keep.push_back(channel.get());
-    keep.push_back(access_log.get());
-    keep.push_back(log_.fd());
-    close_fds_except(keep);
-    log_.set_role(fmt::format("worker {}", slot));
-    const Config& config = generation.config;
-    if (const auto error = drop_privileges(generation.workers)) {
-        log_.crit("{}", *error);
-        ::_exit(kWorkerFatalStatus);
-    }
-    // A worker must not outlive its master: if the master dies, drain and exit. Set after
-    // the privilege drop, which clears it; then check the master did not die before it.
-    ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
-    if (::getppid() != pid_) ::_exit(0);
-    int death_signal = 0;
-    ::prctl(PR_GET_PDEATHSIG, &death_signal);
-    log_.debug("worker identity slot={} uid={} gid={} parent_death_signal={}", slot, ::getuid(), ::getgid(),
-               death_signal);
-    int status;
-    {
-        Worker worker(WorkerSetup{config, generation.mime, generation.listener_fds(), std::move(channel),
-                                  std::move(access_log), slot, log_});
-        status = worker.run();
-    }
-    ::_exit(status);  // never unwind into the master's stack
 }
 
 std::string Master::status_line() const {

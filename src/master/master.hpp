@@ -48,7 +48,6 @@ private:
     void check_startup();
     std::shared_ptr<Generation> make_generation(Config config);
     Spawned spawn_worker(const Generation& generation, unsigned slot);
-    [[noreturn]] void worker_main(const Generation& generation, unsigned slot, UniqueFd channel, UniqueFd access_log);
     std::string status_line() const;
     int wait_timeout(std::int64_t now) const;
 
