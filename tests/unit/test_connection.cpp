@@ -24,8 +24,7 @@ protected:
           date_("pywebd"),
           timers_({milliseconds(1000), milliseconds(2000), milliseconds(3000), milliseconds(500)}),
           log_("test"),
-          headers_(16),
-          scratch_(4096) {
+          drop_buffer_(4096) {
         log_.set_level(LogLevel::Crit);
         dir_.write("index.html", "<h1>home</h1>");
         dir_.write("a.txt", "AAAA");
@@ -34,9 +33,9 @@ protected:
         access_.reopen(UniqueFd(::open((dir_.path() / "access.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600)));
         handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_,
                                                    cache_);
-        services_ = std::make_unique<ConnectionServices>(ConnectionServices{pool_, timers_, *handler_, access_, date_,
-                                                                            log_, headers_, http::ParseLimits{16, 512},
-                                                                            64, scratch_, 0, false, true});
+        services_ = std::make_unique<SessionServices>(SessionServices{pool_, timers_, *handler_, access_, date_, log_,
+                                                                      http::ParseLimits{16, 512}, 64, drop_buffer_, 0,
+                                                                      false, true});
         int fds[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
         client_.reset(fds[1]);
@@ -87,14 +86,13 @@ protected:
     DateCache date_;
     ErrorPages pages_;
     AccessLog access_;
-    BufferPool pool_{1024, 4};
+    BufferPool pool_{1024, 16, 4};
     TimerLists timers_;
     Logger log_;
     FileCache cache_{100, std::chrono::seconds(1)};
-    std::vector<http::Header> headers_;
-    std::vector<char> scratch_;
+    std::vector<char> drop_buffer_;
     std::unique_ptr<StaticHandler> handler_;
-    std::unique_ptr<ConnectionServices> services_;
+    std::unique_ptr<SessionServices> services_;
     UniqueFd client_;
     std::unique_ptr<Connection> connection_;
 };
@@ -106,7 +104,7 @@ TEST_F(ConnectionTest, ServesAndKeepsAlive) {
     EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
     EXPECT_NE(response.find("Content-Length: 4\r\n"), std::string::npos);
     EXPECT_EQ(response.substr(response.size() - 4), "AAAA");
-    EXPECT_EQ(connection_->state(), ConnState::Idle);
+    EXPECT_EQ(connection_->session().state(), ConnState::Idle);
     EXPECT_EQ(pool_.spare(), 1u);  // idle connections hold no buffers
 }
 
@@ -125,7 +123,7 @@ TEST_F(ConnectionTest, PipelinedRequestsAnsweredInOrder) {
     EXPECT_LT(first, second);
     EXPECT_LT(second, third);
     EXPECT_EQ(count(r, "<h1>home</h1>"), 0);  // HEAD has no body
-    EXPECT_EQ(connection_->state(), ConnState::Idle);
+    EXPECT_EQ(connection_->session().state(), ConnState::Idle);
 }
 
 TEST_F(ConnectionTest, OneByteAtATime) {
@@ -144,7 +142,7 @@ TEST_F(ConnectionTest, BadRequestClosesAndIgnoresWhatFollows) {
     EXPECT_EQ(r.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
     EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
     EXPECT_EQ(count(r, "HTTP/1.1"), 1);  // the smuggled request is never answered
-    EXPECT_EQ(connection_->state(), ConnState::Lingering);
+    EXPECT_EQ(connection_->session().state(), ConnState::Lingering);
     EXPECT_TRUE(client_sees_eof());
 }
 
@@ -164,7 +162,7 @@ TEST_F(ConnectionTest, LargeOrChunkedBodyClosesAfterTheResponse) {
     send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
     std::string r = receive();
     EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
-    EXPECT_EQ(connection_->state(), ConnState::Lingering);
+    EXPECT_EQ(connection_->session().state(), ConnState::Lingering);
 }
 
 TEST_F(ConnectionTest, LargeFileArrivesWhole) {
@@ -173,18 +171,18 @@ TEST_F(ConnectionTest, LargeFileArrivesWhole) {
     const std::string r = receive();
     const auto body = r.find("\r\n\r\n") + 4;
     EXPECT_EQ(r.size() - body, 300000u);
-    EXPECT_EQ(connection_->state(), ConnState::Idle);
+    EXPECT_EQ(connection_->session().state(), ConnState::Idle);
 }
 
 TEST_F(ConnectionTest, FileThatShrinksWhileSentEndsTheConnection) {
     start();
     send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");  // 300000 bytes: more than the socket holds
-    ASSERT_EQ(connection_->state(), ConnState::Sending);
+    ASSERT_EQ(connection_->session().state(), ConnState::Sending);
     std::filesystem::resize_file(dir_.path() / "big.bin", 1000);  // truncated under the response
     const std::string r = receive();
     EXPECT_NE(r.find("Content-Length: 300000\r\n"), std::string::npos);
     EXPECT_LT(r.size() - (r.find("\r\n\r\n") + 4), 300000u);  // never padded to the announced length
-    EXPECT_EQ(connection_->state(), ConnState::Closed);
+    EXPECT_EQ(connection_->session().state(), ConnState::Closed);
     EXPECT_TRUE(client_sees_eof());
     // The aborted response is logged like any other, with the bytes that went out.
     const std::string line = access_log_line();
@@ -211,7 +209,7 @@ TEST_F(ConnectionTest, KeepAliveTimeoutCloses) {
     services_->now_ms = 2000;
     ASSERT_EQ(timers_.pop_expired(services_->now_ms), connection_.get());
     connection_->on_timeout(*services_);
-    EXPECT_EQ(connection_->state(), ConnState::Closed);
+    EXPECT_EQ(connection_->session().state(), ConnState::Closed);
     EXPECT_TRUE(client_sees_eof());
 }
 
@@ -220,7 +218,7 @@ TEST_F(ConnectionTest, Http10GetsCloseUnlessKeepAlive) {
     send("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     std::string r = receive();
     EXPECT_NE(r.find("Connection: keep-alive\r\n"), std::string::npos);
-    EXPECT_EQ(connection_->state(), ConnState::Idle);
+    EXPECT_EQ(connection_->session().state(), ConnState::Idle);
     send("GET /a.txt HTTP/1.0\r\n\r\n");
     r = receive();
     EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
@@ -238,7 +236,7 @@ TEST_F(ConnectionTest, PeerCloseClosesQuietly) {
     start();
     client_.reset();
     connection_->on_events(EPOLLIN | EPOLLRDHUP, *services_);
-    EXPECT_EQ(connection_->state(), ConnState::Closed);
+    EXPECT_EQ(connection_->session().state(), ConnState::Closed);
 }
 
 }  // namespace

@@ -59,25 +59,32 @@ TEST(TimerLists, SwitchingKindLeavesTheOldList) {
     EXPECT_EQ(timers.pop_expired(1000), &a);
 }
 
-TEST(BufferPool, ReusesAndCapsSpares) {
-    BufferPool pool(1024, 2);
+TEST(BufferPool, ReusesAndCapsSparesAndResetsEveryRequestField) {
+    BufferPool pool(1024, 8, 2);
     auto a = pool.acquire();
     auto b = pool.acquire();
     auto c = pool.acquire();
-    RequestBuffers* first = a.get();
+    EXPECT_EQ(a->headers.size(), 8u);  // each request has its own field array
     a->length = 10;
-    pool.release(std::move(a));
-    pool.release(std::move(b));
+    a->discard = 5;
+    a->body_sent = 7;
+    a->segment = 2;
+    a->responding = a->client_closes = true;
     pool.release(std::move(c));
+    pool.release(std::move(b));
+    pool.release(std::move(a));
     EXPECT_EQ(pool.spare(), 2u);
-    auto again = pool.acquire();
-    EXPECT_EQ(again->length, 0u);  // reset on release
-    EXPECT_NE(again.get(), nullptr);
-    (void)first;
+    auto again = pool.acquire();  // the last released: `a`
+    EXPECT_EQ(again->length, 0u);
+    EXPECT_EQ(again->discard, 0u);
+    EXPECT_EQ(again->body_sent, 0u);
+    EXPECT_EQ(again->segment, 0u);
+    EXPECT_FALSE(again->responding);
+    EXPECT_FALSE(again->client_closes);
 }
 
 TEST(RequestBuffers, DropFrontKeepsTheRest) {
-    RequestBuffers b(16);
+    RequestBuffers b(16, 4);
     std::memcpy(b.input.get(), "abcdef", 6);
     b.length = 6;
     b.drop_front(2);

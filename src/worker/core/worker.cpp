@@ -61,11 +61,10 @@ Worker::Worker(WorkerSetup setup)
       slot_(setup.slot),
       channel_(std::move(setup.channel)),
       date_(server_name(setup.config)),
-      pool_(setup.config.limits.max_head_bytes, kSpareBuffers),
+      pool_(setup.config.limits.max_head_bytes, setup.config.limits.max_headers, kSpareBuffers),
       timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
                setup.config.timeouts.linger}),
-      header_storage_(setup.config.limits.max_headers),
-      scratch_(16 * 1024),
+      drop_buffer_(16 * 1024),
       cache_(setup.config.cache.entries, setup.config.cache.valid) {
     for (int fd : setup.listeners) listeners_.push_back({UniqueFd(fd), false});
     rotate_accepts_ = setup.config.effective_workers() > 1;
@@ -95,10 +94,10 @@ bool Worker::setup_loop() {
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_, random_boundary(),
                                                log_, cache_);
-    services_ = std::make_unique<ConnectionServices>(ConnectionServices{
-        pool_, timers_, *handler_, access_log_, date_, log_, header_storage_,
+    services_ = std::make_unique<SessionServices>(SessionServices{
+        pool_, timers_, *handler_, access_log_, date_, log_,
         http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
-        scratch_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
+        drop_buffer_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
     signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) {
@@ -177,7 +176,7 @@ void Worker::dispatch(const epoll_event& event) {
     switch (source) {
     case Source::Connection: {
         Connection* c = index < slots_.size() ? slots_[index].get() : nullptr;
-        if (c == nullptr || (c->reuse_tag() & 0xFFFFFFu) != reuse_tag || c->state() == ConnState::Closed) return;
+        if (c == nullptr || (c->reuse_tag() & 0xFFFFFFu) != reuse_tag || c->closed()) return;
         c->on_events(event.events, *services_);
         return after_drive(*c);
     }
@@ -296,7 +295,7 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
 // After a connection ran: closed ones are freed after the batch, those that used up
 // their send budget get another turn.
 void Worker::after_drive(Connection& c) {
-    if (c.state() == ConnState::Closed)
+    if (c.closed())
         closed_.push_back(c.slot());
     else if (c.wants_turn() && !c.queued()) {
         c.set_queued(true);
@@ -307,7 +306,7 @@ void Worker::after_drive(Connection& c) {
 void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn) {
     for (const auto& [index, reuse_tag] : turn) {
         Connection* c = slots_[index].get();
-        if (c == nullptr || c->reuse_tag() != reuse_tag || c->state() == ConnState::Closed) continue;
+        if (c == nullptr || c->reuse_tag() != reuse_tag || c->closed()) continue;
         c->set_queued(false);
         c->resume(*services_);
         after_drive(*c);
@@ -398,7 +397,7 @@ void Worker::begin_drain() {
 
 void Worker::close_idle_connections() {
     for (auto& c : slots_) {
-        if (!c || c->state() == ConnState::Closed) continue;
+        if (!c || c->closed()) continue;
         c->close_if_idle(*services_);
         after_drive(*c);
     }

@@ -92,11 +92,10 @@ private:
     AccessLog access_log_;
     BufferPool pool_;
     TimerLists timers_;
-    std::vector<http::Header> header_storage_;
-    std::vector<char> scratch_;
+    std::vector<char> drop_buffer_;
     FileCache cache_;
     std::unique_ptr<StaticHandler> handler_;
-    std::unique_ptr<ConnectionServices> services_;
+    std::unique_ptr<SessionServices> services_;
 
     std::vector<std::unique_ptr<Connection>> slots_;
     std::vector<std::uint32_t> free_slots_;

@@ -10,7 +10,7 @@ void RequestBuffers::drop_front(std::size_t n) {
 }
 
 std::unique_ptr<RequestBuffers> BufferPool::acquire() {
-    if (free_.empty()) return std::make_unique<RequestBuffers>(size_);
+    if (free_.empty()) return std::make_unique<RequestBuffers>(size_, max_headers_);
     auto buffers = std::move(free_.back());
     free_.pop_back();
     return buffers;
@@ -23,6 +23,9 @@ void BufferPool::release(std::unique_ptr<RequestBuffers> buffers) {
     buffers->scanner.reset();
     buffers->response.clear();
     buffers->request_line = buffers->referer = buffers->user_agent = {};
+    buffers->head_offset = buffers->segment_offset = buffers->body_sent = buffers->discard = 0;
+    buffers->segment = 0;
+    buffers->responding = buffers->client_closes = false;
     if (free_.size() < keep_) free_.push_back(std::move(buffers));
 }
 

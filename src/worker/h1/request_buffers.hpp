@@ -1,31 +1,44 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
 
 #include "h1/head_scanner.hpp"
+#include "h1/http_head.hpp"
 #include "http/response.hpp"
 
 namespace pywebd {
 
-// Everything a connection needs only while a request is in progress: the input buffer
-// (fixed at the configured head limit, never moved, so views into it stay valid), the
-// scanner, and the planned response. Idle keep-alive connections hold none of it.
+// Everything an HTTP/1 connection needs only while a request is in progress: the input
+// buffer (fixed at the configured head limit, never moved, so views into it stay valid),
+// the scanner, the request's field array, the planned response and how far it is sent.
+// Idle keep-alive connections hold none of it.
 struct RequestBuffers {
-    explicit RequestBuffers(std::size_t size) : input(new char[size]), capacity(size) {}
+    RequestBuffers(std::size_t size, std::size_t max_headers)
+        : input(new char[size]), capacity(size), headers(max_headers) {}
 
     std::unique_ptr<char[]> input;
     std::size_t capacity;
     std::size_t length = 0;    // bytes in `input`
     std::size_t consumed = 0;  // bytes of the current request's head, dropped when it is answered
     http::HeadScanner scanner;
+    std::vector<http::Header> headers;  // the parsed fields of the current request
     Response response;
     // For the access log, views into `input`.
     std::string_view request_line;
     std::string_view referer;
     std::string_view user_agent;
+    // Progress of the response being sent.
+    std::uint64_t head_offset = 0;  // bytes of the head sent
+    std::uint64_t segment_offset = 0;
+    std::uint64_t body_sent = 0;
+    std::uint32_t segment = 0;
+    bool responding = false;     // begun and not yet completed (logged)
+    bool client_closes = false;  // the request asked to close, and nothing follows it
+    std::uint64_t discard = 0;   // request body bytes still to drop before the next head
 
     std::string_view buffered() const { return {input.get(), length}; }
     void drop_front(std::size_t n);  // moves what follows to the front
@@ -35,7 +48,8 @@ struct RequestBuffers {
 // allocates nothing, and frees the rest so a burst does not pin memory.
 class BufferPool {
 public:
-    BufferPool(std::size_t buffer_size, std::size_t keep) : size_(buffer_size), keep_(keep) {}
+    BufferPool(std::size_t buffer_size, std::size_t max_headers, std::size_t keep)
+        : size_(buffer_size), max_headers_(max_headers), keep_(keep) {}
 
     std::unique_ptr<RequestBuffers> acquire();
     void release(std::unique_ptr<RequestBuffers> buffers);
@@ -43,6 +57,7 @@ public:
 
 private:
     std::size_t size_;
+    std::size_t max_headers_;
     std::size_t keep_;
     std::vector<std::unique_ptr<RequestBuffers>> free_;
 };

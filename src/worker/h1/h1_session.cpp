@@ -1,0 +1,347 @@
+#include "h1/h1_session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "h1/request_facts.hpp"
+
+namespace pywebd {
+namespace {
+
+constexpr std::size_t kMaxIov = 8;
+// Bytes one connection may send per event-loop turn. A reader as fast as loopback never
+// fills the socket, so without a budget one download would hold the worker to its end;
+// with it, a turn costs at most about one large sendfile and the others get theirs.
+constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
+
+// The first line of whatever was received, for logging a request we could not parse.
+std::string_view first_line(std::string_view buffered) {
+    const auto end = buffered.find_first_of("\r\n");
+    return buffered.substr(0, std::min<std::size_t>(end, 512));
+}
+
+}  // namespace
+
+void H1Session::start(SessionContext& c) {
+    c.arm(TimerKind::Header);
+    drive(c);
+}
+
+void H1Session::on_ready(bool readable, bool writable, bool hangup, SessionContext& c) {
+    readable_ = readable_ || readable;
+    writable_ = writable_ || writable;
+    peer_shut_ = peer_shut_ || hangup;
+    if (!wants_turn_) drive(c);  // otherwise its turn comes from the ready list
+}
+
+bool H1Session::between_requests() const {
+    return state_ == ConnState::Idle ||
+           (state_ == ConnState::ReadingHead && (!buffers_ || (buffers_->discard == 0 && buffers_->length == 0)));
+}
+
+void H1Session::close_if_idle(SessionContext& c) {
+    if (between_requests()) close(c);
+}
+
+void H1Session::abort(SessionContext& c) {
+    if (state_ != ConnState::Closed) close(c, Ending::Shutdown);
+}
+
+void H1Session::resume(SessionContext& c) {
+    if (wants_turn_) drive(c);
+}
+
+void H1Session::drive(SessionContext& c) {
+    wants_turn_ = false;
+    std::size_t budget = kSendBudgetPerTurn;
+    for (;;) {
+        switch (state_) {
+        case ConnState::ReadingHead:
+        case ConnState::Idle:
+            if (!read_request(c)) return;
+            break;
+        case ConnState::Sending:
+            if (!send_response(c, budget)) return;
+            break;
+        case ConnState::Lingering: return linger(c);
+        case ConnState::Closed: return;
+        }
+    }
+}
+
+// A call said WouldBlock: wait for what the transport waits for (a TLS write may need
+// to read first).
+void H1Session::blocked(const Transport& transport) {
+    if (transport.waiting_for() == Transport::Wait::Readable)
+        readable_ = false;
+    else
+        writable_ = false;
+}
+
+// Returns true when there is a response to send (or the state changed otherwise and
+// drive() should look again), false when waiting for the client.
+bool H1Session::read_request(SessionContext& c) {
+    if (buffers_ && buffers_->length > 0 && process_input(c)) return true;
+    while (readable_) {
+        if (!buffers_) buffers_ = c.services.pool.acquire();
+        RequestBuffers& b = *buffers_;
+        const std::size_t room = b.capacity - b.length;
+        const IoResult r = c.transport.read({b.input.get() + b.length, room});
+        // A short read emptied the socket: new data will raise a new edge, so the read
+        // that would only say EAGAIN is skipped. Not after a hangup, whose EOF must be
+        // read, and not where the transport may hold bytes the socket no longer shows.
+        if (r.status == Io::Done && r.bytes < room && !peer_shut_ && c.transport.short_read_drains()) readable_ = false;
+        switch (r.status) {
+        case Io::WouldBlock:
+            blocked(c.transport);
+            if (state_ == ConnState::Idle && b.length == 0) release_buffers(c);
+            return false;
+        case Io::PeerClosed:
+        case Io::Failed:
+            if (r.status == Io::Failed) c.services.log.info("read failed conn={} error={}", c.id, r.error);
+            close(c);
+            return false;
+        case Io::Done:
+            if (state_ == ConnState::Idle) {
+                state_ = ConnState::ReadingHead;
+                c.arm(TimerKind::Header);
+            }
+            b.length += r.bytes;
+            if (process_input(c)) return true;
+            break;
+        }
+    }
+    return false;
+}
+
+// Looks at the buffered bytes: drops a previous request's body, finds and parses a
+// complete head, and plans its response. True once a response is planned.
+bool H1Session::process_input(SessionContext& c) {
+    RequestBuffers& b = *buffers_;
+    if (b.discard > 0) {
+        const auto drop = static_cast<std::size_t>(std::min<std::uint64_t>(b.discard, b.length));
+        b.drop_front(drop);
+        b.discard -= drop;
+        if (b.discard > 0) return false;
+    }
+    if (b.length == 0) return false;
+    const auto scan = b.scanner.scan(b.buffered(), b.length == b.capacity);
+    if (scan.status == http::HeadScanner::Status::Incomplete) return false;
+    if (scan.status == http::HeadScanner::Status::Error) {
+        answer_error(http::info(scan.error).status, http::info(scan.error).token, c);
+        return true;
+    }
+    const std::string_view head_text =
+        b.buffered().substr(b.scanner.head_begin(), b.scanner.head_end() - b.scanner.head_begin());
+    b.consumed = b.scanner.head_end();
+    http::RequestHead head;
+    http::RequestFacts facts;
+    http::ParseError error = http::parse_head(head_text, c.services.parse_limits, b.headers, head);
+    if (error == http::ParseError::None) error = http::analyze(head, facts);
+    if (error != http::ParseError::None) {
+        answer_error(http::info(error).status, http::info(error).token, c);
+        return true;
+    }
+    answer(head, facts, c);
+    return true;
+}
+
+void H1Session::answer(const http::RequestHead& head, const http::RequestFacts& facts, SessionContext& c) {
+    RequestBuffers& b = *buffers_;
+    Framing framing{head.method == http::Method::Head, !facts.keep_alive || c.services.draining,
+                    head.version == http::Version::Http10};
+    // A body we will not read in full leaves the connection unframed: close after.
+    if (facts.chunked || facts.content_length > c.services.max_body_discard)
+        framing.close = true;
+    else
+        b.discard = facts.content_length;
+    b.client_closes = !facts.keep_alive && !facts.has_body() && b.length == b.consumed;
+    b.response.clear();
+    c.services.handler.handle(head, facts, framing, c.services.now_ms, b.response);
+    b.request_line = head.request_line;
+    b.referer = facts.referer;
+    b.user_agent = facts.user_agent;
+    begin_sending(c);
+}
+
+void H1Session::answer_error(std::uint16_t status, std::string_view token, SessionContext& c) {
+    RequestBuffers& b = *buffers_;
+    c.services.log.info("bad request conn={} status={} token={}", c.id, status, token);
+    b.response.clear();
+    c.services.handler.error(status, Framing{false, true, false}, b.response);
+    b.request_line = first_line(b.buffered());
+    b.referer = b.user_agent = {};
+    b.discard = 0;
+    b.client_closes = false;
+    begin_sending(c);
+}
+
+void H1Session::begin_sending(SessionContext& c) {
+    RequestBuffers& b = *buffers_;
+    const Response& r = b.response;
+    const bool several_writes = std::any_of(r.segments.begin(), r.segments.end(),
+                                            [](const BodySegment& segment) { return segment.data == nullptr; });
+    if (several_writes) c.transport.send_immediately();
+    state_ = ConnState::Sending;
+    b.responding = true;
+    b.head_offset = b.segment_offset = b.body_sent = 0;
+    b.segment = 0;
+    c.arm(TimerKind::Send);
+}
+
+void H1Session::advance(std::size_t bytes) {
+    RequestBuffers& b = *buffers_;
+    const Response& r = b.response;
+    const std::size_t head_part = std::min<std::size_t>(bytes, r.head.size() - b.head_offset);
+    b.head_offset += head_part;
+    bytes -= head_part;
+    b.body_sent += bytes;
+    while (bytes > 0) {
+        const std::uint64_t left = r.segments[b.segment].length - b.segment_offset;
+        const std::uint64_t used = std::min<std::uint64_t>(left, bytes);
+        b.segment_offset += used;
+        bytes -= used;
+        if (b.segment_offset == r.segments[b.segment].length) {
+            ++b.segment;
+            b.segment_offset = 0;
+        }
+    }
+}
+
+bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
+    const RequestBuffers& b = *buffers_;
+    const Response& r = b.response;
+    while (writable_) {
+        if (budget == 0) {
+            wants_turn_ = true;  // more to send and room for it, but others go first
+            return false;
+        }
+        // Gather the head's remainder and the memory segments that follow it.
+        std::array<iovec, kMaxIov> iov{};
+        std::size_t count = 0;
+        if (b.head_offset < r.head.size())
+            iov[count++] = {const_cast<char*>(r.head.data() + b.head_offset), r.head.size() - b.head_offset};
+        std::size_t after = b.segment;
+        std::uint64_t offset = b.segment_offset;
+        for (; count < kMaxIov && after < r.segments.size() && r.segments[after].data != nullptr; ++after, offset = 0)
+            iov[count++] = {const_cast<char*>(r.segments[after].data + offset), r.segments[after].length - offset};
+        IoResult result{};
+        if (count > 0) {
+            result = c.transport.write({iov.data(), count}, after < r.segments.size());
+        } else if (b.segment < r.segments.size()) {
+            const BodySegment& file = r.segments[b.segment];
+            const auto chunk =
+                static_cast<std::size_t>(std::min<std::uint64_t>(file.length - b.segment_offset, budget));
+            result = c.transport.send_file(r.file->fd.get(), file.offset + b.segment_offset, chunk);
+            if (result.status == Io::Done && result.bytes == 0) {
+                close(c, Ending::FileShrank);  // shorter than announced: the framing is broken
+                return false;
+            }
+        } else {
+            finish_response(c);
+            return true;
+        }
+        switch (result.status) {
+        case Io::Done:
+            advance(result.bytes);
+            budget -= std::min(budget, result.bytes);
+            c.arm(TimerKind::Send);  // progress restarts the clock
+            break;
+        case Io::WouldBlock: blocked(c.transport); return false;
+        case Io::PeerClosed: close(c, Ending::PeerClosed); return false;
+        case Io::Failed: close(c, Ending::SendFailed, result.error); return false;
+        }
+    }
+    return false;
+}
+
+// The one place a response ends, however it ends: its access-log line with the bytes
+// that actually went out, and for an abort, why.
+void H1Session::complete(SessionContext& c, Ending how, int error) {
+    RequestBuffers& b = *buffers_;
+    b.responding = false;
+    SessionServices& s = c.services;
+    if (s.access_log.enabled())
+        s.access_log.add(
+            {c.peer, s.date.now(), b.request_line, b.response.status, b.body_sent, b.referer, b.user_agent});
+    if (how == Ending::Complete) return;
+    // A client going away is its business (info); a file changing under us is ours.
+    const LogLevel level = how == Ending::FileShrank ? LogLevel::Warn : LogLevel::Info;
+    if (error != 0)
+        s.log.log(level, "response aborted conn={} status={} sent={} reason={} error={}", c.id, b.response.status,
+                  b.body_sent, token(how), std::strerror(error));
+    else
+        s.log.log(level, "response aborted conn={} status={} sent={} reason={}", c.id, b.response.status, b.body_sent,
+                  token(how));
+}
+
+void H1Session::finish_response(SessionContext& c) {
+    RequestBuffers& b = *buffers_;
+    complete(c, Ending::Complete);
+    if (b.response.close) return start_lingering(c);
+    b.response.clear();
+    b.drop_front(b.consumed);
+    b.consumed = 0;
+    b.scanner.reset();
+    if (b.length > 0 || b.discard > 0) {
+        state_ = ConnState::ReadingHead;  // a pipelined request, or a body to skip first
+        c.arm(TimerKind::Header);
+    } else {
+        state_ = ConnState::Idle;
+        c.arm(TimerKind::KeepAlive);
+        release_buffers(c);
+    }
+    c.transport.send_immediately();  // kept alive: the next response must not wait for this one's ACK
+}
+
+// Closing with unread input makes the kernel reset the connection, which can destroy
+// the response before the client reads it. That risk exists unless the client itself
+// asked to close and sent nothing after its request (nginx's "lingering_close auto").
+// Shut our side, then read and drop what the client still sends until it closes or the
+// linger timer fires.
+void H1Session::start_lingering(SessionContext& c) {
+    const bool client_closes = buffers_->client_closes;
+    release_buffers(c);
+    if (!c.services.linger || client_closes || !c.transport.shutdown_write()) return close(c);
+    state_ = ConnState::Lingering;
+    c.arm(TimerKind::Linger);
+}
+
+void H1Session::linger(SessionContext& c) {
+    while (readable_) {
+        const IoResult r = c.transport.read(c.services.drop_buffer);
+        if (r.status == Io::WouldBlock)
+            blocked(c.transport);
+        else if (r.status != Io::Done)
+            return close(c);
+    }
+}
+
+void H1Session::on_timeout(TimerKind kind, SessionContext& c) {
+    switch (kind) {
+    case TimerKind::Header:
+        if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0) {
+            answer_error(408, "header_timeout", c);
+            return drive(c);
+        }
+        return close(c);
+    case TimerKind::Send: return close(c, Ending::SendTimeout);
+    case TimerKind::KeepAlive:
+    case TimerKind::Linger: return close(c);
+    }
+}
+
+void H1Session::release_buffers(SessionContext& c) {
+    if (buffers_) c.services.pool.release(std::move(buffers_));
+}
+
+void H1Session::close(SessionContext& c, Ending why, int error) {
+    if (buffers_ && buffers_->responding) complete(c, why, error);
+    c.services.timers.disarm(c.timer);
+    release_buffers(c);
+    c.transport.close();
+    state_ = ConnState::Closed;
+}
+
+}  // namespace pywebd

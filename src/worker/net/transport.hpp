@@ -1,0 +1,45 @@
+#pragma once
+
+// How a connection's bytes move, below the protocol session: a plain socket today,
+// TLS beside it. Every call is non-blocking; WouldBlock is an outcome, not a failure.
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace pywebd {
+
+// errno is captured once, in `error`.
+enum class Io : std::uint8_t { Done, WouldBlock, PeerClosed, Failed };
+struct IoResult {
+    Io status;
+    std::size_t bytes;
+    int error;
+};
+
+class Transport {
+public:
+    // What a call that said WouldBlock waits for: a TLS write may need to read first.
+    enum class Wait : std::uint8_t { Readable, Writable };
+
+    virtual ~Transport() = default;
+
+    virtual IoResult read(std::span<char> into) = 0;
+    // The head and memory segments in one call; `more`: more of the response follows.
+    virtual IoResult write(std::span<const iovec> segments, bool more) = 0;
+    // `count` bytes of `file` from `offset`; Done with 0 bytes means the file ended early.
+    virtual IoResult send_file(int file, std::uint64_t offset, std::size_t count) = 0;
+    // Ends our direction of the stream (the reading side stays open); false if it cannot.
+    virtual bool shutdown_write() = 0;
+    virtual Wait waiting_for() const = 0;
+    // Whether a read that returned less than it asked for left nothing to read until the
+    // next readiness edge: true for a socket; not for TLS, which may hold decrypted bytes.
+    virtual bool short_read_drains() const = 0;
+    // Sends small writes at once (TCP_NODELAY) from now on.
+    virtual void send_immediately() = 0;
+    virtual void close() = 0;
+};
+
+}  // namespace pywebd
