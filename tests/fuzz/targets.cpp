@@ -9,7 +9,7 @@
 
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
-#include "h1/request_facts.hpp"
+#include "h1/request_framing.hpp"
 #include "http/byte_ranges.hpp"
 #include "static/uri_path.hpp"
 
@@ -40,35 +40,36 @@ void request_parser(const std::uint8_t* data, std::size_t size) {
     const std::string_view buffered = input.substr(0, kCapacity);
     const bool full = buffered.size() == kCapacity;
 
-    http::HeadScanner whole;
+    h1::HeadScanner whole;
     const auto a = whole.scan(buffered, full);
-    http::HeadScanner split;
+    h1::HeadScanner split;
     const std::size_t cut = size > 0 ? data[0] % (buffered.size() + 1) : 0;
     auto b = split.scan(buffered.substr(0, cut), false);
-    if (b.status == http::HeadScanner::Status::Incomplete) b = split.scan(buffered, full);
+    if (b.status == h1::HeadScanner::Status::Incomplete) b = split.scan(buffered, full);
     FUZZ_CHECK(a.status == b.status);
     FUZZ_CHECK(a.error == b.error);
-    if (a.status != http::HeadScanner::Status::Complete) return;
+    if (a.status != h1::HeadScanner::Status::Complete) return;
     FUZZ_CHECK(whole.head_end() == split.head_end());
     FUZZ_CHECK(whole.head_begin() <= whole.head_end() && whole.head_end() <= buffered.size());
 
     const std::string_view head = buffered.substr(whole.head_begin(), whole.head_end() - whole.head_begin());
     std::array<http::Header, 64> storage{};
-    http::RequestHead parsed;
-    if (http::parse_head(head, {64, 2048}, storage, parsed) != http::ParseError::None) return;
+    h1::RequestHead parsed;
+    if (h1::parse_head(head, {64, 2048}, storage, parsed) != h1::ParseError::None) return;
     FUZZ_CHECK(inside(parsed.method_text, head) && inside(parsed.target, head) && inside(parsed.request_line, head));
     for (const http::Header& h : parsed.headers) {
         FUZZ_CHECK(inside(h.name, head) && inside(h.value, head));
         FUZZ_CHECK(!h.name.empty());
         FUZZ_CHECK(h.value.find('\r') == std::string_view::npos && h.value.find('\n') == std::string_view::npos);
     }
-    http::RequestFacts facts;
-    if (http::analyze(parsed, facts) != http::ParseError::None) return;
-    FUZZ_CHECK(!(facts.chunked && facts.content_length > 0));
+    http::Request request;
+    h1::MessageFacts message;
+    if (h1::analyze(parsed, request, message) != h1::ParseError::None) return;
+    FUZZ_CHECK(!(message.chunked && message.content_length > 0));
     // An absolute-form target without a path ("http://h?q") gets the static "/".
-    FUZZ_CHECK(inside(facts.path, head) || facts.path == "/");
-    FUZZ_CHECK(inside(facts.query, head) && inside(facts.host, head));
-    FUZZ_CHECK(facts.asterisk || facts.path.empty() || facts.path.front() == '/');
+    FUZZ_CHECK(inside(request.path, head) || request.path == "/");
+    FUZZ_CHECK(inside(request.query, head) && inside(request.authority, head));
+    FUZZ_CHECK(request.asterisk || request.path.empty() || request.path.front() == '/');
 }
 
 // A normalised path starts with '/', has no empty, "." or ".." segment, no NUL, no

@@ -34,7 +34,7 @@ protected:
         handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_,
                                                    cache_);
         services_ = std::make_unique<SessionServices>(SessionServices{pool_, timers_, *handler_, access_, date_, log_,
-                                                                      http::ParseLimits{16, 512}, 64, drop_buffer_, 0,
+                                                                      h1::ParseLimits{16, 512}, 64, drop_buffer_, 0,
                                                                       false, true});
         int fds[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);

@@ -110,19 +110,13 @@ protected:
     Outcome run(Method method, std::vector<Header> fields) {
         fields.insert(fields.begin(), Header{"Host", "a"});
         storage_ = std::move(fields);
-        RequestHead head;
-        head.method = method;
-        head.headers = storage_;
-        RequestFacts facts;
-        for (const Header& h : storage_) {
-            if (h.name == "If-Match") facts.has_if_match = true;
-            if (h.name == "If-None-Match") facts.has_if_none_match = true;
-            if (h.name == "If-Modified-Since") facts.if_modified_since = h.value;
-            if (h.name == "If-Unmodified-Since") facts.if_unmodified_since = h.value;
-            if (h.name == "Range") facts.range = h.value;
-            if (h.name == "If-Range") facts.if_range = h.value;
-        }
-        return decide(head, facts, file_, etag_, 16, ranges_);
+        Request request;
+        request.method = method;
+        request.fields = storage_;
+        FieldNotes notes;
+        for (const Header& h : storage_) notes.note(h);
+        notes.finish(request);
+        return decide(request, file_, etag_, 16, ranges_);
     }
     struct Row {
         const char* name;

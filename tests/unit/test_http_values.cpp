@@ -43,12 +43,12 @@ TEST(HttpDate, RoundTrip) {
     }
 }
 
-RequestHead head_with(std::array<Header, 4>& storage, std::string_view name, std::string_view value) {
+Request request_with(std::array<Header, 4>& storage, std::string_view name, std::string_view value) {
     storage[0] = {"Host", "a"};
     storage[1] = {name, value};
-    RequestHead head;
-    head.headers = std::span<const Header>(storage.data(), 2);
-    return head;
+    Request request;
+    request.fields = std::span<const Header>(storage.data(), 2);
+    return request;
 }
 
 TEST(EntityTag, ListMatching) {
@@ -70,8 +70,8 @@ TEST(EntityTag, ListMatching) {
     for (const M& m : table) {
         SCOPED_TRACE(m.value);
         std::array<Header, 4> storage{};
-        const RequestHead head = head_with(storage, "If-None-Match", m.value);
-        EXPECT_EQ(entity_tag_list_matches(head, "if-none-match", "abc", m.weak), m.match);
+        const Request request = request_with(storage, "If-None-Match", m.value);
+        EXPECT_EQ(entity_tag_list_matches(request, "if-none-match", "abc", m.weak), m.match);
     }
 }
 

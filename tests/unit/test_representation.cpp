@@ -15,9 +15,9 @@ namespace {
 
 std::string negotiated(std::string_view accept_encoding) {
     std::array<http::Header, 2> storage{{{"Host", "a"}, {"Accept-Encoding", accept_encoding}}};
-    http::RequestHead head;
-    head.headers = storage;
-    const http::CodingPreference p = http::negotiate_codings(head);
+    http::Request request;
+    request.fields = storage;
+    const http::CodingPreference p = http::negotiate_codings(request);
     std::string out;
     for (std::size_t i = 0; i < p.count; ++i) out += (out.empty() ? "" : ",") + std::string(p.order[i].token);
     return out;

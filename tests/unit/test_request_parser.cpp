@@ -10,16 +10,17 @@
 #include "guarded_buffer.hpp"
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
-#include "h1/request_facts.hpp"
+#include "h1/request_framing.hpp"
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 namespace {
 
 struct Outcome {
     ParseError error = ParseError::None;
     bool complete = false;
     RequestHead head;
-    RequestFacts facts;
+    http::Request request;
+    MessageFacts message;
     std::size_t consumed = 0;
 };
 
@@ -48,7 +49,7 @@ Outcome run(std::string_view raw, std::size_t split, std::array<Header, 16>& sto
     out.consumed = scanner.head_end();
     const auto head = raw.substr(scanner.head_begin(), scanner.head_end() - scanner.head_begin());
     out.error = parse_head(head, kLimits, storage, out.head);
-    if (out.error == ParseError::None) out.error = analyze(out.head, out.facts);
+    if (out.error == ParseError::None) out.error = analyze(out.head, out.request, out.message);
     return out;
 }
 
@@ -223,15 +224,15 @@ TEST(RequestParser, ExtractsFields) {
     EXPECT_EQ(out.head.method, Method::Get);
     EXPECT_EQ(out.head.version, Version::Http10);
     EXPECT_EQ(out.head.headers.size(), 7u);
-    EXPECT_TRUE(out.facts.keep_alive);
-    EXPECT_EQ(out.facts.path, "/p/q");
-    EXPECT_EQ(out.facts.query, "x=1");
-    EXPECT_EQ(out.facts.host, "h");
-    EXPECT_EQ(out.facts.referer, "r");
-    EXPECT_EQ(out.facts.user_agent, "ua");
-    EXPECT_EQ(out.facts.range.value_or(""), "bytes=0-1");
-    EXPECT_EQ(out.facts.if_range.value_or(""), "\"t\"");
-    EXPECT_TRUE(out.facts.has_if_none_match);
+    EXPECT_TRUE(out.message.keep_alive);
+    EXPECT_EQ(out.request.path, "/p/q");
+    EXPECT_EQ(out.request.query, "x=1");
+    EXPECT_EQ(out.request.authority, "h");
+    EXPECT_EQ(out.request.referer, "r");
+    EXPECT_EQ(out.request.user_agent, "ua");
+    EXPECT_EQ(out.request.range.value_or(""), "bytes=0-1");
+    EXPECT_EQ(out.request.if_range.value_or(""), "\"t\"");
+    EXPECT_TRUE(out.request.has_if_none_match);
     EXPECT_EQ(out.head.request_line, "GET http://h/p/q?x=1 HTTP/1.0");
 }
 
@@ -241,14 +242,14 @@ TEST(RequestParser, AbsoluteFormAuthorityWinsOverHost) {
     std::array<Header, 16> storage{};
     Outcome out = run("GET http://target.example:8080/p HTTP/1.1\r\nHost: other.example\r\n\r\n", 0, storage);
     ASSERT_EQ(out.error, ParseError::None);
-    EXPECT_EQ(out.facts.host, "target.example:8080");
-    EXPECT_EQ(out.facts.path, "/p");
+    EXPECT_EQ(out.request.authority, "target.example:8080");
+    EXPECT_EQ(out.request.path, "/p");
     out = run("GET HTTPS://Target.Example?q HTTP/1.1\r\nHost: other.example\r\n\r\n", 0, storage);
     ASSERT_EQ(out.error, ParseError::None);
-    EXPECT_EQ(out.facts.host, "Target.Example");
-    EXPECT_EQ(out.facts.path, "/");
+    EXPECT_EQ(out.request.authority, "Target.Example");
+    EXPECT_EQ(out.request.path, "/");
     out = run("GET /p HTTP/1.1\r\nHost: other.example\r\n\r\n", 0, storage);
-    EXPECT_EQ(out.facts.host, "other.example");  // origin-form: Host is the authority
+    EXPECT_EQ(out.request.authority, "other.example");  // origin-form: Host is the authority
 }
 
 TEST(RequestParser, Persistence) {
@@ -269,7 +270,7 @@ TEST(RequestParser, Persistence) {
         std::array<Header, 16> storage{};
         const Outcome out = run(p.raw, 0, storage);
         ASSERT_EQ(out.error, ParseError::None);
-        EXPECT_EQ(out.facts.keep_alive, p.keep_alive);
+        EXPECT_EQ(out.message.keep_alive, p.keep_alive);
     }
 }
 
@@ -280,18 +281,18 @@ TEST(RequestParser, RepeatedSingletonFieldsAreDropped) {
             "If-Modified-Since: x\r\n\r\n",
             0, storage);
     ASSERT_EQ(out.error, ParseError::None);
-    EXPECT_FALSE(out.facts.range.has_value());
-    EXPECT_EQ(out.facts.if_modified_since.value_or(""), "x");
+    EXPECT_FALSE(out.request.range.has_value());
+    EXPECT_EQ(out.request.if_modified_since.value_or(""), "x");
 }
 
 TEST(RequestParser, BodyFraming) {
     std::array<Header, 16> storage{};
     Outcome out = run("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n", 0, storage);
     ASSERT_EQ(out.error, ParseError::None);
-    EXPECT_EQ(out.facts.content_length, 18446744073709551615ULL);
+    EXPECT_EQ(out.message.content_length, 18446744073709551615ULL);
     out = run("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 0, storage);
-    EXPECT_TRUE(out.facts.chunked);
-    EXPECT_TRUE(out.facts.has_body());
+    EXPECT_TRUE(out.message.chunked);
+    EXPECT_TRUE(out.message.has_body());
 }
 
 TEST(RequestParser, ErrorTableGivesStatus) {
@@ -304,4 +305,4 @@ TEST(RequestParser, ErrorTableGivesStatus) {
 }
 
 }  // namespace
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

@@ -8,6 +8,7 @@
 
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
+#include "h1/request_framing.hpp"
 #include "static/static_handler.hpp"
 #include "temp_dir.hpp"
 
@@ -29,15 +30,16 @@ protected:
 
     Response& handle(const std::string& raw, ServeOptions options = {}, bool head_only = false) {
         raw_ = raw;
-        http::HeadScanner scanner;
-        EXPECT_EQ(scanner.scan(raw_, false).status, http::HeadScanner::Status::Complete);
-        http::RequestHead head;
-        http::RequestFacts facts;
-        EXPECT_EQ(http::parse_head(raw_, {16, 1024}, storage_, head), http::ParseError::None);
-        EXPECT_EQ(http::analyze(head, facts), http::ParseError::None);
+        h1::HeadScanner scanner;
+        EXPECT_EQ(scanner.scan(raw_, false).status, h1::HeadScanner::Status::Complete);
+        h1::RequestHead head;
+        http::Request request;
+        h1::MessageFacts message;
+        EXPECT_EQ(h1::parse_head(raw_, {16, 1024}, storage_, head), h1::ParseError::None);
+        EXPECT_EQ(h1::analyze(head, request, message), h1::ParseError::None);
         StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ", log_, cache_);
         response_.clear();
-        handler.handle(head, facts, Framing{head_only, false, false}, now_ms_, response_);
+        handler.handle(request, Framing{head_only, false, false}, now_ms_, response_);
         return response_;
     }
     Response& get(const std::string& target, const std::string& extra = "") {

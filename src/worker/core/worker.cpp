@@ -96,7 +96,7 @@ bool Worker::setup_loop() {
                                                log_, cache_);
     services_ = std::make_unique<SessionServices>(SessionServices{
         pool_, timers_, *handler_, access_log_, date_, log_,
-        http::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
+        h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
         drop_buffer_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
     signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));

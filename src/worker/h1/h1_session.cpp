@@ -4,8 +4,6 @@
 #include <array>
 #include <cstring>
 
-#include "h1/request_facts.hpp"
-
 namespace pywebd {
 namespace {
 
@@ -127,41 +125,43 @@ bool H1Session::process_input(SessionContext& c) {
     }
     if (b.length == 0) return false;
     const auto scan = b.scanner.scan(b.buffered(), b.length == b.capacity);
-    if (scan.status == http::HeadScanner::Status::Incomplete) return false;
-    if (scan.status == http::HeadScanner::Status::Error) {
-        answer_error(http::info(scan.error).status, http::info(scan.error).token, c);
+    if (scan.status == h1::HeadScanner::Status::Incomplete) return false;
+    if (scan.status == h1::HeadScanner::Status::Error) {
+        answer_error(h1::info(scan.error).status, h1::info(scan.error).token, c);
         return true;
     }
     const std::string_view head_text =
         b.buffered().substr(b.scanner.head_begin(), b.scanner.head_end() - b.scanner.head_begin());
     b.consumed = b.scanner.head_end();
-    http::RequestHead head;
-    http::RequestFacts facts;
-    http::ParseError error = http::parse_head(head_text, c.services.parse_limits, b.headers, head);
-    if (error == http::ParseError::None) error = http::analyze(head, facts);
-    if (error != http::ParseError::None) {
-        answer_error(http::info(error).status, http::info(error).token, c);
+    h1::RequestHead head;
+    http::Request request;
+    h1::MessageFacts message;
+    h1::ParseError error = h1::parse_head(head_text, c.services.parse_limits, b.headers, head);
+    if (error == h1::ParseError::None) error = h1::analyze(head, request, message);
+    if (error != h1::ParseError::None) {
+        answer_error(h1::info(error).status, h1::info(error).token, c);
         return true;
     }
-    answer(head, facts, c);
+    answer(head, request, message, c);
     return true;
 }
 
-void H1Session::answer(const http::RequestHead& head, const http::RequestFacts& facts, SessionContext& c) {
+void H1Session::answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
+                       SessionContext& c) {
     RequestBuffers& b = *buffers_;
-    Framing framing{head.method == http::Method::Head, !facts.keep_alive || c.services.draining,
-                    head.version == http::Version::Http10};
+    Framing framing{head.method == http::Method::Head, !message.keep_alive || c.services.draining,
+                    head.version == h1::Version::Http10};
     // A body we will not read in full leaves the connection unframed: close after.
-    if (facts.chunked || facts.content_length > c.services.max_body_discard)
+    if (message.chunked || message.content_length > c.services.max_body_discard)
         framing.close = true;
     else
-        b.discard = facts.content_length;
-    b.client_closes = !facts.keep_alive && !facts.has_body() && b.length == b.consumed;
+        b.discard = message.content_length;
+    b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
-    c.services.handler.handle(head, facts, framing, c.services.now_ms, b.response);
+    c.services.handler.handle(request, framing, c.services.now_ms, b.response);
     b.request_line = head.request_line;
-    b.referer = facts.referer;
-    b.user_agent = facts.user_agent;
+    b.referer = request.referer;
+    b.user_agent = request.user_agent;
     begin_sending(c);
 }
 

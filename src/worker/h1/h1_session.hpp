@@ -11,6 +11,7 @@
 #include "core/timer_lists.hpp"
 #include "h1/head_parser.hpp"
 #include "h1/request_buffers.hpp"
+#include "h1/request_framing.hpp"
 #include "http/date_cache.hpp"
 #include "log.hpp"
 #include "log/access_log.hpp"
@@ -38,7 +39,7 @@ struct SessionServices {
     AccessLog& access_log;
     const DateCache& date;
     Logger& log;
-    http::ParseLimits parse_limits;
+    h1::ParseLimits parse_limits;
     std::size_t max_body_discard;
     std::span<char> drop_buffer;  // for bytes read only to be dropped
     std::int64_t now_ms = 0;
@@ -81,7 +82,8 @@ private:
     void drive(SessionContext& c);
     bool read_request(SessionContext& c);
     bool process_input(SessionContext& c);
-    void answer(const http::RequestHead& head, const http::RequestFacts& facts, SessionContext& c);
+    void answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
+                SessionContext& c);
     void answer_error(std::uint16_t status, std::string_view token, SessionContext& c);
     void begin_sending(SessionContext& c);
     bool send_response(SessionContext& c, std::size_t& budget);

@@ -3,18 +3,8 @@
 #include "http/http_chars.hpp"
 #include "strings.hpp"
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 namespace {
-
-struct MethodName {
-    std::string_view text;
-    Method method;
-};
-constexpr MethodName kMethods[] = {
-    {"GET", Method::Get},     {"HEAD", Method::Head},       {"OPTIONS", Method::Options},
-    {"POST", Method::Post},   {"PUT", Method::Put},         {"DELETE", Method::Delete},
-    {"PATCH", Method::Patch}, {"CONNECT", Method::Connect}, {"TRACE", Method::Trace},
-};
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -36,13 +26,14 @@ ParseError parse_request_line(std::string_view line, const ParseLimits& limits, 
 
     out.request_line = line;
     out.method_text = line.substr(0, sp1);
-    if (out.method_text.empty() || !chars::all_of(out.method_text, chars::kTchar)) return ParseError::BadMethod;
-    out.method = method_from(out.method_text);
+    if (out.method_text.empty() || !http::chars::all_of(out.method_text, http::chars::kTchar))
+        return ParseError::BadMethod;
+    out.method = http::method_from(out.method_text);
 
     out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (out.target.empty()) return ParseError::BadRequestLine;  // two spaces in a row
     if (out.target.size() > limits.max_uri_bytes) return ParseError::UriTooLong;
-    if (!chars::all_of(out.target, chars::kTargetChar)) return ParseError::BadTarget;
+    if (!http::chars::all_of(out.target, http::chars::kTargetChar)) return ParseError::BadTarget;
 
     return parse_version(line.substr(sp2 + 1), out.version);
 }
@@ -51,7 +42,7 @@ ParseError parse_request_line(std::string_view line, const ParseLimits& limits, 
 ParseError parse_field_line(std::string_view line, Header& out) {
     if (line.front() == ' ' || line.front() == '\t') return ParseError::ObsFold;
     std::size_t colon = 0;
-    while (colon < line.size() && chars::is_tchar(line[colon])) ++colon;
+    while (colon < line.size() && http::chars::is_tchar(line[colon])) ++colon;
     if (colon == line.size()) return ParseError::BadHeaderName;
     if (line[colon] != ':') {
         // "Name : value" is the smuggling-prone form RFC 9112 §5.1 singles out.
@@ -62,18 +53,12 @@ ParseError parse_field_line(std::string_view line, Header& out) {
     if (colon == 0) return ParseError::BadHeaderName;
     out.name = line.substr(0, colon);
     std::string_view value = line.substr(colon + 1);
-    if (!chars::all_of(value, chars::kFieldValue)) return ParseError::BadHeaderValue;
+    if (!http::chars::all_of(value, http::chars::kFieldValue)) return ParseError::BadHeaderValue;
     out.value = trim_ows(value);
     return ParseError::None;
 }
 
 }  // namespace
-
-Method method_from(std::string_view text) {
-    for (const MethodName& m : kMethods)  // methods are case-sensitive (RFC 9110 §9.1)
-        if (m.text == text) return m.method;
-    return Method::Unknown;
-}
 
 ParseError parse_head(std::string_view head, const ParseLimits& limits, std::span<Header> storage, RequestHead& out) {
     // The scanner guarantees CRLF line ends and a final empty line.
@@ -93,4 +78,4 @@ ParseError parse_head(std::string_view head, const ParseLimits& limits, std::spa
     return ParseError::None;
 }
 
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

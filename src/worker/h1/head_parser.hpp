@@ -4,9 +4,9 @@
 #include <span>
 #include <string_view>
 
-#include "h1/http_head.hpp"
+#include "h1/request_head.hpp"
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 
 struct ParseLimits {
     std::size_t max_headers = 100;
@@ -20,6 +20,4 @@ struct ParseLimits {
 // header fields and every view in `out` points into `head`.
 ParseError parse_head(std::string_view head, const ParseLimits& limits, std::span<Header> storage, RequestHead& out);
 
-Method method_from(std::string_view text);
-
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 
 HeadScanner::Result HeadScanner::scan(std::string_view buffered, bool buffer_full) {
     const char* data = buffered.data();
@@ -39,4 +39,4 @@ HeadScanner::Result HeadScanner::scan(std::string_view buffered, bool buffer_ful
     return {Status::Incomplete};
 }
 
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

@@ -3,9 +3,9 @@
 #include <cstddef>
 #include <string_view>
 
-#include "h1/http_head.hpp"
+#include "h1/request_head.hpp"
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 
 // Finds the end of a request head (the empty line) as bytes arrive, looking at each
 // byte once however the head is split across reads. It enforces line endings: every
@@ -39,4 +39,4 @@ private:
     bool seen_request_line_ = false;
 };
 
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

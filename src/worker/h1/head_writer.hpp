@@ -9,7 +9,7 @@
 #include "http/http_date.hpp"
 #include "http/status.hpp"
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 
 // Appends a response head to a reused string: no formatting library, no temporaries.
 class HeadWriter {
@@ -20,7 +20,7 @@ public:
         out_.append("HTTP/1.1 ");
         number(status);
         out_.push_back(' ');
-        out_.append(reason_phrase(status));
+        out_.append(http::reason_phrase(status));
         out_.append("\r\n");
         return *this;
     }
@@ -35,8 +35,8 @@ public:
         return *this;
     }
     HeadWriter& date_field(std::string_view name, std::time_t t) {
-        char date[kHttpDateLength];
-        return field(name, std::string_view(date, format_http_date(t, date)));
+        char date[http::kHttpDateLength];
+        return field(name, std::string_view(date, http::format_http_date(t, date)));
     }
     // "bytes first-last/size"
     HeadWriter& content_range(std::uint64_t first, std::uint64_t last, std::uint64_t size) {
@@ -60,4 +60,4 @@ private:
     std::string& out_;
 };
 
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

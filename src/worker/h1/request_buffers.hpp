@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "h1/head_scanner.hpp"
-#include "h1/http_head.hpp"
+#include "h1/request_head.hpp"
 #include "http/response.hpp"
 
 namespace pywebd {
@@ -24,7 +24,7 @@ struct RequestBuffers {
     std::size_t capacity;
     std::size_t length = 0;    // bytes in `input`
     std::size_t consumed = 0;  // bytes of the current request's head, dropped when it is answered
-    http::HeadScanner scanner;
+    h1::HeadScanner scanner;
     std::vector<http::Header> headers;  // the parsed fields of the current request
     Response response;
     // For the access log, views into `input`.

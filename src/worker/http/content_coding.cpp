@@ -1,6 +1,5 @@
 #include "http/content_coding.hpp"
 
-#include "h1/request_facts.hpp"
 #include "strings.hpp"
 
 namespace pywebd::http {
@@ -37,9 +36,9 @@ std::pair<std::string_view, int> coding_and_weight(std::string_view element) {
 
 }  // namespace
 
-CodingPreference negotiate_codings(const RequestHead& head) {
+CodingPreference negotiate_codings(const Request& request) {
     int br = -1, gzip = -1, star = -1;
-    for_each_element(head, "accept-encoding", [&](std::string_view element) {
+    for_each_element(request, "accept-encoding", [&](std::string_view element) {
         const auto [coding, weight] = coding_and_weight(element);
         if (weight < 0) return;
         if (iequals(coding, "br"))

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "h1/http_head.hpp"
+#include "http/request.hpp"
 
 namespace pywebd::http {
 
@@ -21,6 +21,6 @@ struct CodingPreference {
     std::size_t count = 0;
 };
 
-CodingPreference negotiate_codings(const RequestHead& head);
+CodingPreference negotiate_codings(const Request& request);
 
 }  // namespace pywebd::http

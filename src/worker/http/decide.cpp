@@ -23,25 +23,25 @@ bool if_range_holds(std::string_view value, const FileFacts& file, const ETag& e
 
 }  // namespace
 
-Outcome decide(const RequestHead& head, const RequestFacts& facts, const FileFacts& file, const ETag& etag,
-               std::size_t max_ranges, std::vector<ByteRange>& ranges) {
+Outcome decide(const Request& request, const FileFacts& file, const ETag& etag, std::size_t max_ranges,
+               std::vector<ByteRange>& ranges) {
     ranges.clear();
     // Step 1-2: If-Match, else If-Unmodified-Since.
-    if (facts.has_if_match) {
-        if (!entity_tag_list_matches(head, "if-match", etag.opaque(), false)) return Outcome::PreconditionFailed;
-    } else if (const auto since = date_of(facts.if_unmodified_since); since && file.mtime > *since) {
+    if (request.has_if_match) {
+        if (!entity_tag_list_matches(request, "if-match", etag.opaque(), false)) return Outcome::PreconditionFailed;
+    } else if (const auto since = date_of(request.if_unmodified_since); since && file.mtime > *since) {
         return Outcome::PreconditionFailed;
     }
     // Step 3-4: If-None-Match, else If-Modified-Since (only GET and HEAD get here).
-    if (facts.has_if_none_match) {
-        if (entity_tag_list_matches(head, "if-none-match", etag.opaque(), true)) return Outcome::NotModified;
-    } else if (const auto since = date_of(facts.if_modified_since); since && file.mtime <= *since) {
+    if (request.has_if_none_match) {
+        if (entity_tag_list_matches(request, "if-none-match", etag.opaque(), true)) return Outcome::NotModified;
+    } else if (const auto since = date_of(request.if_modified_since); since && file.mtime <= *since) {
         return Outcome::NotModified;
     }
     // Step 5: Range applies to GET only (§14.2).
-    if (head.method != Method::Get || !facts.range) return Outcome::Whole;
-    if (facts.if_range && !if_range_holds(*facts.if_range, file, etag)) return Outcome::Whole;
-    switch (parse_range(*facts.range, file.size, max_ranges, ranges)) {
+    if (request.method != Method::Get || !request.range) return Outcome::Whole;
+    if (request.if_range && !if_range_holds(*request.if_range, file, etag)) return Outcome::Whole;
+    switch (parse_range(*request.range, file.size, max_ranges, ranges)) {
     case RangeOutcome::Ignore: return Outcome::Whole;
     case RangeOutcome::Unsatisfiable: return Outcome::RangeNotSatisfiable;
     case RangeOutcome::Satisfiable: return Outcome::Partial;

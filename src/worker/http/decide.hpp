@@ -3,10 +3,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "h1/http_head.hpp"
-#include "h1/request_facts.hpp"
 #include "http/byte_ranges.hpp"
 #include "http/file_facts.hpp"
+#include "http/request.hpp"
 
 namespace pywebd::http {
 
@@ -22,7 +21,7 @@ enum class Outcome : std::uint8_t {
 // function of the request and the file's facts (no I/O), in RFC 9110 §13.2.2 order:
 // If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, then Range with
 // If-Range (§14.2). `ranges` receives the ranges for Partial.
-Outcome decide(const RequestHead& head, const RequestFacts& facts, const FileFacts& file, const ETag& etag,
-               std::size_t max_ranges, std::vector<ByteRange>& ranges);
+Outcome decide(const Request& request, const FileFacts& file, const ETag& etag, std::size_t max_ranges,
+               std::vector<ByteRange>& ranges);
 
 }  // namespace pywebd::http

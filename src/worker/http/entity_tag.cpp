@@ -70,10 +70,10 @@ bool parse_entity_tag(std::string_view text, std::string_view& opaque, bool& is_
     return take_entity_tag(text, opaque, is_weak) && text.empty();
 }
 
-bool entity_tag_list_matches(const RequestHead& head, std::string_view field_name, std::string_view current_opaque,
+bool entity_tag_list_matches(const Request& request, std::string_view field_name, std::string_view current_opaque,
                              bool weak) {
     bool matched = false;
-    for (const Header& field : head.headers) {
+    for (const Header& field : request.fields) {
         if (!iequals(field.name, field_name)) continue;
         bool star = false;
         const bool ok = for_each_tag(field.value, star, [&](std::string_view opaque, bool is_weak) {

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "h1/http_head.hpp"
+#include "http/request.hpp"
 
 namespace pywebd::http {
 
@@ -10,7 +10,7 @@ namespace pywebd::http {
 // field line with that name: true if "*" or some entity-tag matches `current_opaque`
 // (the tag between its quotes). `weak` selects weak comparison (If-None-Match) rather
 // than strong (If-Match, where a W/ tag never matches). A malformed list matches nothing.
-bool entity_tag_list_matches(const RequestHead& head, std::string_view field_name, std::string_view current_opaque,
+bool entity_tag_list_matches(const Request& request, std::string_view field_name, std::string_view current_opaque,
                              bool weak);
 
 // Parses one entity-tag ("xyz" or W/"xyz"); on success sets opaque and is_weak.

@@ -47,7 +47,7 @@ long long HeaderRules::write(std::string_view path, bool directory, std::string_
 }
 
 void HeaderRules::write_expires(long long seconds, std::time_t now, std::string& head) {
-    if (seconds >= 0) http::HeadWriter(head).date_field("Expires", now + seconds);
+    if (seconds >= 0) h1::HeadWriter(head).date_field("Expires", now + seconds);
 }
 
 }  // namespace pywebd

@@ -52,8 +52,7 @@ bool read_whole(int fd, std::uint64_t size, std::string& out) {
 // What resolution needs besides the path in path_: the request, and the codings the
 // client accepts (which decide the precompressed sibling, and so the cache key).
 struct StaticHandler::Lookup {
-    const http::RequestHead& head;
-    const http::RequestFacts& facts;
+    const http::Request& request;
     const Framing& framing;
     http::CodingPreference codings;
     std::int64_t now_ms;
@@ -79,7 +78,7 @@ std::uint16_t StaticHandler::open_failed(int error, const char* relative) const 
 void StaticHandler::start_head(std::uint16_t status, const Framing& framing, Response& out) const {
     out.status = status;
     out.close = framing.close;
-    http::HeadWriter(out.head).status_line(status);
+    h1::HeadWriter(out.head).status_line(status);
     out.head.append(date_.common_fields());
     if (framing.close)
         out.head.append("Connection: close\r\n");
@@ -91,9 +90,9 @@ void StaticHandler::error(std::uint16_t status, const Framing& framing, Response
     if (custom_error(status, framing, out, extra)) return;
     const std::string_view body = pages_.body(status);
     start_head(status, framing, out);
-    http::HeadWriter(out.head).field("Content-Type", "text/html; charset=utf-8").field("Content-Length", body.size());
+    h1::HeadWriter(out.head).field("Content-Type", "text/html; charset=utf-8").field("Content-Length", body.size());
     out.head.append(extra);
-    http::HeadWriter(out.head).end();
+    h1::HeadWriter(out.head).end();
     if (!framing.head_only) add_memory(out, body);
 }
 
@@ -110,9 +109,9 @@ bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, R
     file->fd = std::move(page_file.fd);
     file->facts = FileFacts::from(page_file.st);
     start_head(status, framing, out);
-    http::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", file->facts.size);
+    h1::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", file->facts.size);
     out.head.append(extra);
-    http::HeadWriter(out.head).end();
+    h1::HeadWriter(out.head).end();
     if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
     if (!out.segments.empty()) out.file = std::move(file);
     return true;
@@ -121,36 +120,35 @@ bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, R
 void StaticHandler::options(const Framing& framing, Response& out) {
     start_head(204, framing, out);
     out.head.append(kAllow);
-    http::HeadWriter(out.head).end();
+    h1::HeadWriter(out.head).end();
 }
 
-void StaticHandler::handle(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                           std::int64_t now_ms, Response& out) {
-    switch (head.method) {
+void StaticHandler::handle(const http::Request& request, const Framing& framing, std::int64_t now_ms, Response& out) {
+    switch (request.method) {
     case http::Method::Get:
     case http::Method::Head: break;
     case http::Method::Options: return options(framing, out);
     case http::Method::Unknown: return error(501, framing, out, kAllow);  // RFC 9110 §9.1
     default: return error(405, framing, out, kAllow);
     }
-    if (normalize_path(facts.path, path_) != PathError::None) return error(400, framing, out);
+    if (normalize_path(request.path, path_) != PathError::None) return error(400, framing, out);
     if (dotfile_refused(path_, options_)) return error(404, framing, out);
 
-    Lookup lookup{head, facts, framing, {}, now_ms};
-    if (options_.precompressed && facts.has_accept_encoding) lookup.codings = http::negotiate_codings(head);
+    Lookup lookup{request, framing, {}, now_ms};
+    if (options_.precompressed && request.has_accept_encoding) lookup.codings = http::negotiate_codings(request);
     if (cache_.enabled()) {
         // "/docs" (a redirect) and "/docs/" (its index) are different answers.
         key_.assign(path_.path);
         if (path_.trailing_slash && path_.path.size() > 1) key_.push_back('/');
         key_.push_back('\0');
         for (std::size_t i = 0; i < lookup.codings.count; ++i) key_.push_back(lookup.codings.order[i].suffix[1]);
-        if (auto hit = cache_.find(key_, now_ms)) return serve(head, facts, framing, std::move(hit), out);
+        if (auto hit = cache_.find(key_, now_ms)) return serve(request, framing, std::move(hit), out);
     }
 
     Located found = locate(path_.relative().data());
     if (!found.fd) return error(open_failed(found.error, path_.relative().data()), framing, out);
     if (S_ISDIR(found.st.st_mode)) {
-        if (!path_.trailing_slash) return redirect_to_directory(facts, framing, out);
+        if (!path_.trailing_slash) return redirect_to_directory(request, framing, out);
         return resolve_directory(lookup, std::move(found.fd), out);
     }
     if (!S_ISREG(found.st.st_mode)) return error(403, framing, out);  // FIFO, device, socket
@@ -174,7 +172,7 @@ void StaticHandler::resolve_regular(const Lookup& lookup, Located found, std::st
     }
     if (!file) file = load(std::move(found.fd), found.st, type_name, {}, lookup.now_ms);
     cache_.insert(key_, file);
-    serve(lookup.head, lookup.facts, lookup.framing, std::move(file), out);
+    serve(lookup.request, lookup.framing, std::move(file), out);
 }
 
 void StaticHandler::resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out) {
@@ -204,11 +202,11 @@ std::shared_ptr<CachedFile> StaticHandler::load(UniqueFd fd, const struct stat& 
     file->type = mime_.lookup(type_name);
     file->encoding = encoding;
     file->checked_ms = now_ms;
-    http::HeadWriter validators(file->validators);
+    h1::HeadWriter validators(file->validators);
     validators.date_field("Last-Modified", file->facts.mtime).field("ETag", file->etag.view());
     if (options_.precompressed) validators.field("Vary", "Accept-Encoding");
     file->expires_seconds = options_.header_rules.write(path_.path, path_.trailing_slash, type_name, file->validators);
-    http::HeadWriter ok(file->ok_fields);
+    h1::HeadWriter ok(file->ok_fields);
     ok.field("Content-Type", file->type);
     if (!encoding.empty()) ok.field("Content-Encoding", encoding);
     ok.field("Content-Length", file->facts.size);
@@ -223,7 +221,7 @@ void StaticHandler::serve_listing(const Framing& framing, int dir_fd, Response& 
     if (!render_directory_listing(dir_fd, path_.path == "/" ? "/" : path_.path + "/", out.parts))
         return error(403, framing, out);
     start_head(200, framing, out);
-    http::HeadWriter(out.head)
+    h1::HeadWriter(out.head)
         .field("Content-Type", "text/html; charset=utf-8")
         .field("Content-Length", out.parts.size())
         .field("Cache-Control", "no-cache")
@@ -231,14 +229,14 @@ void StaticHandler::serve_listing(const Framing& framing, int dir_fd, Response& 
     if (!framing.head_only) add_memory(out, out.parts);
 }
 
-void StaticHandler::redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out) {
+void StaticHandler::redirect_to_directory(const http::Request& request, const Framing& framing, Response& out) {
     // Built from the normalised path, never the raw one: "//host/.." would otherwise be a
     // scheme-relative reference to another site. A normalised path starts with exactly
     // one '/', and percent-encoding keeps every byte of it inside the path component.
     std::string location = "Location: ";
     append_percent_encoded(path_.path, location);
     location.push_back('/');
-    if (facts.has_query) location.append("?").append(facts.query);  // URI characters only (parser)
+    if (request.has_query) location.append("?").append(request.query);  // URI characters only (parser)
     location.append("\r\n");
     error(301, framing, out, location);
 }
@@ -252,15 +250,15 @@ void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset,
         out.segments.push_back({nullptr, offset, length});
 }
 
-void StaticHandler::serve(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                          std::shared_ptr<const CachedFile> file, Response& out) {
-    const auto outcome = http::decide(head, facts, file->facts, file->etag, options_.max_ranges, out.ranges);
-    http::HeadWriter writer(out.head);
+void StaticHandler::serve(const http::Request& request, const Framing& framing, std::shared_ptr<const CachedFile> file,
+                          Response& out) {
+    const auto outcome = http::decide(request, file->facts, file->etag, options_.max_ranges, out.ranges);
+    h1::HeadWriter writer(out.head);
     switch (outcome) {
     case http::Outcome::PreconditionFailed: return error(412, framing, out);
     case http::Outcome::RangeNotSatisfiable: {
         std::string range = "Content-Range: bytes */";  // RFC 9110 §15.5.17
-        http::HeadWriter(range).number(file->facts.size);
+        h1::HeadWriter(range).number(file->facts.size);
         range.append("\r\n");
         return error(416, framing, out, range);
     }
@@ -307,7 +305,7 @@ void StaticHandler::add_multipart(const CachedFile& file, Response& out) const {
     for (const http::ByteRange& r : out.ranges) {
         const std::size_t start = out.parts.size();
         out.parts.append("\r\n--").append(boundary_).append("\r\nContent-Type: ").append(file.type).append("\r\n");
-        http::HeadWriter(out.parts).content_range(r.first, r.last, file.facts.size);
+        h1::HeadWriter(out.parts).content_range(r.first, r.last, file.facts.size);
         out.parts.append("\r\n");
         add_memory(out, std::string_view(out.parts).substr(start));
         add_body_range(file, r.first, r.length(), out);

@@ -9,10 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "h1/http_head.hpp"
-#include "h1/request_facts.hpp"
 #include "http/content_coding.hpp"
 #include "http/date_cache.hpp"
+#include "http/request.hpp"
 #include "http/response.hpp"
 #include "log.hpp"
 #include "mime_types.hpp"
@@ -53,8 +52,7 @@ public:
     StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
                   const ErrorPages& pages, std::string boundary, Logger& log, FileCache& cache);
 
-    void handle(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-                std::int64_t now_ms, Response& out);
+    void handle(const http::Request& request, const Framing& framing, std::int64_t now_ms, Response& out);
 
     // An error response: the configured page for `status` if there is one and it can be
     // opened, else a small built-in HTML body. `extra` is added verbatim (CRLF-ended fields).
@@ -67,10 +65,10 @@ private:
     void resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out);
     std::shared_ptr<CachedFile> load(UniqueFd fd, const struct stat& st, std::string_view type_name,
                                      std::string_view encoding, std::int64_t now_ms) const;
-    void serve(const http::RequestHead& head, const http::RequestFacts& facts, const Framing& framing,
-               std::shared_ptr<const CachedFile> file, Response& out);
+    void serve(const http::Request& request, const Framing& framing, std::shared_ptr<const CachedFile> file,
+               Response& out);
     void serve_listing(const Framing& framing, int dir_fd, Response& out);
-    void redirect_to_directory(const http::RequestFacts& facts, const Framing& framing, Response& out);
+    void redirect_to_directory(const http::Request& request, const Framing& framing, Response& out);
     void options(const Framing& framing, Response& out);
     bool custom_error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra);
     void start_head(std::uint16_t status, const Framing& framing, Response& out) const;

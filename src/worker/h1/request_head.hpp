@@ -4,15 +4,14 @@
 #include <span>
 #include <string_view>
 
-namespace pywebd::http {
+#include "http/request.hpp"
 
-enum class Method : std::uint8_t { Get, Head, Options, Post, Put, Delete, Patch, Connect, Trace, Unknown };
+namespace pywebd::h1 {
+
+using http::Header;
+using http::Method;
+
 enum class Version : std::uint8_t { Http10, Http11 };
-
-struct Header {
-    std::string_view name;   // as sent; compare case-insensitively
-    std::string_view value;  // OWS trimmed
-};
 
 // A parsed request head. Every view points into the connection's input buffer, which
 // does not move while the request is being handled.
@@ -95,4 +94,4 @@ constexpr ParseErrorInfo info(ParseError error) {
     return {500, "unknown"};
 }
 
-}  // namespace pywebd::http
+}  // namespace pywebd::h1

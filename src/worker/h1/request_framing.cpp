@@ -1,29 +1,15 @@
-#include "h1/request_facts.hpp"
+#include "h1/request_framing.hpp"
 
 #include <charconv>
 
 #include "http/http_chars.hpp"
 #include "strings.hpp"
 
-namespace pywebd::http {
+namespace pywebd::h1 {
 namespace {
 
-enum class Field : unsigned char {
-    Other,
-    Host,
-    ContentLength,
-    TransferEncoding,
-    Connection,
-    IfModifiedSince,
-    IfUnmodifiedSince,
-    IfRange,
-    Range,
-    IfMatch,
-    IfNoneMatch,
-    AcceptEncoding,
-    Referer,
-    UserAgent,
-};
+// The fields HTTP/1 framing reads; the others go to http::FieldNotes.
+enum class Field : unsigned char { Other, Host, ContentLength, TransferEncoding, Connection };
 
 Field field_of(std::string_view name) {
     struct Known {
@@ -35,31 +21,11 @@ Field field_of(std::string_view name) {
         {"content-length", Field::ContentLength},
         {"transfer-encoding", Field::TransferEncoding},
         {"connection", Field::Connection},
-        {"if-modified-since", Field::IfModifiedSince},
-        {"if-unmodified-since", Field::IfUnmodifiedSince},
-        {"if-range", Field::IfRange},
-        {"range", Field::Range},
-        {"if-match", Field::IfMatch},
-        {"if-none-match", Field::IfNoneMatch},
-        {"accept-encoding", Field::AcceptEncoding},
-        {"referer", Field::Referer},
-        {"user-agent", Field::UserAgent},
     };
     for (const Known& known : kKnown)
         if (iequals(name, known.name)) return known.field;
     return Field::Other;
 }
-
-// Tracks a field allowed once; a second occurrence marks it unusable.
-struct Single {
-    std::optional<std::string_view> value;
-    bool repeated = false;
-    void add(std::string_view v) {
-        repeated = value.has_value();
-        value = v;
-    }
-    std::optional<std::string_view> get() const { return repeated ? std::nullopt : value; }
-};
 
 // Content-Length = 1*DIGIT (RFC 9110 §8.6); lists and overflow refused.
 ParseError parse_content_length(std::string_view text, std::uint64_t& out) {
@@ -99,7 +65,7 @@ ParseError check_transfer_encoding(const TransferCodings& te, const RequestHead&
 }
 
 // Splits the request-target by form (RFC 9112 §3.2).
-ParseError split_target(const RequestHead& head, RequestFacts& out) {
+ParseError split_target(const RequestHead& head, http::Request& out) {
     std::string_view target = head.target;
     if (target == "*") {
         out.asterisk = true;
@@ -116,8 +82,8 @@ ParseError split_target(const RequestHead& head, RequestFacts& out) {
         target.remove_prefix(scheme_end + 3);
         const auto path_start = target.find_first_of("/?");
         const std::string_view authority = target.substr(0, path_start);
-        if (authority.empty() || !chars::all_of(authority, chars::kHostChar)) return ParseError::BadTarget;
-        out.host = authority;  // RFC 9112 §3.2.2: the target's authority, not Host, names the host
+        if (authority.empty() || !http::chars::all_of(authority, http::chars::kHostChar)) return ParseError::BadTarget;
+        out.authority = authority;  // RFC 9112 §3.2.2: the target's authority, not Host, names the host
         target = path_start == std::string_view::npos ? std::string_view("/") : target.substr(path_start);
         if (target.front() == '?') {  // "http://host?q": the path is "/"
             out.path = "/";
@@ -137,24 +103,27 @@ ParseError split_target(const RequestHead& head, RequestFacts& out) {
 
 }  // namespace
 
-ParseError analyze(const RequestHead& head, RequestFacts& out) {
-    out = RequestFacts{};
+ParseError analyze(const RequestHead& head, http::Request& request, MessageFacts& message) {
+    request = http::Request{};
+    message = MessageFacts{};
+    request.method = head.method;
+    request.fields = head.headers;
     int host_count = 0;
     bool close_requested = false, keep_alive_requested = false;
     bool has_length = false;
     TransferCodings te;
-    Single ims, ius, if_range, range;
+    http::FieldNotes notes;
     for (const Header& field : head.headers) {
         switch (field_of(field.name)) {
         case Field::Host:
             if (++host_count > 1) return ParseError::DuplicateHost;
-            if (!chars::all_of(field.value, chars::kHostChar)) return ParseError::BadHost;
-            out.host = field.value;
+            if (!http::chars::all_of(field.value, http::chars::kHostChar)) return ParseError::BadHost;
+            request.authority = field.value;
             break;
         case Field::ContentLength:
             if (has_length) return ParseError::DuplicateContentLength;
             has_length = true;
-            if (const ParseError e = parse_content_length(field.value, out.content_length); e != ParseError::None)
+            if (const ParseError e = parse_content_length(field.value, message.content_length); e != ParseError::None)
                 return e;
             break;
         case Field::TransferEncoding: te.add_field(field.value); break;
@@ -164,30 +133,18 @@ ParseError analyze(const RequestHead& head, RequestFacts& out) {
                 keep_alive_requested = keep_alive_requested || iequals(option, "keep-alive");
             });
             break;
-        case Field::IfModifiedSince: ims.add(field.value); break;
-        case Field::IfUnmodifiedSince: ius.add(field.value); break;
-        case Field::IfRange: if_range.add(field.value); break;
-        case Field::Range: range.add(field.value); break;
-        case Field::IfMatch: out.has_if_match = true; break;
-        case Field::IfNoneMatch: out.has_if_none_match = true; break;
-        case Field::AcceptEncoding: out.has_accept_encoding = true; break;
-        case Field::Referer: out.referer = field.value; break;
-        case Field::UserAgent: out.user_agent = field.value; break;
-        case Field::Other: break;
+        case Field::Other: notes.note(field); break;
         }
     }
     if (host_count == 0 && head.version == Version::Http11) return ParseError::MissingHost;
     if (te.present) {
         if (const ParseError e = check_transfer_encoding(te, head, has_length); e != ParseError::None) return e;
-        out.chunked = true;
+        message.chunked = true;
     }
     // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
-    out.keep_alive = !close_requested && (head.version == Version::Http11 || keep_alive_requested);
-    out.if_modified_since = ims.get();
-    out.if_unmodified_since = ius.get();
-    out.if_range = if_range.get();
-    out.range = range.get();
-    return split_target(head, out);
+    message.keep_alive = !close_requested && (head.version == Version::Http11 || keep_alive_requested);
+    notes.finish(request);
+    return split_target(head, request);
 }
 
-}  // namespace pywebd::http
+}  // namespace pywebd::h1
