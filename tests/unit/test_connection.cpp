@@ -31,11 +31,11 @@ protected:
         dir_.write("big.bin", std::string(300000, 'x'));
         root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         access_.reopen(UniqueFd(::open((dir_.path() / "access.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600)));
-        handler_ = std::make_unique<StaticHandler>(root_.get(), ServeOptions{}, mime_, date_, pages_, "BOUNDARY", log_,
-                                                   cache_);
-        services_ = std::make_unique<SessionServices>(SessionServices{pool_, timers_, *handler_, access_, date_, log_,
-                                                                      h1::ParseLimits{16, 512}, 64, drop_buffer_, 0,
-                                                                      false, true});
+        site_.root_fd = root_.get();
+        handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, "BOUNDARY", log_);
+        services_ = std::make_unique<SessionServices>(SessionServices{pool_, timers_, *handler_, site_, access_, date_,
+                                                                      log_, h1::ParseLimits{16, 512}, 64, drop_buffer_,
+                                                                      0, false, true});
         int fds[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
         client_.reset(fds[1]);
@@ -89,7 +89,7 @@ protected:
     BufferPool pool_{1024, 16, 4};
     TimerLists timers_;
     Logger log_;
-    FileCache cache_{100, std::chrono::seconds(1)};
+    Site site_{-1, {}, FileCache(100, std::chrono::seconds(1))};
     std::vector<char> drop_buffer_;
     std::unique_ptr<StaticHandler> handler_;
     std::unique_ptr<SessionServices> services_;

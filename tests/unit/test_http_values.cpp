@@ -5,6 +5,7 @@
 
 #include "h1/head_parser.hpp"
 #include "http/entity_tag.hpp"
+#include "http/field_block.hpp"
 #include "http/file_facts.hpp"
 #include "http/http_date.hpp"
 #include "mime_types.hpp"
@@ -73,6 +74,30 @@ TEST(EntityTag, ListMatching) {
         const Request request = request_with(storage, "If-None-Match", m.value);
         EXPECT_EQ(entity_tag_list_matches(request, "if-none-match", "abc", m.weak), m.match);
     }
+}
+
+TEST(FieldBlock, HttpOneTextAndPairsOfTheSameFields) {
+    FieldBlock block;
+    block.add("Content-Length", std::uint64_t{1234});
+    block.add_date("Last-Modified", 784111777);
+    block.add_content_range(0, 9, 10);
+    FieldBlock more;
+    more.add("Vary", "Accept-Encoding");
+    for (int i = 0; i < 50; ++i) more.add("X-Fill", std::string(40, 'f'));  // grows and moves the text
+    block.add_all(more);
+    EXPECT_TRUE(
+        block.h1_text().starts_with("Content-Length: 1234\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                    "Content-Range: bytes 0-9/10\r\nVary: Accept-Encoding\r\nX-Fill: fff"));
+    ASSERT_EQ(block.size(), 54u);
+    EXPECT_EQ(block[0].name, "Content-Length");
+    EXPECT_EQ(block[0].value, "1234");
+    EXPECT_EQ(block[2].value, "bytes 0-9/10");
+    EXPECT_EQ(block[3].name, "Vary");  // shifted by add_all
+    EXPECT_EQ(block[3].value, "Accept-Encoding");
+    EXPECT_EQ(block[53].value, std::string(40, 'f'));
+    block.clear();
+    EXPECT_TRUE(block.empty());
+    EXPECT_EQ(block.h1_text(), "");
 }
 
 TEST(EntityTag, ParseSingle) {

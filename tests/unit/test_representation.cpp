@@ -56,23 +56,23 @@ TEST(HeaderRules, MatchingAndPrecedence) {
     HeaderRule html{"", "html", "no-cache", std::chrono::hours(1), {{"X-Frame-Options", "DENY"}}};
     HeaderRule deep{"/assets/html/", "html", "private", std::nullopt, {{"X-Extra", "1"}}};
     const HeaderRules rules({assets, html, deep});
-    std::string head;
+    http::FieldBlock head;
     EXPECT_EQ(rules.write("/assets/app.js", false, "app.js", head), -1);
-    EXPECT_EQ(head, "Cache-Control: public, max-age=31536000, immutable\r\n");
+    EXPECT_EQ(head.h1_text(), "Cache-Control: public, max-age=31536000, immutable\r\n");
     head.clear();
     EXPECT_EQ(rules.write("/index.html", false, "index.html", head), 3600);  // Expires: added per response
-    EXPECT_EQ(head, "X-Frame-Options: DENY\r\nCache-Control: no-cache\r\n");
+    EXPECT_EQ(head.h1_text(), "X-Frame-Options: DENY\r\nCache-Control: no-cache\r\n");
     head.clear();
     EXPECT_EQ(rules.write("/assets/html/a.html", false, "a.html", head), 3600);  // later rule wins, fields accumulate
-    EXPECT_EQ(head, "X-Frame-Options: DENY\r\nX-Extra: 1\r\nCache-Control: private\r\n");
+    EXPECT_EQ(head.h1_text(), "X-Frame-Options: DENY\r\nX-Extra: 1\r\nCache-Control: private\r\n");
     head.clear();
     rules.write("/assets", true, "index.txt", head);  // "/assets/" requested: the directory matches
-    EXPECT_NE(head.find("immutable"), std::string::npos);
+    EXPECT_NE(head.h1_text().find("immutable"), std::string::npos);
     head.clear();
     EXPECT_EQ(rules.write("/other.txt", false, "other.txt", head), -1);
-    EXPECT_EQ(head, "");
+    EXPECT_EQ(head.h1_text(), "");
     HeaderRules::write_expires(3600, 0, head);
-    EXPECT_EQ(head, "Expires: Thu, 01 Jan 1970 01:00:00 GMT\r\n");
+    EXPECT_EQ(head.h1_text(), "Expires: Thu, 01 Jan 1970 01:00:00 GMT\r\n");
 }
 
 TEST(DirectoryListing, SortedEscapedNoDotfiles) {

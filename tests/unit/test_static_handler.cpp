@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
 #include "h1/request_framing.hpp"
+#include "h1/response_head.hpp"
 #include "static/static_handler.hpp"
 #include "temp_dir.hpp"
 
@@ -28,7 +30,8 @@ protected:
         root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
 
-    Response& handle(const std::string& raw, ServeOptions options = {}, bool head_only = false) {
+    // Handles `raw` as its site would, and renders the head as HTTP/1 does, for has().
+    Response& handle(const std::string& raw, ServeOptions options = {}) {
         raw_ = raw;
         h1::HeadScanner scanner;
         EXPECT_EQ(scanner.scan(raw_, false).status, h1::HeadScanner::Status::Complete);
@@ -37,15 +40,18 @@ protected:
         h1::MessageFacts message;
         EXPECT_EQ(h1::parse_head(raw_, {16, 1024}, storage_, head), h1::ParseError::None);
         EXPECT_EQ(h1::analyze(head, request, message), h1::ParseError::None);
-        StaticHandler handler(root_.get(), std::move(options), mime_, date_, pages_, "XYZ", log_, cache_);
+        Site site{root_.get(), std::move(options),
+                  FileCache(0, std::chrono::seconds(1))};  // no cache: the disk as it is
+        StaticHandler handler(mime_, date_, pages_, "XYZ", log_);
         response_.clear();
-        handler.handle(request, Framing{head_only, false, false}, now_ms_, response_);
+        handler.handle(site, request, now_ms_, response_);
+        h1::render_head(response_, h1::ConnectionField::None, head_);
         return response_;
     }
     Response& get(const std::string& target, const std::string& extra = "") {
         return handle("GET " + target + " HTTP/1.1\r\nHost: a\r\n" + extra + "\r\n");
     }
-    bool has(const std::string& field) const { return response_.head.find(field + "\r\n") != std::string::npos; }
+    bool has(const std::string& field) const { return head_.find(field + "\r\n") != std::string::npos; }
 
     test::TempDir dir_;
     UniqueFd root_;
@@ -53,11 +59,11 @@ protected:
     DateCache date_;
     ErrorPages pages_;
     Logger log_;
-    FileCache cache_{0, std::chrono::seconds(1)};  // off: each test sees the disk as it is
     std::int64_t now_ms_ = 0;
     std::string raw_;
     std::array<http::Header, 16> storage_{};
     Response response_;
+    std::string head_;
 };
 
 TEST_F(HandlerTest, WholeFile) {
@@ -68,13 +74,34 @@ TEST_F(HandlerTest, WholeFile) {
     EXPECT_TRUE(has("Accept-Ranges: bytes"));
     EXPECT_TRUE(has("Server: pywebd/test"));
     EXPECT_TRUE(has("X-Content-Type-Options: nosniff"));
-    EXPECT_NE(response_.head.find("\r\nETag: \""), std::string::npos);
-    EXPECT_NE(response_.head.find("\r\nLast-Modified: "), std::string::npos);
-    EXPECT_NE(response_.head.find("\r\nDate: "), std::string::npos);
+    EXPECT_NE(head_.find("\r\nETag: \""), std::string::npos);
+    EXPECT_NE(head_.find("\r\nLast-Modified: "), std::string::npos);
+    EXPECT_NE(head_.find("\r\nDate: "), std::string::npos);
     ASSERT_EQ(response_.segments.size(), 1u);  // a small file: from memory, one write with the head
     ASSERT_NE(response_.segments[0].data, nullptr);
     EXPECT_EQ(std::string_view(response_.segments[0].data, response_.segments[0].length), "0123456789");
-    EXPECT_TRUE(response_.file);
+    EXPECT_TRUE(response_.holds);  // the file its memory belongs to, kept alive while sending
+}
+
+// The handler's response is in no protocol's syntax: a status and (name, value) fields,
+// which HTTP/1 renders with its status line and CRLFs, and HTTP/2 will encode one by one.
+TEST_F(HandlerTest, TheResponseIsProtocolFree) {
+    get("/file.txt");
+    std::vector<std::pair<std::string, std::string>> fields;
+    response_.for_each_field([&](const http::Header& f) { fields.emplace_back(f.name, f.value); });
+    for (const auto& [name, value] : fields) {
+        EXPECT_EQ(name.find_first_of("\r\n: "), std::string::npos) << name;
+        EXPECT_EQ(value.find_first_of("\r\n"), std::string::npos) << value;
+    }
+    const auto has_field = [&](std::string name, std::string value) {
+        return std::find(fields.begin(), fields.end(), std::pair(name, value)) != fields.end();
+    };
+    EXPECT_TRUE(has_field("Content-Length", "10"));
+    EXPECT_TRUE(has_field("Server", "pywebd/test"));
+    EXPECT_TRUE(has_field("Content-Type", "text/plain; charset=utf-8"));
+    EXPECT_EQ(std::count_if(fields.begin(), fields.end(), [](const auto& f) { return f.first == "Connection"; }), 0);
+    EXPECT_EQ(head_.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);  // the session's rendering adds the status line
+    EXPECT_TRUE(head_.ends_with("\r\n\r\n"));
 }
 
 TEST_F(HandlerTest, LargerFilesGoOutWithSendfile) {
@@ -84,12 +111,12 @@ TEST_F(HandlerTest, LargerFilesGoOutWithSendfile) {
     ASSERT_EQ(response_.segments.size(), 1u);
     EXPECT_EQ(response_.segments[0].data, nullptr);
     EXPECT_EQ(response_.segments[0].length, 10u);
-    ASSERT_TRUE(response_.file);
-    EXPECT_TRUE(response_.file->fd.valid());
+    EXPECT_GE(response_.file_fd, 0);
+    EXPECT_TRUE(response_.holds);
 }
 
 TEST_F(HandlerTest, HeadHasFieldsButNoBody) {
-    handle("HEAD /file.txt HTTP/1.1\r\nHost: a\r\n\r\n", {}, true);
+    handle("HEAD /file.txt HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_TRUE(has("Content-Length: 10"));
     EXPECT_TRUE(response_.segments.empty());
 }
@@ -138,7 +165,7 @@ TEST_F(HandlerTest, DirectoryRedirectNeverLeavesTheSite) {
         SCOPED_TRACE(c.target);
         get(c.target);
         EXPECT_EQ(response_.status, 301);
-        EXPECT_TRUE(has("Location: " + c.location)) << response_.head;
+        EXPECT_TRUE(has("Location: " + c.location)) << head_;
     }
     get("/%5Cevil.example/docs");  // a backslash is never a separator: refused, not redirected
     EXPECT_EQ(response_.status, 400);
@@ -252,15 +279,14 @@ TEST_F(HandlerTest, RegularFilesStillNeedReadPermission) {
 
 TEST_F(HandlerTest, ConditionalAndRangeResponses) {
     get("/file.txt");
-    const auto etag_at = response_.head.find("ETag: ") + 6;
-    const std::string etag = response_.head.substr(etag_at, response_.head.find("\r\n", etag_at) - etag_at);
+    const auto etag_at = head_.find("ETag: ") + 6;
+    const std::string etag = head_.substr(etag_at, head_.find("\r\n", etag_at) - etag_at);
 
     get("/file.txt", "If-None-Match: " + etag + "\r\n");
     EXPECT_EQ(response_.status, 304);
     EXPECT_TRUE(has("ETag: " + etag));
     EXPECT_FALSE(has("Content-Length: 10"));
     EXPECT_TRUE(response_.segments.empty());
-    EXPECT_FALSE(response_.file);
 
     get("/file.txt", "If-Match: \"nope\"\r\n");
     EXPECT_EQ(response_.status, 412);

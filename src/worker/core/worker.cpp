@@ -65,7 +65,7 @@ Worker::Worker(WorkerSetup setup)
       timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
                setup.config.timeouts.linger}),
       drop_buffer_(16 * 1024),
-      cache_(setup.config.cache.entries, setup.config.cache.valid) {
+      site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid)} {
     for (int fd : setup.listeners) listeners_.push_back({UniqueFd(fd), false});
     rotate_accepts_ = setup.config.effective_workers() > 1;
     access_log_.reopen(std::move(setup.access_log));
@@ -86,16 +86,16 @@ bool Worker::setup_loop() {
         log_.crit("/proc/self/fd is not available ({}): pywebd needs /proc", std::strerror(errno));
         return false;
     }
-    ServeOptions options{
+    site_.root_fd = root_.get();
+    site_.options = ServeOptions{
         config_.index,         config_.serve_dotfiles,    config_.serve_well_known, config_.limits.max_ranges,
         config_.precompressed, config_.directory_listing, config_.error_pages,      HeaderRules(config_.headers),
         detect_confinement(),  config_.cache.small_file};
-    if (options.confinement == Confinement::NoSymlinks && slot_ == 0)
+    if (site_.options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
-    handler_ = std::make_unique<StaticHandler>(root_.get(), std::move(options), mime_, date_, pages_, random_boundary(),
-                                               log_, cache_);
+    handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);
     services_ = std::make_unique<SessionServices>(SessionServices{
-        pool_, timers_, *handler_, access_log_, date_, log_,
+        pool_, timers_, *handler_, site_, access_log_, date_, log_,
         h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
         drop_buffer_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
     signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});

@@ -93,7 +93,7 @@ private:
     BufferPool pool_;
     TimerLists timers_;
     std::vector<char> drop_buffer_;
-    FileCache cache_;
+    Site site_;
     std::unique_ptr<StaticHandler> handler_;
     std::unique_ptr<SessionServices> services_;
 

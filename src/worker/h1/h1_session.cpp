@@ -149,16 +149,19 @@ bool H1Session::process_input(SessionContext& c) {
 void H1Session::answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
                        SessionContext& c) {
     RequestBuffers& b = *buffers_;
-    Framing framing{head.method == http::Method::Head, !message.keep_alive || c.services.draining,
-                    head.version == h1::Version::Http10};
+    b.close = !message.keep_alive || c.services.draining;
     // A body we will not read in full leaves the connection unframed: close after.
     if (message.chunked || message.content_length > c.services.max_body_discard)
-        framing.close = true;
+        b.close = true;
     else
         b.discard = message.content_length;
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
-    c.services.handler.handle(request, framing, c.services.now_ms, b.response);
+    c.services.handler.handle(c.services.site, request, c.services.now_ms, b.response);
+    const auto connection = b.close                               ? h1::ConnectionField::Close
+                            : head.version == h1::Version::Http10 ? h1::ConnectionField::KeepAlive
+                                                                  : h1::ConnectionField::None;
+    h1::render_head(b.response, connection, b.head);
     b.request_line = head.request_line;
     b.referer = request.referer;
     b.user_agent = request.user_agent;
@@ -169,7 +172,9 @@ void H1Session::answer_error(std::uint16_t status, std::string_view token, Sessi
     RequestBuffers& b = *buffers_;
     c.services.log.info("bad request conn={} status={} token={}", c.id, status, token);
     b.response.clear();
-    c.services.handler.error(status, Framing{false, true, false}, b.response);
+    c.services.handler.error(c.services.site, status, false, b.response);
+    b.close = true;  // after a request we could not parse, nothing that follows can be framed
+    h1::render_head(b.response, h1::ConnectionField::Close, b.head);
     b.request_line = first_line(b.buffered());
     b.referer = b.user_agent = {};
     b.discard = 0;
@@ -193,7 +198,7 @@ void H1Session::begin_sending(SessionContext& c) {
 void H1Session::advance(std::size_t bytes) {
     RequestBuffers& b = *buffers_;
     const Response& r = b.response;
-    const std::size_t head_part = std::min<std::size_t>(bytes, r.head.size() - b.head_offset);
+    const std::size_t head_part = std::min<std::size_t>(bytes, b.head.size() - b.head_offset);
     b.head_offset += head_part;
     bytes -= head_part;
     b.body_sent += bytes;
@@ -220,8 +225,8 @@ bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
         // Gather the head's remainder and the memory segments that follow it.
         std::array<iovec, kMaxIov> iov{};
         std::size_t count = 0;
-        if (b.head_offset < r.head.size())
-            iov[count++] = {const_cast<char*>(r.head.data() + b.head_offset), r.head.size() - b.head_offset};
+        if (b.head_offset < b.head.size())
+            iov[count++] = {const_cast<char*>(b.head.data() + b.head_offset), b.head.size() - b.head_offset};
         std::size_t after = b.segment;
         std::uint64_t offset = b.segment_offset;
         for (; count < kMaxIov && after < r.segments.size() && r.segments[after].data != nullptr; ++after, offset = 0)
@@ -233,7 +238,7 @@ bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
             const BodySegment& file = r.segments[b.segment];
             const auto chunk =
                 static_cast<std::size_t>(std::min<std::uint64_t>(file.length - b.segment_offset, budget));
-            result = c.transport.send_file(r.file->fd.get(), file.offset + b.segment_offset, chunk);
+            result = c.transport.send_file(r.file_fd, file.offset + b.segment_offset, chunk);
             if (result.status == Io::Done && result.bytes == 0) {
                 close(c, Ending::FileShrank);  // shorter than announced: the framing is broken
                 return false;
@@ -279,7 +284,7 @@ void H1Session::complete(SessionContext& c, Ending how, int error) {
 void H1Session::finish_response(SessionContext& c) {
     RequestBuffers& b = *buffers_;
     complete(c, Ending::Complete);
-    if (b.response.close) return start_lingering(c);
+    if (b.close) return start_lingering(c);
     b.response.clear();
     b.drop_front(b.consumed);
     b.consumed = 0;

@@ -12,6 +12,7 @@
 #include "h1/head_parser.hpp"
 #include "h1/request_buffers.hpp"
 #include "h1/request_framing.hpp"
+#include "h1/response_head.hpp"
 #include "http/date_cache.hpp"
 #include "log.hpp"
 #include "log/access_log.hpp"
@@ -36,6 +37,7 @@ struct SessionServices {
     BufferPool& pool;
     TimerLists& timers;
     StaticHandler& handler;
+    Site& site;  // what requests are answered from (one per worker until virtual hosts)
     AccessLog& access_log;
     const DateCache& date;
     Logger& log;

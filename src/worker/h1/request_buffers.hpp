@@ -27,6 +27,8 @@ struct RequestBuffers {
     h1::HeadScanner scanner;
     std::vector<http::Header> headers;  // the parsed fields of the current request
     Response response;
+    std::string head;    // the response's head as HTTP/1 text
+    bool close = false;  // the connection closes after this response
     // For the access log, views into `input`.
     std::string_view request_line;
     std::string_view referer;

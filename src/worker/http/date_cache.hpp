@@ -4,21 +4,23 @@
 #include <string>
 #include <string_view>
 
+#include "http/field_block.hpp"
+
 namespace pywebd {
 
-// The fields every response starts with, "Server: …\r\nDate: …\r\n", rebuilt at most
-// once a second, so the Date header costs nothing per request.
+// The fields every response starts with, Server and Date, rebuilt at most once a
+// second, so the Date header costs nothing per request.
 class DateCache {
 public:
     explicit DateCache(std::string_view server_name) : server_(server_name) { refresh(std::time(nullptr)); }
 
     void refresh(std::time_t now);
-    std::string_view common_fields() const { return fields_; }
+    const http::FieldBlock& fields() const { return fields_; }
     std::time_t now() const { return second_; }
 
 private:
     std::string server_;
-    std::string fields_;
+    http::FieldBlock fields_;
     std::time_t second_ = -1;
 };
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "http/byte_ranges.hpp"
-#include "static/file_cache.hpp"
+#include "http/field_block.hpp"
 
 namespace pywebd {
 
@@ -17,26 +17,38 @@ struct BodySegment {
     std::uint64_t length = 0;
 };
 
-// One response, as planned by the handler and then sent by the connection. Objects are
-// pooled with the connection's buffers, so the strings and vectors keep their capacity
-// and a steady stream of requests allocates nothing.
+// One response as the handler plans it, in no protocol's syntax: a status, fields and
+// a body; each session renders it (HTTP/1 adds the status line, Connection and CRLFs).
+// Fields are shared blocks built once (Server and Date, a cached file's fixed fields),
+// in order, then this response's own. Objects are pooled with a session's per-request
+// state, so the strings and vectors keep their capacity and a steady stream of
+// requests allocates nothing.
 struct Response {
-    std::string head;                   // status line and fields, ending in CRLF CRLF
-    std::string parts;                  // multipart part headers and the closing delimiter
-    std::vector<BodySegment> segments;  // the body, sent after `head` (none for HEAD)
-    std::vector<http::ByteRange> ranges;
-    std::shared_ptr<const CachedFile> file;  // what file segments are read from; kept alive while sending
     std::uint16_t status = 0;
-    bool close = false;  // Connection: close, then close after sending
+    std::vector<const http::FieldBlock*> shared;  // must outlive the rendering of this response
+    http::FieldBlock fields;                      // made for this response
+    std::string parts;                            // multipart part headers and the closing delimiter
+    std::vector<BodySegment> segments;            // the body (none for HEAD)
+    std::vector<http::ByteRange> ranges;
+    int file_fd = -1;                   // what file segments are read from
+    std::shared_ptr<const void> holds;  // keeps the file and in-memory bodies alive while sending
 
     void clear() {
-        head.clear();
+        status = 0;
+        shared.clear();
+        fields.clear();
         parts.clear();
         segments.clear();
         ranges.clear();
-        file.reset();
-        status = 0;
-        close = false;
+        file_fd = -1;
+        holds.reset();
+    }
+    // Every field, shared blocks first, as (name, value): how HTTP/2 will send them.
+    template <typename Each>
+    void for_each_field(Each&& each) const {
+        for (const http::FieldBlock* block : shared)
+            for (std::size_t i = 0; i < block->size(); ++i) each((*block)[i]);
+        for (std::size_t i = 0; i < fields.size(); ++i) each(fields[i]);
     }
 };
 

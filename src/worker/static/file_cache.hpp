@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "http/field_block.hpp"
 #include "http/file_facts.hpp"
 #include "unique_fd.hpp"
 
@@ -22,8 +23,8 @@ struct CachedFile {
     ETag etag;
     std::string_view type;           // Content-Type (owned by the MIME table)
     std::string_view encoding;       // Content-Encoding of a precompressed sibling, or empty
-    std::string validators;          // Last-Modified, ETag, Vary and the operator's rule fields
-    std::string ok_fields;           // the 200 head after the common fields, without Expires
+    http::FieldBlock validators;     // Last-Modified, ETag, Vary and the operator's rule fields (a 304's)
+    http::FieldBlock ok_fields;      // a 200's fields after Server and Date, without Expires
     long long expires_seconds = -1;  // an operator rule's Expires, added per response
     std::string body;                // the content, when the file is small enough
     bool in_memory = false;

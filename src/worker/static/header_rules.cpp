@@ -1,6 +1,5 @@
 #include "static/header_rules.hpp"
 
-#include "h1/head_writer.hpp"
 #include "strings.hpp"
 
 namespace pywebd {
@@ -24,15 +23,15 @@ HeaderRules::HeaderRules(const std::vector<HeaderRule>& rules) {
         Rendered r;
         r.path_prefix = rule.path_prefix;
         r.extension = rule.extension;
-        if (rule.cache_control) r.cache_control = "Cache-Control: " + *rule.cache_control + "\r\n";
+        if (rule.cache_control) r.cache_control = *rule.cache_control;
         if (rule.expires) r.expires_seconds = rule.expires->count() / 1000;
-        for (const auto& [name, value] : rule.fields) r.fields += name + ": " + value + "\r\n";
+        r.fields = rule.fields;
         rules_.push_back(std::move(r));
     }
 }
 
 long long HeaderRules::write(std::string_view path, bool directory, std::string_view file_name,
-                             std::string& head) const {
+                             http::FieldBlock& out) const {
     const Rendered* cache_control = nullptr;
     long long expires = -1;
     for (const Rendered& rule : rules_) {
@@ -40,14 +39,14 @@ long long HeaderRules::write(std::string_view path, bool directory, std::string_
         if (!rule.extension.empty() && !has_extension(file_name, rule.extension)) continue;
         if (!rule.cache_control.empty()) cache_control = &rule;
         if (rule.expires_seconds >= 0) expires = rule.expires_seconds;
-        head.append(rule.fields);
+        for (const auto& [name, value] : rule.fields) out.add(name, value);
     }
-    if (cache_control) head.append(cache_control->cache_control);
+    if (cache_control) out.add("Cache-Control", cache_control->cache_control);
     return expires;
 }
 
-void HeaderRules::write_expires(long long seconds, std::time_t now, std::string& head) {
-    if (seconds >= 0) h1::HeadWriter(head).date_field("Expires", now + seconds);
+void HeaderRules::write_expires(long long seconds, std::time_t now, http::FieldBlock& out) {
+    if (seconds >= 0) out.add_date("Expires", now + seconds);
 }
 
 }  // namespace pywebd

@@ -3,16 +3,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
-#include "h1/head_writer.hpp"
 #include "http/decide.hpp"
 #include "static/directory_listing.hpp"
 
 namespace pywebd {
 namespace {
 
-constexpr std::string_view kAllow = "Allow: GET, HEAD, OPTIONS\r\n";
+constexpr std::string_view kAllowed = "GET, HEAD, OPTIONS";
 
 void add_memory(Response& out, std::string_view bytes) {
     if (!bytes.empty()) out.segments.push_back({bytes.data(), 0, bytes.size()});
@@ -49,25 +49,23 @@ bool read_whole(int fd, std::uint64_t size, std::string& out) {
 
 }  // namespace
 
-// What resolution needs besides the path in path_: the request, and the codings the
-// client accepts (which decide the precompressed sibling, and so the cache key).
+// What resolution needs besides the path in path_: the site, the request, and the
+// codings the client accepts (which decide the precompressed sibling, and so the cache key).
 struct StaticHandler::Lookup {
+    Site& site;
     const http::Request& request;
-    const Framing& framing;
     http::CodingPreference codings;
     std::int64_t now_ms;
+
+    bool head_only() const { return request.method == http::Method::Head; }
+    Located locate(const char* relative) const {
+        return pywebd::locate(site.root_fd, relative, site.options.confinement);
+    }
 };
 
-StaticHandler::StaticHandler(int root_fd, ServeOptions options, const MimeTypes& mime, const DateCache& date,
-                             const ErrorPages& pages, std::string boundary, Logger& log, FileCache& cache)
-    : root_fd_(root_fd),
-      options_(std::move(options)),
-      mime_(mime),
-      date_(date),
-      pages_(pages),
-      boundary_(std::move(boundary)),
-      log_(log),
-      cache_(cache) {}
+StaticHandler::StaticHandler(const MimeTypes& mime, const DateCache& date, const ErrorPages& pages,
+                             std::string boundary, Logger& log)
+    : mime_(mime), date_(date), pages_(pages), boundary_(std::move(boundary)), log_(log) {}
 
 std::uint16_t StaticHandler::open_failed(int error, const char* relative) const {
     const std::uint16_t status = status_for_open_error(error);
@@ -75,84 +73,86 @@ std::uint16_t StaticHandler::open_failed(int error, const char* relative) const 
     return status;
 }
 
-void StaticHandler::start_head(std::uint16_t status, const Framing& framing, Response& out) const {
+// Every response starts with its status and the Server and Date fields.
+void StaticHandler::start(std::uint16_t status, Response& out) const {
     out.status = status;
-    out.close = framing.close;
-    h1::HeadWriter(out.head).status_line(status);
-    out.head.append(date_.common_fields());
-    if (framing.close)
-        out.head.append("Connection: close\r\n");
-    else if (framing.http10)
-        out.head.append("Connection: keep-alive\r\n");
+    out.shared.push_back(&date_.fields());
 }
 
-void StaticHandler::error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra) {
-    if (custom_error(status, framing, out, extra)) return;
+// The response's fields and body segments point into the file's memory or read its
+// descriptor: the response keeps it alive until sent.
+void StaticHandler::hold(std::shared_ptr<const CachedFile> file, Response& out) {
+    out.file_fd = file->fd.get();
+    out.holds = std::move(file);
+}
+
+void StaticHandler::error(Site& site, std::uint16_t status, bool head_only, Response& out) {
+    if (custom_error(site, status, head_only, out)) return;
     const std::string_view body = pages_.body(status);
-    start_head(status, framing, out);
-    h1::HeadWriter(out.head).field("Content-Type", "text/html; charset=utf-8").field("Content-Length", body.size());
-    out.head.append(extra);
-    h1::HeadWriter(out.head).end();
-    if (!framing.head_only) add_memory(out, body);
+    start(status, out);
+    out.fields.add("Content-Type", "text/html; charset=utf-8");
+    out.fields.add("Content-Length", body.size());
+    if (!head_only) add_memory(out, body);
 }
 
 // The operator's page for this status, read from under the root like any file. Any
 // problem with it falls back to the built-in page rather than failing the response.
-bool StaticHandler::custom_error(std::uint16_t status, const Framing& framing, Response& out, std::string_view extra) {
-    const auto page = options_.error_pages.find(status);
-    if (page == options_.error_pages.end()) return false;
+bool StaticHandler::custom_error(Site& site, std::uint16_t status, bool head_only, Response& out) {
+    const auto page = site.options.error_pages.find(status);
+    if (page == site.options.error_pages.end()) return false;
     NormalPath path;
     if (normalize_path(page->second, path) != PathError::None) return false;
-    Located page_file = locate(path.relative().data());
+    Located page_file = locate(site.root_fd, path.relative().data(), site.options.confinement);
     if (!page_file.fd || !S_ISREG(page_file.st.st_mode)) return false;
     auto file = std::make_shared<CachedFile>();
     file->fd = std::move(page_file.fd);
     file->facts = FileFacts::from(page_file.st);
-    start_head(status, framing, out);
-    h1::HeadWriter(out.head).field("Content-Type", mime_.lookup(path.path)).field("Content-Length", file->facts.size);
-    out.head.append(extra);
-    h1::HeadWriter(out.head).end();
-    if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
-    if (!out.segments.empty()) out.file = std::move(file);
+    start(status, out);
+    out.fields.add("Content-Type", mime_.lookup(path.path));
+    out.fields.add("Content-Length", file->facts.size);
+    if (!head_only) add_body_range(*file, 0, file->facts.size, out);
+    hold(std::move(file), out);
     return true;
 }
 
-void StaticHandler::options(const Framing& framing, Response& out) {
-    start_head(204, framing, out);
-    out.head.append(kAllow);
-    h1::HeadWriter(out.head).end();
+void StaticHandler::options(Response& out) const {
+    start(204, out);
+    out.fields.add("Allow", kAllowed);
 }
 
-void StaticHandler::handle(const http::Request& request, const Framing& framing, std::int64_t now_ms, Response& out) {
+void StaticHandler::handle(Site& site, const http::Request& request, std::int64_t now_ms, Response& out) {
+    const bool head_only = request.method == http::Method::Head;
     switch (request.method) {
     case http::Method::Get:
     case http::Method::Head: break;
-    case http::Method::Options: return options(framing, out);
-    case http::Method::Unknown: return error(501, framing, out, kAllow);  // RFC 9110 §9.1
-    default: return error(405, framing, out, kAllow);
+    case http::Method::Options: return options(out);
+    case http::Method::Unknown:  // RFC 9110 §9.1
+        error(site, 501, false, out);
+        return out.fields.add("Allow", kAllowed);
+    default: error(site, 405, false, out); return out.fields.add("Allow", kAllowed);
     }
-    if (normalize_path(request.path, path_) != PathError::None) return error(400, framing, out);
-    if (dotfile_refused(path_, options_)) return error(404, framing, out);
+    if (normalize_path(request.path, path_) != PathError::None) return error(site, 400, head_only, out);
+    if (dotfile_refused(path_, site.options)) return error(site, 404, head_only, out);
 
-    Lookup lookup{request, framing, {}, now_ms};
-    if (options_.precompressed && request.has_accept_encoding) lookup.codings = http::negotiate_codings(request);
-    if (cache_.enabled()) {
+    Lookup lookup{site, request, {}, now_ms};
+    if (site.options.precompressed && request.has_accept_encoding) lookup.codings = http::negotiate_codings(request);
+    if (site.cache.enabled()) {
         // "/docs" (a redirect) and "/docs/" (its index) are different answers.
         key_.assign(path_.path);
         if (path_.trailing_slash && path_.path.size() > 1) key_.push_back('/');
         key_.push_back('\0');
         for (std::size_t i = 0; i < lookup.codings.count; ++i) key_.push_back(lookup.codings.order[i].suffix[1]);
-        if (auto hit = cache_.find(key_, now_ms)) return serve(request, framing, std::move(hit), out);
+        if (auto hit = site.cache.find(key_, now_ms)) return serve(lookup, std::move(hit), out);
     }
 
-    Located found = locate(path_.relative().data());
-    if (!found.fd) return error(open_failed(found.error, path_.relative().data()), framing, out);
+    Located found = lookup.locate(path_.relative().data());
+    if (!found.fd) return error(site, open_failed(found.error, path_.relative().data()), head_only, out);
     if (S_ISDIR(found.st.st_mode)) {
-        if (!path_.trailing_slash) return redirect_to_directory(request, framing, out);
+        if (!path_.trailing_slash) return redirect_to_directory(lookup, out);
         return resolve_directory(lookup, std::move(found.fd), out);
     }
-    if (!S_ISREG(found.st.st_mode)) return error(403, framing, out);  // FIFO, device, socket
-    if (path_.trailing_slash) return error(404, framing, out);        // "/file.html/" names no directory
+    if (!S_ISREG(found.st.st_mode)) return error(site, 403, head_only, out);  // FIFO, device, socket
+    if (path_.trailing_slash) return error(site, 404, head_only, out);        // "/file.html/" names no directory
     resolve_regular(lookup, std::move(found), path_.relative(), out);
 }
 
@@ -165,36 +165,38 @@ void StaticHandler::resolve_regular(const Lookup& lookup, Located found, std::st
         for (std::size_t i = 0; i < lookup.codings.count && !file; ++i) {
             const http::CodingChoice& choice = lookup.codings.order[i];
             sibling_path_.assign(name).append(choice.suffix);
-            Located sibling = locate(sibling_path_.c_str());
+            Located sibling = lookup.locate(sibling_path_.c_str());
             if (!sibling.fd || !S_ISREG(sibling.st.st_mode)) continue;
-            file = load(std::move(sibling.fd), sibling.st, type_name, choice.token, lookup.now_ms);
+            file = load(lookup.site, std::move(sibling.fd), sibling.st, type_name, choice.token, lookup.now_ms);
         }
     }
-    if (!file) file = load(std::move(found.fd), found.st, type_name, {}, lookup.now_ms);
-    cache_.insert(key_, file);
-    serve(lookup.request, lookup.framing, std::move(file), out);
+    if (!file) file = load(lookup.site, std::move(found.fd), found.st, type_name, {}, lookup.now_ms);
+    lookup.site.cache.insert(key_, file);
+    serve(lookup, std::move(file), out);
 }
 
 void StaticHandler::resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out) {
-    for (const std::string& name : options_.index) {
+    for (const std::string& name : lookup.site.options.index) {
         std::string relative(path_.path.size() > 1 ? std::string_view(path_.path).substr(1) : std::string_view());
         if (!relative.empty()) relative.push_back('/');
         relative.append(name);
-        Located index = locate(relative.c_str());
+        Located index = lookup.locate(relative.c_str());
         if (!index.fd) {
             if (index.error == ENOENT) continue;
-            return error(open_failed(index.error, relative.c_str()), lookup.framing, out);
+            return error(lookup.site, open_failed(index.error, relative.c_str()), lookup.head_only(), out);
         }
         if (!S_ISREG(index.st.st_mode)) continue;
         return resolve_regular(lookup, std::move(index), relative, out);
     }
-    if (options_.directory_listing) return serve_listing(lookup.framing, dir.get(), out);
-    error(403, lookup.framing, out);  // a directory without an index is not listed unless configured
+    if (lookup.site.options.directory_listing) return serve_listing(lookup, dir.get(), out);
+    error(lookup.site, 403, lookup.head_only(), out);  // a directory without an index is not listed unless configured
 }
 
 // Everything about a file that does not change from one response to the next.
-std::shared_ptr<CachedFile> StaticHandler::load(UniqueFd fd, const struct stat& st, std::string_view type_name,
-                                                std::string_view encoding, std::int64_t now_ms) const {
+std::shared_ptr<CachedFile> StaticHandler::load(const Site& site, UniqueFd fd, const struct stat& st,
+                                                std::string_view type_name, std::string_view encoding,
+                                                std::int64_t now_ms) const {
+    const ServeOptions& options = site.options;
     auto file = std::make_shared<CachedFile>();
     file->fd = std::move(fd);
     file->facts = FileFacts::from(st);
@@ -202,43 +204,42 @@ std::shared_ptr<CachedFile> StaticHandler::load(UniqueFd fd, const struct stat& 
     file->type = mime_.lookup(type_name);
     file->encoding = encoding;
     file->checked_ms = now_ms;
-    h1::HeadWriter validators(file->validators);
-    validators.date_field("Last-Modified", file->facts.mtime).field("ETag", file->etag.view());
-    if (options_.precompressed) validators.field("Vary", "Accept-Encoding");
-    file->expires_seconds = options_.header_rules.write(path_.path, path_.trailing_slash, type_name, file->validators);
-    h1::HeadWriter ok(file->ok_fields);
-    ok.field("Content-Type", file->type);
-    if (!encoding.empty()) ok.field("Content-Encoding", encoding);
-    ok.field("Content-Length", file->facts.size);
-    file->ok_fields.append(file->validators);
-    ok.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff");
-    if (file->facts.size <= options_.small_file)
+    file->validators.add_date("Last-Modified", file->facts.mtime);
+    file->validators.add("ETag", file->etag.view());
+    if (options.precompressed) file->validators.add("Vary", "Accept-Encoding");
+    file->expires_seconds = options.header_rules.write(path_.path, path_.trailing_slash, type_name, file->validators);
+    file->ok_fields.add("Content-Type", file->type);
+    if (!encoding.empty()) file->ok_fields.add("Content-Encoding", encoding);
+    file->ok_fields.add("Content-Length", file->facts.size);
+    file->ok_fields.add_all(file->validators);
+    file->ok_fields.add("Accept-Ranges", "bytes");
+    file->ok_fields.add("X-Content-Type-Options", "nosniff");
+    if (file->facts.size <= options.small_file)
         file->in_memory = read_whole(file->fd.get(), file->facts.size, file->body);
     return file;
 }
 
-void StaticHandler::serve_listing(const Framing& framing, int dir_fd, Response& out) {
+void StaticHandler::serve_listing(const Lookup& lookup, int dir_fd, Response& out) {
     if (!render_directory_listing(dir_fd, path_.path == "/" ? "/" : path_.path + "/", out.parts))
-        return error(403, framing, out);
-    start_head(200, framing, out);
-    h1::HeadWriter(out.head)
-        .field("Content-Type", "text/html; charset=utf-8")
-        .field("Content-Length", out.parts.size())
-        .field("Cache-Control", "no-cache")
-        .end();
-    if (!framing.head_only) add_memory(out, out.parts);
+        return error(lookup.site, 403, lookup.head_only(), out);
+    start(200, out);
+    out.fields.add("Content-Type", "text/html; charset=utf-8");
+    out.fields.add("Content-Length", out.parts.size());
+    out.fields.add("Cache-Control", "no-cache");
+    if (!lookup.head_only()) add_memory(out, out.parts);
 }
 
-void StaticHandler::redirect_to_directory(const http::Request& request, const Framing& framing, Response& out) {
+void StaticHandler::redirect_to_directory(const Lookup& lookup, Response& out) {
     // Built from the normalised path, never the raw one: "//host/.." would otherwise be a
     // scheme-relative reference to another site. A normalised path starts with exactly
     // one '/', and percent-encoding keeps every byte of it inside the path component.
-    std::string location = "Location: ";
+    std::string location;
     append_percent_encoded(path_.path, location);
     location.push_back('/');
+    const http::Request& request = lookup.request;
     if (request.has_query) location.append("?").append(request.query);  // URI characters only (parser)
-    location.append("\r\n");
-    error(301, framing, out, location);
+    error(lookup.site, 301, lookup.head_only(), out);
+    out.fields.add("Location", location);
 }
 
 void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset, std::uint64_t length,
@@ -250,51 +251,52 @@ void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset,
         out.segments.push_back({nullptr, offset, length});
 }
 
-void StaticHandler::serve(const http::Request& request, const Framing& framing, std::shared_ptr<const CachedFile> file,
-                          Response& out) {
-    const auto outcome = http::decide(request, file->facts, file->etag, options_.max_ranges, out.ranges);
-    h1::HeadWriter writer(out.head);
+void StaticHandler::serve(const Lookup& lookup, std::shared_ptr<const CachedFile> file, Response& out) {
+    const auto outcome =
+        http::decide(lookup.request, file->facts, file->etag, lookup.site.options.max_ranges, out.ranges);
     switch (outcome) {
-    case http::Outcome::PreconditionFailed: return error(412, framing, out);
+    case http::Outcome::PreconditionFailed: return error(lookup.site, 412, lookup.head_only(), out);
     case http::Outcome::RangeNotSatisfiable: {
-        std::string range = "Content-Range: bytes */";  // RFC 9110 §15.5.17
-        h1::HeadWriter(range).number(file->facts.size);
-        range.append("\r\n");
-        return error(416, framing, out, range);
+        error(lookup.site, 416, lookup.head_only(), out);
+        char range[32] = "bytes */";  // RFC 9110 §15.5.17
+        const auto end = std::to_chars(range + 8, range + sizeof range, file->facts.size).ptr;
+        return out.fields.add("Content-Range", std::string_view(range, static_cast<std::size_t>(end - range)));
     }
     case http::Outcome::NotModified:
         // §15.4.5: a 304 carries what a 200 would in ETag, Cache-Control, Expires, Vary.
-        start_head(304, framing, out);
-        out.head.append(file->validators);
-        HeaderRules::write_expires(file->expires_seconds, date_.now(), out.head);
-        return writer.end();
+        start(304, out);
+        out.shared.push_back(&file->validators);
+        HeaderRules::write_expires(file->expires_seconds, date_.now(), out.fields);
+        return hold(std::move(file), out);
     case http::Outcome::Whole:
-        start_head(200, framing, out);
-        out.head.append(file->ok_fields);
-        if (!framing.head_only) add_body_range(*file, 0, file->facts.size, out);
+        start(200, out);
+        out.shared.push_back(&file->ok_fields);
+        if (!lookup.head_only()) add_body_range(*file, 0, file->facts.size, out);
         break;
     case http::Outcome::Partial: {
-        start_head(206, framing, out);
+        start(206, out);
+        out.shared.push_back(&file->validators);
         if (out.ranges.size() == 1) {
             const http::ByteRange& r = out.ranges.front();
-            writer.field("Content-Type", file->type).content_range(r.first, r.last, file->facts.size);
+            out.fields.add("Content-Type", file->type);
+            out.fields.add_content_range(r.first, r.last, file->facts.size);
             add_body_range(*file, r.first, r.length(), out);
         } else {
-            out.head.append("Content-Type: multipart/byteranges; boundary=").append(boundary_).append("\r\n");
+            std::string type = "multipart/byteranges; boundary=";
+            out.fields.add("Content-Type", type.append(boundary_));
             add_multipart(*file, out);
         }
-        if (!file->encoding.empty()) writer.field("Content-Encoding", file->encoding);
+        if (!file->encoding.empty()) out.fields.add("Content-Encoding", file->encoding);
         std::uint64_t length = 0;
         for (const BodySegment& segment : out.segments) length += segment.length;
-        writer.field("Content-Length", length);
-        out.head.append(file->validators);
-        writer.field("Accept-Ranges", "bytes").field("X-Content-Type-Options", "nosniff");
+        out.fields.add("Content-Length", length);
+        out.fields.add("Accept-Ranges", "bytes");
+        out.fields.add("X-Content-Type-Options", "nosniff");
         break;  // only GET gets here: Range is defined for GET alone (RFC 9110 §14.2)
     }
     }
-    HeaderRules::write_expires(file->expires_seconds, date_.now(), out.head);
-    writer.end();
-    if (!out.segments.empty()) out.file = std::move(file);
+    HeaderRules::write_expires(file->expires_seconds, date_.now(), out.fields);
+    hold(std::move(file), out);
 }
 
 void StaticHandler::add_multipart(const CachedFile& file, Response& out) const {
@@ -302,11 +304,13 @@ void StaticHandler::add_multipart(const CachedFile& file, Response& out) const {
     // within capacity, appending never moves the characters.
     const std::size_t per_part = boundary_.size() + file.type.size() + 32 + 20 + 3 * 20 + 8;
     out.parts.reserve(out.ranges.size() * per_part + boundary_.size() + 8);
+    char range[68];
     for (const http::ByteRange& r : out.ranges) {
         const std::size_t start = out.parts.size();
-        out.parts.append("\r\n--").append(boundary_).append("\r\nContent-Type: ").append(file.type).append("\r\n");
-        h1::HeadWriter(out.parts).content_range(r.first, r.last, file.facts.size);
-        out.parts.append("\r\n");
+        out.parts.append("\r\n--").append(boundary_).append("\r\nContent-Type: ").append(file.type);
+        out.parts.append("\r\nContent-Range: ")
+            .append(range, http::format_content_range(r.first, r.last, file.facts.size, range))
+            .append("\r\n\r\n");
         add_memory(out, std::string_view(out.parts).substr(start));
         add_body_range(file, r.first, r.length(), out);
     }
