@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/timer_lists.hpp"
 #include "h1/request_buffers.hpp"
 #include "log/access_log.hpp"
+#include "net/timer_lists.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {

@@ -2,10 +2,10 @@
 
 #include <cstdint>
 
-#include "core/timer_lists.hpp"
 #include "h1/h1_session.hpp"
 #include "net/peer_address.hpp"
 #include "net/plain_transport.hpp"
+#include "net/timer_lists.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd {

@@ -10,11 +10,11 @@
 
 #include "config.hpp"
 #include "core/connection.hpp"
-#include "core/timer_lists.hpp"
 #include "http/date_cache.hpp"
 #include "log.hpp"
 #include "log/access_log.hpp"
 #include "mime_types.hpp"
+#include "net/timer_lists.hpp"
 #include "static/error_pages.hpp"
 #include "static/file_cache.hpp"
 #include "static/static_handler.hpp"

@@ -8,7 +8,6 @@
 #include <memory>
 #include <span>
 
-#include "core/timer_lists.hpp"
 #include "h1/head_parser.hpp"
 #include "h1/request_buffers.hpp"
 #include "h1/request_framing.hpp"
@@ -18,6 +17,7 @@
 #include "log/access_log.hpp"
 #include "log/ending.hpp"
 #include "net/peer_address.hpp"
+#include "net/timer_lists.hpp"
 #include "net/transport.hpp"
 #include "static/static_handler.hpp"
 

@@ -1,5 +1,8 @@
 #pragma once
 
+// A connection's deadlines: how long the worker waits for a client before it gives up
+// (a head, the next request, progress while sending, the lingering close).
+
 #include <array>
 #include <chrono>
 #include <cstdint>
