@@ -27,8 +27,14 @@ void H1Session::start(SessionContext& c) {
 }
 
 void H1Session::on_ready(bool readable, bool writable, bool hangup, SessionContext& c) {
-    readable_ = readable_ || readable;
-    writable_ = writable_ || writable;
+    if (readable) {
+        readable_ = true;
+        write_waits_read_ = false;
+    }
+    if (writable) {
+        writable_ = true;
+        read_waits_write_ = false;
+    }
     peer_shut_ = peer_shut_ || hangup;
     if (!wants_turn_) drive(c);  // otherwise its turn comes from the ready list
 }
@@ -69,19 +75,22 @@ void H1Session::drive(SessionContext& c) {
 }
 
 // A call said WouldBlock: wait for what the transport waits for (a TLS write may need
-// to read first).
-void H1Session::blocked(const Transport& transport) {
-    if (transport.waiting_for() == Transport::Wait::Readable)
+// to read first, a TLS read to write).
+void H1Session::blocked(const Transport& transport, bool writing) {
+    if (transport.waiting_for() == Transport::Wait::Readable) {
         readable_ = false;
-    else
+        write_waits_read_ = writing;
+    } else {
         writable_ = false;
+        read_waits_write_ = !writing;
+    }
 }
 
 // Returns true when there is a response to send (or the state changed otherwise and
 // drive() should look again), false when waiting for the client.
 bool H1Session::read_request(SessionContext& c) {
     if (buffers_ && buffers_->length > 0 && process_input(c)) return true;
-    while (readable_) {
+    while (can_read()) {
         if (!buffers_) buffers_ = c.services.pool.acquire();
         RequestBuffers& b = *buffers_;
         const std::size_t room = b.capacity - b.length;
@@ -92,7 +101,7 @@ bool H1Session::read_request(SessionContext& c) {
         if (r.status == Io::Done && r.bytes < room && !peer_shut_ && c.transport.short_read_drains()) readable_ = false;
         switch (r.status) {
         case Io::WouldBlock:
-            blocked(c.transport);
+            blocked(c.transport, false);
             if (state_ == ConnState::Idle && b.length == 0) release_buffers(c);
             return false;
         case Io::PeerClosed:
@@ -217,7 +226,7 @@ void H1Session::advance(std::size_t bytes) {
 bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
     const RequestBuffers& b = *buffers_;
     const Response& r = b.response;
-    while (writable_) {
+    while (can_write()) {
         if (budget == 0) {
             wants_turn_ = true;  // more to send and room for it, but others go first
             return false;
@@ -253,7 +262,7 @@ bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
             budget -= std::min(budget, result.bytes);
             c.arm(TimerKind::Send);  // progress restarts the clock
             break;
-        case Io::WouldBlock: blocked(c.transport); return false;
+        case Io::WouldBlock: blocked(c.transport, true); return false;
         case Io::PeerClosed: close(c, Ending::PeerClosed); return false;
         case Io::Failed: close(c, Ending::SendFailed, result.error); return false;
         }
@@ -314,10 +323,10 @@ void H1Session::start_lingering(SessionContext& c) {
 }
 
 void H1Session::linger(SessionContext& c) {
-    while (readable_) {
+    while (can_read()) {
         const IoResult r = c.transport.read(c.services.drop_buffer);
         if (r.status == Io::WouldBlock)
-            blocked(c.transport);
+            blocked(c.transport, false);
         else if (r.status != Io::Done)
             return close(c);
     }

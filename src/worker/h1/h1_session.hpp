@@ -97,13 +97,18 @@ private:
     void release_buffers(SessionContext& c);
     // The one way the connection closes; a response still being sent ends with `why`.
     void close(SessionContext& c, Ending why = Ending::PeerClosed, int error = 0);
-    void blocked(const Transport& transport);
+    void blocked(const Transport& transport, bool writing);
+    bool can_read() const { return readable_ && !read_waits_write_; }
+    bool can_write() const { return writable_ && !write_waits_read_; }
 
     std::unique_ptr<RequestBuffers> buffers_;  // only while a request is in progress
     ConnState state_ = ConnState::ReadingHead;
     bool readable_ = true;  // edge-triggered: assume data until a read says otherwise
     bool writable_ = true;
-    bool peer_shut_ = false;   // EPOLLRDHUP seen: keep reading to the EOF
+    bool peer_shut_ = false;  // EPOLLRDHUP seen: keep reading to the EOF
+    // A transport may wait for the other direction (TLS: a write that must read first).
+    bool write_waits_read_ = false;
+    bool read_waits_write_ = false;
     bool wants_turn_ = false;  // stopped at the send budget with the transport still writable
 };
 

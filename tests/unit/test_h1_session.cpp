@@ -1,0 +1,219 @@
+// The HTTP/1 session over a scripted in-memory transport: reads in any pieces, writes
+// that take a few bytes at a time, WouldBlock at every step, and a transport that says
+// what it waits for. No socket, no epoll: each test plays the readiness edges.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <string>
+
+#include "h1/h1_session.hpp"
+#include "temp_dir.hpp"
+
+namespace pywebd {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A transport whose every answer the test decides.
+class FakeTransport final : public Transport {
+public:
+    std::deque<std::string> reads;       // what each read returns, in order; then WouldBlock
+    bool eof_after_reads = false;        // then PeerClosed instead of WouldBlock
+    std::size_t write_limit = SIZE_MAX;  // bytes taken per write or send_file call
+    bool block_every_other = false;      // WouldBlock before every call that would succeed
+    bool drains = true;                  // short_read_drains()
+    Wait write_waits_for = Wait::Writable;
+    std::string sent;
+    bool shut = false, closed = false;
+    int calls = 0;
+
+    IoResult read(std::span<char> into) override {
+        if (should_block()) return blocked(Wait::Readable);
+        if (reads.empty()) return eof_after_reads ? IoResult{Io::PeerClosed, 0, 0} : blocked(Wait::Readable);
+        std::string& next = reads.front();
+        const std::size_t n = std::min(next.size(), into.size());
+        next.copy(into.data(), n);
+        next.erase(0, n);
+        if (next.empty()) reads.pop_front();
+        return {Io::Done, n, 0};
+    }
+    IoResult write(std::span<const iovec> segments, bool) override {
+        if (should_block()) return blocked(write_waits_for);
+        std::size_t taken = 0;
+        for (const iovec& v : segments) {
+            const std::size_t n = std::min(v.iov_len, write_limit - taken);
+            sent.append(static_cast<const char*>(v.iov_base), n);
+            taken += n;
+            if (taken == write_limit) break;
+        }
+        return {Io::Done, taken, 0};
+    }
+    IoResult send_file(int file, std::uint64_t offset, std::size_t count) override {
+        if (should_block()) return blocked(write_waits_for);
+        std::string chunk(std::min(count, write_limit), '\0');
+        const ssize_t n = ::pread(file, chunk.data(), chunk.size(), static_cast<off_t>(offset));
+        sent.append(chunk.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+        return {Io::Done, static_cast<std::size_t>(std::max<ssize_t>(n, 0)), 0};
+    }
+    bool shutdown_write() override { return shut = true; }
+    Wait waiting_for() const override { return waiting_; }
+    bool short_read_drains() const override { return drains; }
+    void send_immediately() override {}
+    void close() override { closed = true; }
+
+private:
+    bool should_block() { return block_every_other && (calls++ % 2 == 0); }
+    IoResult blocked(Wait wait) {
+        waiting_ = wait;
+        return {Io::WouldBlock, 0, EAGAIN};
+    }
+    Wait waiting_ = Wait::Readable;
+};
+
+class H1SessionTest : public testing::Test {
+protected:
+    H1SessionTest()
+        : mime_(MimeTypes::load("/etc/mime.types", "utf-8")),
+          date_("pywebd"),
+          timers_({milliseconds(1000), milliseconds(2000), milliseconds(3000), milliseconds(500)}),
+          log_("test"),
+          handler_(mime_, date_, pages_, "B", log_),
+          drop_(4096),
+          services_{pool_, timers_, handler_, site_, access_, date_, log_, h1::ParseLimits{16, 512},
+                    64,    drop_,   0,        false, true} {
+        log_.set_level(LogLevel::Crit);
+        dir_.write("a.txt", "AAAA");
+        dir_.write("big.bin", big_);  // above the small-file limit: sent with send_file
+        root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        site_.root_fd = root_.get();
+    }
+
+    // Plays epoll until the session waits for input that will not come: each WouldBlock
+    // is answered with the edge the transport waits for, as the kernel would.
+    void run() {
+        SessionContext c{transport_, timer_, peer_, 1, services_};
+        session_.start(c);
+        for (int i = 0; i < 100000 && session_.state() != ConnState::Closed; ++i) {
+            if (session_.wants_turn()) {
+                session_.resume(c);
+                continue;
+            }
+            const bool input_left = !transport_.reads.empty() || transport_.eof_after_reads;
+            const bool reading = session_.state() == ConnState::ReadingHead || session_.state() == ConnState::Idle ||
+                                 session_.state() == ConnState::Lingering;
+            if (reading && !input_left) return;
+            session_.on_ready(true, true, false, c);
+        }
+    }
+    std::string body_of(std::size_t response) const {  // the n-th response's body (small ones)
+        std::size_t at = 0;
+        for (std::size_t i = 0; i <= response; ++i) at = transport_.sent.find("\r\n\r\n", at) + 4;
+        return transport_.sent.substr(at, transport_.sent.find("HTTP/1.1", at) - at);
+    }
+    int count(std::string_view needle) const {
+        int n = 0;
+        for (auto at = transport_.sent.find(needle); at != std::string::npos; at = transport_.sent.find(needle, at + 1))
+            ++n;
+        return n;
+    }
+
+    const std::string big_ = std::string(100000, 'b') + "end";
+    test::TempDir dir_;
+    UniqueFd root_;
+    MimeTypes mime_;
+    DateCache date_;
+    ErrorPages pages_;
+    AccessLog access_;
+    BufferPool pool_{1024, 16, 4};
+    TimerLists timers_;
+    Logger log_;
+    Site site_{-1, {}, FileCache(100, std::chrono::seconds(1))};
+    StaticHandler handler_;
+    std::vector<char> drop_;
+    SessionServices services_;
+    FakeTransport transport_;
+    TimerNode timer_;
+    PeerAddress peer_{};
+    H1Session session_;
+};
+
+TEST_F(H1SessionTest, AHeadSplitAtEveryByteIsAnsweredOnce) {
+    const std::string request = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (char ch : request) transport_.reads.emplace_back(1, ch);
+    run();
+    EXPECT_EQ(transport_.sent.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << transport_.sent;
+    EXPECT_EQ(count("HTTP/1.1"), 1);
+    EXPECT_TRUE(transport_.sent.ends_with("\r\n\r\nAAAA"));
+    EXPECT_EQ(session_.state(), ConnState::Idle);
+}
+
+TEST_F(H1SessionTest, PartialWritesAndWouldBlockAtEveryStepLoseNoByte) {
+    transport_.reads.emplace_back(
+        "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: "
+        "x\r\n\r\n");
+    transport_.write_limit = 7;  // a head and a body split across many writes
+    transport_.block_every_other = true;
+    run();
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 3) << transport_.sent.substr(0, 400);
+    EXPECT_EQ(body_of(0), "AAAA");
+    EXPECT_EQ(body_of(1), big_);  // byte-exact across send_file calls of 7 bytes
+    EXPECT_EQ(body_of(2), "AAAA");
+    EXPECT_EQ(session_.state(), ConnState::Idle);
+}
+
+TEST_F(H1SessionTest, ReadsTillWouldBlockWhenTheTransportMayHoldMoreThanTheSocketShows) {
+    // Two requests arrive in two short reads with no WouldBlock between them, as a TLS
+    // layer holding decrypted bytes delivers them. A socket transport may stop after the
+    // first short read (the edge will come); one that does not drain must read on.
+    const std::string one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    transport_.drains = false;
+    transport_.reads = {one, one};
+    SessionContext c{transport_, timer_, peer_, 1, services_};
+    session_.start(c);  // one call, no further edge
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 2);
+    EXPECT_TRUE(transport_.reads.empty());
+}
+
+TEST_F(H1SessionTest, AShortReadFromASocketWaitsForTheNextEdge) {
+    const std::string one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    transport_.reads = {one, one};
+    SessionContext c{transport_, timer_, peer_, 1, services_};
+    session_.start(c);
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 1);  // the short read emptied the socket: wait
+    session_.on_ready(true, false, false, c);
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 2);
+}
+
+TEST_F(H1SessionTest, AWriteThatWaitsToReadWaitsForReadableNotWritable) {
+    transport_.reads.emplace_back("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    transport_.block_every_other = true;
+    transport_.write_waits_for = Transport::Wait::Readable;  // as a TLS write may
+    SessionContext c{transport_, timer_, peer_, 1, services_};
+    session_.start(c);  // blocked on the read, then on the write
+    session_.on_ready(true, false, false, c);
+    ASSERT_EQ(session_.state(), ConnState::Sending);
+    const std::size_t before = transport_.sent.size();
+    session_.on_ready(false, true, false, c);  // writable: not what it waits for
+    EXPECT_EQ(transport_.sent.size(), before);
+    session_.on_ready(true, false, false, c);  // readable: it goes on
+    EXPECT_GT(transport_.sent.size(), before);
+}
+
+TEST_F(H1SessionTest, ABadRequestShutsTheWriteSideThenLingers) {
+    transport_.reads.emplace_back(
+        "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    run();
+    EXPECT_EQ(transport_.sent.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
+    EXPECT_NE(transport_.sent.find("Connection: close\r\n"), std::string::npos);
+    EXPECT_TRUE(transport_.shut);
+    EXPECT_EQ(session_.state(), ConnState::Lingering);
+    transport_.eof_after_reads = true;  // the client closes: so do we
+    SessionContext c{transport_, timer_, peer_, 1, services_};
+    session_.on_ready(true, false, true, c);
+    EXPECT_EQ(session_.state(), ConnState::Closed);
+    EXPECT_TRUE(transport_.closed);
+}
+
+}  // namespace
+}  // namespace pywebd
