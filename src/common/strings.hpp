@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace pywebd {
 
@@ -14,6 +15,16 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     for (std::size_t i = 0; i < a.size(); ++i)
         if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
+}
+
+// The value paired with `name` in `table`, compared ASCII case-insensitively; `none` if
+// no entry has it. For the short tables of field names a parser knows.
+template <typename Value, std::size_t N>
+constexpr Value find_ignoring_case(std::string_view name, const std::pair<std::string_view, Value> (&table)[N],
+                                   Value none) noexcept {
+    for (const auto& [key, value] : table)
+        if (iequals(name, key)) return value;
+    return none;
 }
 
 inline std::string to_lower(std::string_view s) {

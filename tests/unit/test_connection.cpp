@@ -10,42 +10,30 @@
 #include <string>
 
 #include "core/connection.hpp"
-#include "temp_dir.hpp"
+#include "session_parts.hpp"
 
 namespace pywebd {
 namespace {
 
 using std::chrono::milliseconds;
 
-class ConnectionTest : public testing::Test {
+class ConnectionTest : public testing::Test, protected test::SessionParts {
 protected:
-    ConnectionTest()
-        : mime_(MimeTypes::load("/etc/mime.types", "utf-8")),
-          date_("pywebd"),
-          timers_({milliseconds(1000), milliseconds(2000), milliseconds(3000), milliseconds(500)}),
-          log_("test"),
-          drop_buffer_(4096) {
-        log_.set_level(LogLevel::Crit);
-        dir_.write("index.html", "<h1>home</h1>");
-        dir_.write("a.txt", "AAAA");
-        dir_.write("big.bin", std::string(300000, 'x'));
-        root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        access_.reopen(UniqueFd(::open((dir_.path() / "access.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600)));
-        site_.root_fd = root_.get();
-        handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, "BOUNDARY", log_);
-        services_ = std::make_unique<SessionServices>(SessionServices{pool_, timers_, *handler_, site_, access_, date_,
-                                                                      log_, h1::ParseLimits{16, 512}, 64, drop_buffer_,
-                                                                      0, false, true});
+    ConnectionTest() {
+        dir.write("index.html", "<h1>home</h1>");
+        dir.write("a.txt", "AAAA");
+        dir.write("big.bin", std::string(300000, 'x'));
+        access.reopen(UniqueFd(::open((dir.path() / "access.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600)));
         int fds[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
         client_.reset(fds[1]);
         connection_ = std::make_unique<Connection>(UniqueFd(fds[0]), PeerAddress{}, 0, 1, 1);
     }
 
-    void start() { connection_->start(*services_); }
+    void start() { connection_->start(services); }
     void send(std::string_view bytes) {
         ASSERT_EQ(::write(client_.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-        connection_->on_events(EPOLLIN, *services_);
+        connection_->on_events(EPOLLIN, services);
     }
     std::string receive() {
         std::string out;
@@ -53,19 +41,19 @@ protected:
         for (;;) {
             const ssize_t n = ::read(client_.get(), buffer, sizeof buffer);
             if (n <= 0 && connection_->wants_turn()) {  // stopped at its send budget: the worker's next turn
-                connection_->resume(*services_);
+                connection_->resume(services);
                 continue;
             }
             if (n <= 0) break;
             out.append(buffer, static_cast<std::size_t>(n));
-            connection_->on_events(EPOLLOUT, *services_);  // room again: let it continue
+            connection_->on_events(EPOLLOUT, services);  // room again: let it continue
         }
         return out;
     }
     // The access log so far (the fixture logs to a file in the temp dir).
     std::string access_log_line() {
-        access_.flush();
-        std::ifstream in(dir_.path() / "access.log");
+        access.flush();
+        std::ifstream in(dir.path() / "access.log");
         std::string line;
         std::getline(in, line);
         return line;
@@ -80,19 +68,6 @@ protected:
         return n;
     }
 
-    test::TempDir dir_;
-    UniqueFd root_;
-    MimeTypes mime_;
-    DateCache date_;
-    ErrorPages pages_;
-    AccessLog access_;
-    BufferPool pool_{1024, 16, 4};
-    TimerLists timers_;
-    Logger log_;
-    Site site_{-1, {}, FileCache(100, std::chrono::seconds(1))};
-    std::vector<char> drop_buffer_;
-    std::unique_ptr<StaticHandler> handler_;
-    std::unique_ptr<SessionServices> services_;
     UniqueFd client_;
     std::unique_ptr<Connection> connection_;
 };
@@ -105,7 +80,7 @@ TEST_F(ConnectionTest, ServesAndKeepsAlive) {
     EXPECT_NE(response.find("Content-Length: 4\r\n"), std::string::npos);
     EXPECT_EQ(response.substr(response.size() - 4), "AAAA");
     EXPECT_EQ(connection_->session().state(), ConnState::Idle);
-    EXPECT_EQ(pool_.spare(), 1u);  // idle connections hold no buffers
+    EXPECT_EQ(pool.spare(), 1u);  // idle connections hold no buffers
 }
 
 TEST_F(ConnectionTest, PipelinedRequestsAnsweredInOrder) {
@@ -178,7 +153,7 @@ TEST_F(ConnectionTest, FileThatShrinksWhileSentEndsTheConnection) {
     start();
     send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");  // 300000 bytes: more than the socket holds
     ASSERT_EQ(connection_->session().state(), ConnState::Sending);
-    std::filesystem::resize_file(dir_.path() / "big.bin", 1000);  // truncated under the response
+    std::filesystem::resize_file(dir.path() / "big.bin", 1000);  // truncated under the response
     const std::string r = receive();
     EXPECT_NE(r.find("Content-Length: 300000\r\n"), std::string::npos);
     EXPECT_LT(r.size() - (r.find("\r\n\r\n") + 4), 300000u);  // never padded to the announced length
@@ -195,10 +170,10 @@ TEST_F(ConnectionTest, FileThatShrinksWhileSentEndsTheConnection) {
 TEST_F(ConnectionTest, HeaderTimeoutAnswers408OnlyWhenBytesArrived) {
     start();
     send("GET / HTTP/1.1\r\n");
-    services_->now_ms = 1000;
-    TimerNode* expired = timers_.pop_expired(services_->now_ms);
+    services.now_ms = 1000;
+    TimerNode* expired = timers.pop_expired(services.now_ms);
     ASSERT_EQ(expired, connection_.get());
-    connection_->on_timeout(*services_);
+    connection_->on_timeout(services);
     EXPECT_EQ(receive().rfind("HTTP/1.1 408", 0), 0u);
 }
 
@@ -206,9 +181,9 @@ TEST_F(ConnectionTest, KeepAliveTimeoutCloses) {
     start();
     send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     receive();
-    services_->now_ms = 2000;
-    ASSERT_EQ(timers_.pop_expired(services_->now_ms), connection_.get());
-    connection_->on_timeout(*services_);
+    services.now_ms = 2000;
+    ASSERT_EQ(timers.pop_expired(services.now_ms), connection_.get());
+    connection_->on_timeout(services);
     EXPECT_EQ(connection_->session().state(), ConnState::Closed);
     EXPECT_TRUE(client_sees_eof());
 }
@@ -227,7 +202,7 @@ TEST_F(ConnectionTest, Http10GetsCloseUnlessKeepAlive) {
 
 TEST_F(ConnectionTest, DrainingAnswersWithClose) {
     start();
-    services_->draining = true;
+    services.draining = true;
     send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_NE(receive().find("Connection: close\r\n"), std::string::npos);
 }
@@ -235,7 +210,7 @@ TEST_F(ConnectionTest, DrainingAnswersWithClose) {
 TEST_F(ConnectionTest, PeerCloseClosesQuietly) {
     start();
     client_.reset();
-    connection_->on_events(EPOLLIN | EPOLLRDHUP, *services_);
+    connection_->on_events(EPOLLIN | EPOLLRDHUP, services);
     EXPECT_EQ(connection_->session().state(), ConnState::Closed);
 }
 

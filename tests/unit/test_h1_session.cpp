@@ -8,12 +8,10 @@
 #include <string>
 
 #include "h1/h1_session.hpp"
-#include "temp_dir.hpp"
+#include "session_parts.hpp"
 
 namespace pywebd {
 namespace {
-
-using std::chrono::milliseconds;
 
 // A transport whose every answer the test decides.
 class FakeTransport final : public Transport {
@@ -71,28 +69,17 @@ private:
     Wait waiting_ = Wait::Readable;
 };
 
-class H1SessionTest : public testing::Test {
+class H1SessionTest : public testing::Test, protected test::SessionParts {
 protected:
-    H1SessionTest()
-        : mime_(MimeTypes::load("/etc/mime.types", "utf-8")),
-          date_("pywebd"),
-          timers_({milliseconds(1000), milliseconds(2000), milliseconds(3000), milliseconds(500)}),
-          log_("test"),
-          handler_(mime_, date_, pages_, "B", log_),
-          drop_(4096),
-          services_{pool_, timers_, handler_, site_, access_, date_, log_, h1::ParseLimits{16, 512},
-                    64,    drop_,   0,        false, true} {
-        log_.set_level(LogLevel::Crit);
-        dir_.write("a.txt", "AAAA");
-        dir_.write("big.bin", big_);  // above the small-file limit: sent with send_file
-        root_.reset(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        site_.root_fd = root_.get();
+    H1SessionTest() {
+        dir.write("a.txt", "AAAA");
+        dir.write("big.bin", big_);  // above the small-file limit: sent with send_file
     }
 
     // Plays epoll until the session waits for input that will not come: each WouldBlock
     // is answered with the edge the transport waits for, as the kernel would.
     void run() {
-        SessionContext c{transport_, timer_, peer_, 1, services_};
+        SessionContext c{transport_, timer_, peer_, 1, services};
         session_.start(c);
         for (int i = 0; i < 100000 && session_.state() != ConnState::Closed; ++i) {
             if (session_.wants_turn()) {
@@ -103,7 +90,7 @@ protected:
             const bool reading = session_.state() == ConnState::ReadingHead || session_.state() == ConnState::Idle ||
                                  session_.state() == ConnState::Lingering;
             if (reading && !input_left) return;
-            session_.on_ready(true, true, false, c);
+            session_.on_ready(input_left, true, false, c);  // readable only when there is input, as epoll says
         }
     }
     std::string body_of(std::size_t response) const {  // the n-th response's body (small ones)
@@ -119,19 +106,6 @@ protected:
     }
 
     const std::string big_ = std::string(100000, 'b') + "end";
-    test::TempDir dir_;
-    UniqueFd root_;
-    MimeTypes mime_;
-    DateCache date_;
-    ErrorPages pages_;
-    AccessLog access_;
-    BufferPool pool_{1024, 16, 4};
-    TimerLists timers_;
-    Logger log_;
-    Site site_{-1, {}, FileCache(100, std::chrono::seconds(1))};
-    StaticHandler handler_;
-    std::vector<char> drop_;
-    SessionServices services_;
     FakeTransport transport_;
     TimerNode timer_;
     PeerAddress peer_{};
@@ -169,7 +143,7 @@ TEST_F(H1SessionTest, ReadsTillWouldBlockWhenTheTransportMayHoldMoreThanTheSocke
     const std::string one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     transport_.drains = false;
     transport_.reads = {one, one};
-    SessionContext c{transport_, timer_, peer_, 1, services_};
+    SessionContext c{transport_, timer_, peer_, 1, services};
     session_.start(c);  // one call, no further edge
     EXPECT_EQ(count("HTTP/1.1 200 OK"), 2);
     EXPECT_TRUE(transport_.reads.empty());
@@ -178,7 +152,7 @@ TEST_F(H1SessionTest, ReadsTillWouldBlockWhenTheTransportMayHoldMoreThanTheSocke
 TEST_F(H1SessionTest, AShortReadFromASocketWaitsForTheNextEdge) {
     const std::string one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     transport_.reads = {one, one};
-    SessionContext c{transport_, timer_, peer_, 1, services_};
+    SessionContext c{transport_, timer_, peer_, 1, services};
     session_.start(c);
     EXPECT_EQ(count("HTTP/1.1 200 OK"), 1);  // the short read emptied the socket: wait
     session_.on_ready(true, false, false, c);
@@ -189,7 +163,7 @@ TEST_F(H1SessionTest, AWriteThatWaitsToReadWaitsForReadableNotWritable) {
     transport_.reads.emplace_back("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     transport_.block_every_other = true;
     transport_.write_waits_for = Transport::Wait::Readable;  // as a TLS write may
-    SessionContext c{transport_, timer_, peer_, 1, services_};
+    SessionContext c{transport_, timer_, peer_, 1, services};
     session_.start(c);  // blocked on the read, then on the write
     session_.on_ready(true, false, false, c);
     ASSERT_EQ(session_.state(), ConnState::Sending);
@@ -198,6 +172,32 @@ TEST_F(H1SessionTest, AWriteThatWaitsToReadWaitsForReadableNotWritable) {
     EXPECT_EQ(transport_.sent.size(), before);
     session_.on_ready(true, false, false, c);  // readable: it goes on
     EXPECT_GT(transport_.sent.size(), before);
+}
+
+// A client that asked to close and had sent nothing more may be closed on at once; one
+// whose bytes arrived while the response went out must get a lingering close, or the
+// kernel resets the connection and may destroy the end of the response.
+TEST_F(H1SessionTest, BytesArrivingDuringTheResponseMakeTheCloseLinger) {
+    transport_.reads.emplace_back("GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    transport_.write_limit = 4096;
+    transport_.block_every_other = true;
+    SessionContext c{transport_, timer_, peer_, 1, services};
+    session_.start(c);
+    for (int i = 0; i < 10 && session_.state() != ConnState::Sending; ++i) session_.on_ready(true, true, false, c);
+    ASSERT_EQ(session_.state(), ConnState::Sending);
+    transport_.reads.emplace_back("more bytes");  // arrives mid-response: epoll reports it
+    for (int i = 0; i < 10000 && session_.state() == ConnState::Sending; ++i) session_.on_ready(true, true, false, c);
+    EXPECT_EQ(body_of(0), big_);
+    EXPECT_TRUE(transport_.shut);
+    EXPECT_EQ(session_.state(), ConnState::Lingering);
+}
+
+TEST_F(H1SessionTest, AClientThatAskedToCloseAndSentNothingMoreIsClosedAtOnce) {
+    transport_.reads.emplace_back("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    run();
+    EXPECT_TRUE(transport_.sent.ends_with("AAAA"));
+    EXPECT_FALSE(transport_.shut);
+    EXPECT_EQ(session_.state(), ConnState::Closed);
 }
 
 TEST_F(H1SessionTest, ABadRequestShutsTheWriteSideThenLingers) {
@@ -209,7 +209,7 @@ TEST_F(H1SessionTest, ABadRequestShutsTheWriteSideThenLingers) {
     EXPECT_TRUE(transport_.shut);
     EXPECT_EQ(session_.state(), ConnState::Lingering);
     transport_.eof_after_reads = true;  // the client closes: so do we
-    SessionContext c{transport_, timer_, peer_, 1, services_};
+    SessionContext c{transport_, timer_, peer_, 1, services};
     session_.on_ready(true, false, true, c);
     EXPECT_EQ(session_.state(), ConnState::Closed);
     EXPECT_TRUE(transport_.closed);

@@ -311,13 +311,14 @@ void H1Session::finish_response(SessionContext& c) {
 
 // Closing with unread input makes the kernel reset the connection, which can destroy
 // the response before the client reads it. That risk exists unless the client itself
-// asked to close and sent nothing after its request (nginx's "lingering_close auto").
-// Shut our side, then read and drop what the client still sends until it closes or the
-// linger timer fires.
+// asked to close and sent nothing after its request, not even while the response went
+// out (no readiness reported since: nginx's "lingering_close auto"). Otherwise shut our
+// side, then read and drop what the client still sends until it closes or the linger
+// timer fires.
 void H1Session::start_lingering(SessionContext& c) {
-    const bool client_closes = buffers_->client_closes;
+    const bool quiet = buffers_->client_closes && !readable_;
     release_buffers(c);
-    if (!c.services.linger || client_closes || !c.transport.shutdown_write()) return close(c);
+    if (!c.services.linger || quiet || !c.transport.shutdown_write()) return close(c);
     state_ = ConnState::Lingering;
     c.arm(TimerKind::Linger);
 }

@@ -12,19 +12,13 @@ namespace {
 enum class Field : unsigned char { Other, Host, ContentLength, TransferEncoding, Connection };
 
 Field field_of(std::string_view name) {
-    struct Known {
-        std::string_view name;
-        Field field;
-    };
-    static constexpr Known kKnown[] = {
+    static constexpr std::pair<std::string_view, Field> kKnown[] = {
         {"host", Field::Host},
         {"content-length", Field::ContentLength},
         {"transfer-encoding", Field::TransferEncoding},
         {"connection", Field::Connection},
     };
-    for (const Known& known : kKnown)
-        if (iequals(name, known.name)) return known.field;
-    return Field::Other;
+    return find_ignoring_case(name, kKnown, Field::Other);
 }
 
 // Content-Length = 1*DIGIT (RFC 9110 §8.6); lists and overflow refused.

@@ -27,11 +27,7 @@ enum class Noted : unsigned char {
 };
 
 Noted noted_of(std::string_view name) {
-    struct Known {
-        std::string_view name;
-        Noted field;
-    };
-    static constexpr Known kKnown[] = {
+    static constexpr std::pair<std::string_view, Noted> kKnown[] = {
         {"if-modified-since", Noted::IfModifiedSince},
         {"if-unmodified-since", Noted::IfUnmodifiedSince},
         {"if-range", Noted::IfRange},
@@ -42,9 +38,7 @@ Noted noted_of(std::string_view name) {
         {"referer", Noted::Referer},
         {"user-agent", Noted::UserAgent},
     };
-    for (const Known& known : kKnown)
-        if (iequals(name, known.name)) return known.field;
-    return Noted::None;
+    return find_ignoring_case(name, kKnown, Noted::None);
 }
 
 }  // namespace
