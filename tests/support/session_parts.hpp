@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "h1/h1_session.hpp"
+#include "core/connection.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd::test {
@@ -23,7 +23,8 @@ struct SessionParts {
           log("test"),
           handler(mime, date, pages, "BOUNDARY", log),
           drop(4096),
-          services{pool, timers, handler, site, access, date, log, h1::ParseLimits{16, 512}, 64, drop, 0, false, true} {
+          services{SessionServices{timers, handler, site, access, date, log, drop, 0, false, true},
+                   H1Services{pool, h1::ParseLimits{16, 512}, 64}} {
         log.set_level(LogLevel::Crit);
         root.reset(::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         site.root_fd = root.get();
@@ -43,7 +44,7 @@ struct SessionParts {
     Site site{-1, {}, FileCache(100, std::chrono::seconds(1))};
     StaticHandler handler;
     std::vector<char> drop;
-    SessionServices services;
+    ConnectionServices services;
 };
 
 }  // namespace pywebd::test

@@ -170,8 +170,8 @@ TEST_F(ConnectionTest, FileThatShrinksWhileSentEndsTheConnection) {
 TEST_F(ConnectionTest, HeaderTimeoutAnswers408OnlyWhenBytesArrived) {
     start();
     send("GET / HTTP/1.1\r\n");
-    services.now_ms = 1000;
-    TimerNode* expired = timers.pop_expired(services.now_ms);
+    services.session.now_ms = 1000;
+    TimerNode* expired = timers.pop_expired(services.session.now_ms);
     ASSERT_EQ(expired, connection_.get());
     connection_->on_timeout(services);
     EXPECT_EQ(receive().rfind("HTTP/1.1 408", 0), 0u);
@@ -181,8 +181,8 @@ TEST_F(ConnectionTest, KeepAliveTimeoutCloses) {
     start();
     send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     receive();
-    services.now_ms = 2000;
-    ASSERT_EQ(timers.pop_expired(services.now_ms), connection_.get());
+    services.session.now_ms = 2000;
+    ASSERT_EQ(timers.pop_expired(services.session.now_ms), connection_.get());
     connection_->on_timeout(services);
     EXPECT_EQ(connection_->session().state(), ConnState::Closed);
     EXPECT_TRUE(client_sees_eof());
@@ -202,7 +202,7 @@ TEST_F(ConnectionTest, Http10GetsCloseUnlessKeepAlive) {
 
 TEST_F(ConnectionTest, DrainingAnswersWithClose) {
     start();
-    services.draining = true;
+    services.session.draining = true;
     send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_NE(receive().find("Connection: close\r\n"), std::string::npos);
 }

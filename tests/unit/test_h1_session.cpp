@@ -22,12 +22,14 @@ public:
     bool block_every_other = false;      // WouldBlock before every call that would succeed
     bool drains = true;                  // short_read_drains()
     Wait write_waits_for = Wait::Writable;
+    Wait read_waits_for = Wait::Readable;
+    std::vector<bool> more;  // the "more follows" flag of each successful write
     std::string sent;
     bool shut = false, closed = false;
     int calls = 0;
 
     IoResult read(std::span<char> into) override {
-        if (should_block()) return blocked(Wait::Readable);
+        if (should_block()) return blocked(read_waits_for);
         if (reads.empty()) return eof_after_reads ? IoResult{Io::PeerClosed, 0, 0} : blocked(Wait::Readable);
         std::string& next = reads.front();
         const std::size_t n = std::min(next.size(), into.size());
@@ -36,8 +38,9 @@ public:
         if (next.empty()) reads.pop_front();
         return {Io::Done, n, 0};
     }
-    IoResult write(std::span<const iovec> segments, bool) override {
+    IoResult write(std::span<const iovec> segments, bool more_follows) override {
         if (should_block()) return blocked(write_waits_for);
+        more.push_back(more_follows);
         std::size_t taken = 0;
         for (const iovec& v : segments) {
             const std::size_t n = std::min(v.iov_len, write_limit - taken);
@@ -76,10 +79,12 @@ protected:
         dir.write("big.bin", big_);  // above the small-file limit: sent with send_file
     }
 
+    H1Context context() { return {{transport_, timer_, peer_, 1, services.session}, services.h1}; }
+
     // Plays epoll until the session waits for input that will not come: each WouldBlock
     // is answered with the edge the transport waits for, as the kernel would.
     void run() {
-        SessionContext c{transport_, timer_, peer_, 1, services};
+        H1Context c = context();
         session_.start(c);
         for (int i = 0; i < 100000 && session_.state() != ConnState::Closed; ++i) {
             if (session_.wants_turn()) {
@@ -143,7 +148,7 @@ TEST_F(H1SessionTest, ReadsTillWouldBlockWhenTheTransportMayHoldMoreThanTheSocke
     const std::string one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     transport_.drains = false;
     transport_.reads = {one, one};
-    SessionContext c{transport_, timer_, peer_, 1, services};
+    H1Context c = context();
     session_.start(c);  // one call, no further edge
     EXPECT_EQ(count("HTTP/1.1 200 OK"), 2);
     EXPECT_TRUE(transport_.reads.empty());
@@ -152,7 +157,7 @@ TEST_F(H1SessionTest, ReadsTillWouldBlockWhenTheTransportMayHoldMoreThanTheSocke
 TEST_F(H1SessionTest, AShortReadFromASocketWaitsForTheNextEdge) {
     const std::string one = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
     transport_.reads = {one, one};
-    SessionContext c{transport_, timer_, peer_, 1, services};
+    H1Context c = context();
     session_.start(c);
     EXPECT_EQ(count("HTTP/1.1 200 OK"), 1);  // the short read emptied the socket: wait
     session_.on_ready(true, false, false, c);
@@ -163,7 +168,7 @@ TEST_F(H1SessionTest, AWriteThatWaitsToReadWaitsForReadableNotWritable) {
     transport_.reads.emplace_back("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     transport_.block_every_other = true;
     transport_.write_waits_for = Transport::Wait::Readable;  // as a TLS write may
-    SessionContext c{transport_, timer_, peer_, 1, services};
+    H1Context c = context();
     session_.start(c);  // blocked on the read, then on the write
     session_.on_ready(true, false, false, c);
     ASSERT_EQ(session_.state(), ConnState::Sending);
@@ -181,7 +186,7 @@ TEST_F(H1SessionTest, BytesArrivingDuringTheResponseMakeTheCloseLinger) {
     transport_.reads.emplace_back("GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     transport_.write_limit = 4096;
     transport_.block_every_other = true;
-    SessionContext c{transport_, timer_, peer_, 1, services};
+    H1Context c = context();
     session_.start(c);
     for (int i = 0; i < 10 && session_.state() != ConnState::Sending; ++i) session_.on_ready(true, true, false, c);
     ASSERT_EQ(session_.state(), ConnState::Sending);
@@ -200,6 +205,33 @@ TEST_F(H1SessionTest, AClientThatAskedToCloseAndSentNothingMoreIsClosedAtOnce) {
     EXPECT_EQ(session_.state(), ConnState::Closed);
 }
 
+// "More follows" (MSG_MORE) holds a short segment back: set before a file range, never
+// on the write that ends a response, or its tail would wait for up to 200 ms.
+TEST_F(H1SessionTest, MoreFollowsOnlyWhenAFileRangeFollows) {
+    transport_.reads.emplace_back("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    run();
+    ASSERT_EQ(transport_.more, std::vector<bool>{true});  // the head; the body goes by send_file
+    transport_.more.clear();
+    transport_.reads.emplace_back("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    H1Context c = context();
+    session_.on_ready(true, true, false, c);
+    EXPECT_EQ(transport_.more, std::vector<bool>{false});  // head and body in one write: nothing follows
+}
+
+TEST_F(H1SessionTest, AReadThatWaitsToWriteWaitsForWritableNotReadable) {
+    transport_.reads.emplace_back("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    transport_.block_every_other = true;
+    transport_.read_waits_for = Transport::Wait::Writable;  // as a TLS read may
+    H1Context c = context();
+    session_.start(c);  // the first read would block on writability
+    ASSERT_TRUE(transport_.sent.empty());
+    session_.on_ready(true, false, false, c);  // readable: not what it waits for
+    EXPECT_TRUE(transport_.sent.empty());
+    EXPECT_EQ(transport_.reads.size(), 1u);
+    session_.on_ready(false, true, false, c);  // writable: it reads on
+    EXPECT_TRUE(transport_.reads.empty());
+}
+
 TEST_F(H1SessionTest, ABadRequestShutsTheWriteSideThenLingers) {
     transport_.reads.emplace_back(
         "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
@@ -209,7 +241,7 @@ TEST_F(H1SessionTest, ABadRequestShutsTheWriteSideThenLingers) {
     EXPECT_TRUE(transport_.shut);
     EXPECT_EQ(session_.state(), ConnState::Lingering);
     transport_.eof_after_reads = true;  // the client closes: so do we
-    SessionContext c{transport_, timer_, peer_, 1, services};
+    H1Context c = context();
     session_.on_ready(true, false, true, c);
     EXPECT_EQ(session_.state(), ConnState::Closed);
     EXPECT_TRUE(transport_.closed);

@@ -287,6 +287,7 @@ TEST_F(HandlerTest, ConditionalAndRangeResponses) {
     EXPECT_TRUE(has("ETag: " + etag));
     EXPECT_FALSE(has("Content-Length: 10"));
     EXPECT_TRUE(response_.segments.empty());
+    EXPECT_TRUE(response_.holds);  // its fields are the file's block: the response keeps the file
 
     get("/file.txt", "If-Match: \"nope\"\r\n");
     EXPECT_EQ(response_.status, 412);
@@ -301,6 +302,27 @@ TEST_F(HandlerTest, ConditionalAndRangeResponses) {
     get("/file.txt", "Range: bytes=20-\r\n");
     EXPECT_EQ(response_.status, 416);
     EXPECT_TRUE(has("Content-Range: bytes */10"));
+}
+
+// A response lists shared field blocks; any but Server and Date belongs to a file, which
+// the response must keep alive until it is rendered and sent.
+TEST_F(HandlerTest, EveryResponseListingAFileBlockHoldsTheFile) {
+    get("/file.txt");
+    const auto etag_at = head_.find("ETag: ") + 6;
+    const std::string etag = head_.substr(etag_at, head_.find("\r\n", etag_at) - etag_at);
+    for (const std::string& extra : {std::string(), "If-None-Match: " + etag + "\r\n",
+                                     std::string("Range: bytes=1-2\r\n"), std::string("Range: bytes=0-1,4-5\r\n"),
+                                     std::string("If-Match: \"x\"\r\n"), std::string("Range: bytes=50-\r\n")}) {
+        SCOPED_TRACE(extra);
+        for (const char* target : {"/file.txt", "/", "/missing", "/docs"}) {
+            get(target, extra);
+            for (const http::FieldBlock* block : response_.shared) {
+                if (block != &date_.fields()) {
+                    EXPECT_TRUE(response_.holds) << target << " " << response_.status;
+                }
+            }
+        }
+    }
 }
 
 TEST_F(HandlerTest, MultipartByteranges) {

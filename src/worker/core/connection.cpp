@@ -4,40 +4,40 @@
 
 namespace pywebd {
 
-Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint64_t id,
+Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint32_t id,
                        bool tcp)
     : transport_(std::move(fd), tcp), id_(id), slot_(slot), reuse_tag_(reuse_tag), peer_(peer) {}
 
-void Connection::start(SessionServices& s) {
-    SessionContext c = context(s);
+void Connection::start(ConnectionServices& s) {
+    H1Context c = context(s);
     session_.start(c);
 }
 
-void Connection::on_events(std::uint32_t events, SessionServices& s) {
+void Connection::on_events(std::uint32_t events, ConnectionServices& s) {
     // ERR and HUP count as both: the next read or write finds out what happened.
-    SessionContext c = context(s);
+    H1Context c = context(s);
     session_.on_ready((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0,
                       (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0,
                       (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0, c);
 }
 
-void Connection::on_timeout(SessionServices& s) {
-    SessionContext c = context(s);
+void Connection::on_timeout(ConnectionServices& s) {
+    H1Context c = context(s);
     session_.on_timeout(kind, c);
 }
 
-void Connection::close_if_idle(SessionServices& s) {
-    SessionContext c = context(s);
+void Connection::close_if_idle(ConnectionServices& s) {
+    H1Context c = context(s);
     session_.close_if_idle(c);
 }
 
-void Connection::abort(SessionServices& s) {
-    SessionContext c = context(s);
+void Connection::abort(ConnectionServices& s) {
+    H1Context c = context(s);
     session_.abort(c);
 }
 
-void Connection::resume(SessionServices& s) {
-    SessionContext c = context(s);
+void Connection::resume(ConnectionServices& s) {
+    H1Context c = context(s);
     session_.resume(c);
 }
 

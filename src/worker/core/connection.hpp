@@ -10,6 +10,13 @@
 
 namespace pywebd {
 
+// What connections use from their worker: what every session uses, and what each
+// protocol's session uses of its own.
+struct ConnectionServices {
+    SessionServices session;
+    H1Services h1;
+};
+
 // One client connection in a worker slot: its transport (how bytes move), its protocol
 // session (what they mean) and its timer (the connection is the timer's node). It turns
 // epoll readiness and timer expiry into session calls. Held inline, with no allocation
@@ -20,31 +27,31 @@ public:
     // `tcp`: a TCP socket (TCP_NODELAY applies), not a unix one from socket activation.
     // `reuse_tag` tells this connection from earlier ones in the same slot, so a stale
     // epoll event for a freed slot is recognised.
-    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint64_t id,
+    Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint32_t id,
                bool tcp = true);
 
-    void start(SessionServices& s);  // just accepted
-    void on_events(std::uint32_t events, SessionServices& s);
-    void on_timeout(SessionServices& s);
-    void close_if_idle(SessionServices& s);
-    void abort(SessionServices& s);  // the worker is exiting
-    void resume(SessionServices& s);
+    void start(ConnectionServices& s);  // just accepted
+    void on_events(std::uint32_t events, ConnectionServices& s);
+    void on_timeout(ConnectionServices& s);
+    void close_if_idle(ConnectionServices& s);
+    void abort(ConnectionServices& s);  // the worker is exiting
+    void resume(ConnectionServices& s);
 
     bool wants_turn() const { return session_.wants_turn(); }
     // Whether the worker has it on its ready list (so it is listed once).
     bool queued() const { return queued_; }
     void set_queued(bool queued) { queued_ = queued; }
-    bool closed() const { return session_.state() == ConnState::Closed; }
-    const H1Session& session() const { return session_; }
+    bool closed() const { return session_.closed(); }
+    const H1Session& session() const { return session_; }  // for tests
     std::uint32_t slot() const { return slot_; }
     std::uint32_t reuse_tag() const { return reuse_tag_; }
 
 private:
-    SessionContext context(SessionServices& s) { return {transport_, *this, peer_, id_, s}; }
+    H1Context context(ConnectionServices& s) { return {{transport_, *this, peer_, id_, s.session}, s.h1}; }
 
     PlainTransport transport_;
     H1Session session_;
-    std::uint64_t id_;
+    std::uint32_t id_;  // for logs: wraps after 4 billion connections of a worker
     std::uint32_t slot_;
     std::uint32_t reuse_tag_;
     PeerAddress peer_;

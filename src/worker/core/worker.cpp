@@ -94,10 +94,11 @@ bool Worker::setup_loop() {
     if (site_.options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);
-    services_ = std::make_unique<SessionServices>(SessionServices{
-        pool_, timers_, *handler_, site_, access_log_, date_, log_,
-        h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes}, config_.limits.max_body_discard,
-        drop_buffer_, monotonic_ms(), false, config_.timeouts.linger.count() > 0});
+    services_ = std::make_unique<ConnectionServices>(
+        ConnectionServices{SessionServices{timers_, *handler_, site_, access_log_, date_, log_, drop_buffer_,
+                                           monotonic_ms(), false, config_.timeouts.linger.count() > 0},
+                           H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
+                                      config_.limits.max_body_discard}});
     signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) {
@@ -134,9 +135,9 @@ int Worker::run() {
         expire_timers();
         free_closed();
         if (draining_) {
-            if (services_->now_ms >= idle_close_ms_) close_idle_connections();
+            if (services_->session.now_ms >= idle_close_ms_) close_idle_connections();
             if (active_ == 0) break;
-            if (services_->now_ms >= drain_deadline_ms_) {
+            if (services_->session.now_ms >= drain_deadline_ms_) {
                 log_.warn("drain timed out slot={} open={}", slot_, active_);
                 break;
             }
@@ -151,10 +152,10 @@ int Worker::run() {
 }
 
 void Worker::tick() {
-    services_->now_ms = monotonic_ms();
+    services_->session.now_ms = monotonic_ms();
     date_.refresh(std::time(nullptr));
-    if (services_->now_ms - last_tick_ms_ >= 1000) {
-        last_tick_ms_ = services_->now_ms;
+    if (services_->session.now_ms - last_tick_ms_ >= 1000) {
+        last_tick_ms_ = services_->session.now_ms;
         access_log_.flush();
     }
 }
@@ -162,7 +163,7 @@ void Worker::tick() {
 int Worker::timeout_ms() const {
     if (!ready_.empty()) return 0;  // connections wait for their next turn: only look for events
     std::int64_t wait = 1000;       // the Date header and access-log flush need a tick each second
-    const std::int64_t now = services_->now_ms;
+    const std::int64_t now = services_->session.now_ms;
     if (const auto next = timers_.next_deadline()) wait = std::min(wait, *next - now);
     if (!accepting_ && accept_resume_ms_ > 0) wait = std::min(wait, accept_resume_ms_ - now);
     if (draining_) wait = std::min({wait, drain_deadline_ms_ - now, std::max<std::int64_t>(idle_close_ms_ - now, 0)});
@@ -260,7 +261,7 @@ void Worker::requeue_listener(std::size_t index) {
 // Stops accepting for a moment; update_accepting() registers the listeners again.
 void Worker::pause_accepting() {
     set_accepting(false);
-    accept_resume_ms_ = services_->now_ms + kAcceptRetryMs;
+    accept_resume_ms_ = services_->session.now_ms + kAcceptRetryMs;
 }
 
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
@@ -325,12 +326,12 @@ void Worker::set_accepting(bool on) {
 
 void Worker::update_accepting() {
     if (accepting_ || active_ >= config_.limits.max_connections) return;
-    if (accept_resume_ms_ > 0 && services_->now_ms < accept_resume_ms_) return;
+    if (accept_resume_ms_ > 0 && services_->session.now_ms < accept_resume_ms_) return;
     set_accepting(true);
 }
 
 void Worker::expire_timers() {
-    while (TimerNode* node = timers_.pop_expired(services_->now_ms)) {
+    while (TimerNode* node = timers_.pop_expired(services_->session.now_ms)) {
         auto& c = static_cast<Connection&>(*node);
         c.on_timeout(*services_);
         after_drive(c);
@@ -385,13 +386,13 @@ void Worker::begin_drain() {
     set_accepting(false);  // out of epoll before closing: the master's copies keep them alive
     listeners_.clear();    // our copies; the master keeps the sockets open for the next workers
     draining_ = true;
-    services_->draining = true;
+    services_->session.draining = true;
     connections_at_drain_ = active_;
     // The drain's deadline is ours to keep: at it we close what is left, log it and exit.
     // The master waits a grace period longer before it resorts to SIGKILL.
-    drain_deadline_ms_ = services_->now_ms + config_.timeouts.shutdown.count();
+    drain_deadline_ms_ = services_->session.now_ms + config_.timeouts.shutdown.count();
     access_log_.flush();  // what was answered before the stop is on disk whatever happens next
-    idle_close_ms_ = std::min(services_->now_ms + kIdleGraceMs, drain_deadline_ms_);
+    idle_close_ms_ = std::min(services_->session.now_ms + kIdleGraceMs, drain_deadline_ms_);
     log_.notice("worker draining slot={} open={}", slot_, active_);
 }
 
@@ -402,7 +403,7 @@ void Worker::close_idle_connections() {
         after_drive(*c);
     }
     free_closed();
-    idle_close_ms_ = services_->now_ms + 1000;
+    idle_close_ms_ = services_->session.now_ms + 1000;
 }
 
 void Worker::close_all() {

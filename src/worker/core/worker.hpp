@@ -95,7 +95,7 @@ private:
     std::vector<char> drop_buffer_;
     Site site_;
     std::unique_ptr<StaticHandler> handler_;
-    std::unique_ptr<SessionServices> services_;
+    std::unique_ptr<ConnectionServices> services_;
 
     std::vector<std::unique_ptr<Connection>> slots_;
     std::vector<std::uint32_t> free_slots_;
@@ -106,7 +106,7 @@ private:
     std::vector<std::pair<std::uint32_t, std::uint32_t>> ready_;
     std::vector<std::pair<std::uint32_t, std::uint32_t>> ready_turn_;
     std::uint32_t next_reuse_tag_ = 1;
-    std::uint64_t next_connection_id_ = 1;
+    std::uint32_t next_connection_id_ = 1;
     std::size_t active_ = 0;
 
     bool accepting_ = false;

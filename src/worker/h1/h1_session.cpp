@@ -21,12 +21,12 @@ std::string_view first_line(std::string_view buffered) {
 
 }  // namespace
 
-void H1Session::start(SessionContext& c) {
+void H1Session::start(H1Context& c) {
     c.arm(TimerKind::Header);
     drive(c);
 }
 
-void H1Session::on_ready(bool readable, bool writable, bool hangup, SessionContext& c) {
+void H1Session::on_ready(bool readable, bool writable, bool hangup, H1Context& c) {
     if (readable) {
         readable_ = true;
         write_waits_read_ = false;
@@ -44,19 +44,19 @@ bool H1Session::between_requests() const {
            (state_ == ConnState::ReadingHead && (!buffers_ || (buffers_->discard == 0 && buffers_->length == 0)));
 }
 
-void H1Session::close_if_idle(SessionContext& c) {
+void H1Session::close_if_idle(H1Context& c) {
     if (between_requests()) close(c);
 }
 
-void H1Session::abort(SessionContext& c) {
+void H1Session::abort(H1Context& c) {
     if (state_ != ConnState::Closed) close(c, Ending::Shutdown);
 }
 
-void H1Session::resume(SessionContext& c) {
+void H1Session::resume(H1Context& c) {
     if (wants_turn_) drive(c);
 }
 
-void H1Session::drive(SessionContext& c) {
+void H1Session::drive(H1Context& c) {
     wants_turn_ = false;
     std::size_t budget = kSendBudgetPerTurn;
     for (;;) {
@@ -88,10 +88,10 @@ void H1Session::blocked(const Transport& transport, bool writing) {
 
 // Returns true when there is a response to send (or the state changed otherwise and
 // drive() should look again), false when waiting for the client.
-bool H1Session::read_request(SessionContext& c) {
+bool H1Session::read_request(H1Context& c) {
     if (buffers_ && buffers_->length > 0 && process_input(c)) return true;
     while (can_read()) {
-        if (!buffers_) buffers_ = c.services.pool.acquire();
+        if (!buffers_) buffers_ = c.h1.pool.acquire();
         RequestBuffers& b = *buffers_;
         const std::size_t room = b.capacity - b.length;
         const IoResult r = c.transport.read({b.input.get() + b.length, room});
@@ -124,7 +124,7 @@ bool H1Session::read_request(SessionContext& c) {
 
 // Looks at the buffered bytes: drops a previous request's body, finds and parses a
 // complete head, and plans its response. True once a response is planned.
-bool H1Session::process_input(SessionContext& c) {
+bool H1Session::process_input(H1Context& c) {
     RequestBuffers& b = *buffers_;
     if (b.discard > 0) {
         const auto drop = static_cast<std::size_t>(std::min<std::uint64_t>(b.discard, b.length));
@@ -145,7 +145,7 @@ bool H1Session::process_input(SessionContext& c) {
     h1::RequestHead head;
     http::Request request;
     h1::MessageFacts message;
-    h1::ParseError error = h1::parse_head(head_text, c.services.parse_limits, b.headers, head);
+    h1::ParseError error = h1::parse_head(head_text, c.h1.parse_limits, b.headers, head);
     if (error == h1::ParseError::None) error = h1::analyze(head, request, message);
     if (error != h1::ParseError::None) {
         answer_error(h1::info(error).status, h1::info(error).token, c);
@@ -156,11 +156,11 @@ bool H1Session::process_input(SessionContext& c) {
 }
 
 void H1Session::answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
-                       SessionContext& c) {
+                       H1Context& c) {
     RequestBuffers& b = *buffers_;
     b.close = !message.keep_alive || c.services.draining;
     // A body we will not read in full leaves the connection unframed: close after.
-    if (message.chunked || message.content_length > c.services.max_body_discard)
+    if (message.chunked || message.content_length > c.h1.max_body_discard)
         b.close = true;
     else
         b.discard = message.content_length;
@@ -177,7 +177,7 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     begin_sending(c);
 }
 
-void H1Session::answer_error(std::uint16_t status, std::string_view token, SessionContext& c) {
+void H1Session::answer_error(std::uint16_t status, std::string_view token, H1Context& c) {
     RequestBuffers& b = *buffers_;
     c.services.log.info("bad request conn={} status={} token={}", c.id, status, token);
     b.response.clear();
@@ -191,7 +191,7 @@ void H1Session::answer_error(std::uint16_t status, std::string_view token, Sessi
     begin_sending(c);
 }
 
-void H1Session::begin_sending(SessionContext& c) {
+void H1Session::begin_sending(H1Context& c) {
     RequestBuffers& b = *buffers_;
     const Response& r = b.response;
     const bool several_writes = std::any_of(r.segments.begin(), r.segments.end(),
@@ -223,7 +223,7 @@ void H1Session::advance(std::size_t bytes) {
     }
 }
 
-bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
+bool H1Session::send_response(H1Context& c, std::size_t& budget) {
     const RequestBuffers& b = *buffers_;
     const Response& r = b.response;
     while (can_write()) {
@@ -272,10 +272,10 @@ bool H1Session::send_response(SessionContext& c, std::size_t& budget) {
 
 // The one place a response ends, however it ends: its access-log line with the bytes
 // that actually went out, and for an abort, why.
-void H1Session::complete(SessionContext& c, Ending how, int error) {
+void H1Session::complete(H1Context& c, Ending how, int error) {
     RequestBuffers& b = *buffers_;
     b.responding = false;
-    SessionServices& s = c.services;
+    const SessionServices& s = c.services;
     if (s.access_log.enabled())
         s.access_log.add(
             {c.peer, s.date.now(), b.request_line, b.response.status, b.body_sent, b.referer, b.user_agent});
@@ -290,7 +290,7 @@ void H1Session::complete(SessionContext& c, Ending how, int error) {
                   token(how));
 }
 
-void H1Session::finish_response(SessionContext& c) {
+void H1Session::finish_response(H1Context& c) {
     RequestBuffers& b = *buffers_;
     complete(c, Ending::Complete);
     if (b.close) return start_lingering(c);
@@ -311,11 +311,12 @@ void H1Session::finish_response(SessionContext& c) {
 
 // Closing with unread input makes the kernel reset the connection, which can destroy
 // the response before the client reads it. That risk exists unless the client itself
-// asked to close and sent nothing after its request, not even while the response went
-// out (no readiness reported since: nginx's "lingering_close auto"). Otherwise shut our
-// side, then read and drop what the client still sends until it closes or the linger
-// timer fires.
-void H1Session::start_lingering(SessionContext& c) {
+// asked to close and sent nothing after its request: nothing buffered, the last read
+// emptied the source, and no input reported since, also while the response went out
+// (nginx's "lingering_close auto"). Whenever that is not known (a read that filled the
+// buffer, a half-close, a transport that may hold more), shut our side, then read and
+// drop what the client still sends until it closes or the linger timer fires.
+void H1Session::start_lingering(H1Context& c) {
     const bool quiet = buffers_->client_closes && !readable_;
     release_buffers(c);
     if (!c.services.linger || quiet || !c.transport.shutdown_write()) return close(c);
@@ -323,7 +324,7 @@ void H1Session::start_lingering(SessionContext& c) {
     c.arm(TimerKind::Linger);
 }
 
-void H1Session::linger(SessionContext& c) {
+void H1Session::linger(H1Context& c) {
     while (can_read()) {
         const IoResult r = c.transport.read(c.services.drop_buffer);
         if (r.status == Io::WouldBlock)
@@ -333,7 +334,7 @@ void H1Session::linger(SessionContext& c) {
     }
 }
 
-void H1Session::on_timeout(TimerKind kind, SessionContext& c) {
+void H1Session::on_timeout(TimerKind kind, H1Context& c) {
     switch (kind) {
     case TimerKind::Header:
         if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0) {
@@ -347,11 +348,11 @@ void H1Session::on_timeout(TimerKind kind, SessionContext& c) {
     }
 }
 
-void H1Session::release_buffers(SessionContext& c) {
-    if (buffers_) c.services.pool.release(std::move(buffers_));
+void H1Session::release_buffers(H1Context& c) {
+    if (buffers_) c.h1.pool.release(std::move(buffers_));
 }
 
-void H1Session::close(SessionContext& c, Ending why, int error) {
+void H1Session::close(H1Context& c, Ending why, int error) {
     if (buffers_ && buffers_->responding) complete(c, why, error);
     c.services.timers.disarm(c.timer);
     release_buffers(c);

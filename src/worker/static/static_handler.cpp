@@ -65,7 +65,12 @@ struct StaticHandler::Lookup {
 
 StaticHandler::StaticHandler(const MimeTypes& mime, const DateCache& date, const ErrorPages& pages,
                              std::string boundary, Logger& log)
-    : mime_(mime), date_(date), pages_(pages), boundary_(std::move(boundary)), log_(log) {}
+    : mime_(mime),
+      date_(date),
+      pages_(pages),
+      boundary_(std::move(boundary)),
+      multipart_type_("multipart/byteranges; boundary=" + boundary_),
+      log_(log) {}
 
 std::uint16_t StaticHandler::open_failed(int error, const char* relative) const {
     const std::uint16_t status = status_for_open_error(error);
@@ -282,8 +287,7 @@ void StaticHandler::serve(const Lookup& lookup, std::shared_ptr<const CachedFile
             out.fields.add_content_range(r.first, r.last, file->facts.size);
             add_body_range(*file, r.first, r.length(), out);
         } else {
-            std::string type = "multipart/byteranges; boundary=";
-            out.fields.add("Content-Type", type.append(boundary_));
+            out.fields.add("Content-Type", multipart_type_);
             add_multipart(*file, out);
         }
         if (!file->encoding.empty()) out.fields.add("Content-Encoding", file->encoding);

@@ -61,6 +61,7 @@ private:
     const DateCache& date_;
     const ErrorPages& pages_;
     std::string boundary_;
+    std::string multipart_type_;  // "multipart/byteranges; boundary=…"
     Logger& log_;
     NormalPath path_;           // scratch, reused
     std::string sibling_path_;  // scratch, reused

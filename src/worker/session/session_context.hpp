@@ -1,0 +1,45 @@
+#pragma once
+
+// What every protocol session (HTTP/1 today, HTTP/2 beside it) works with: the
+// worker's services and, for each call, its connection's transport and timer.
+
+#include <cstdint>
+#include <span>
+
+#include "http/date_cache.hpp"
+#include "log.hpp"
+#include "log/access_log.hpp"
+#include "net/peer_address.hpp"
+#include "net/timer_lists.hpp"
+#include "net/transport.hpp"
+#include "static/static_handler.hpp"
+
+namespace pywebd {
+
+// One per worker; `now_ms` and `draining` are updated by the worker's loop.
+struct SessionServices {
+    TimerLists& timers;
+    StaticHandler& handler;
+    Site& site;  // what requests are answered from (one per worker until virtual hosts)
+    AccessLog& access_log;
+    const DateCache& date;
+    Logger& log;
+    std::span<char> drop_buffer;  // for bytes read only to be dropped
+    std::int64_t now_ms = 0;
+    bool draining = false;
+    bool linger = true;  // timeouts.linger > 0
+};
+
+// What a session works with for one call: its connection's transport and timer, the
+// worker's services, and who the connection is (for logs).
+struct SessionContext {
+    Transport& transport;
+    TimerNode& timer;
+    const PeerAddress& peer;
+    std::uint32_t id;
+    SessionServices& services;
+
+    void arm(TimerKind kind) { services.timers.arm(timer, kind, services.now_ms); }
+};
+
+}  // namespace pywebd
