@@ -1,7 +1,7 @@
 # The two entry points of the README: `make run` and `make test`. Each installs what
 # it needs from Debian's packages (apt-get) when missing, configures, builds, then acts.
 
-BUILD_DEPS := cmake make g++ pkg-config libyaml-cpp-dev libsystemd-dev libgtest-dev libcli11-dev libfmt-dev \
+BUILD_DEPS := cmake make g++ pkg-config libyaml-cpp-dev libsystemd-dev libgtest-dev libcli11-dev libfmt-dev libssl-dev \
               media-types curl
 JOBS       := $(shell nproc 2>/dev/null || echo 2)
 BUILD      ?= build

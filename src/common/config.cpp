@@ -14,6 +14,8 @@
 #include <set>
 
 #include "config_keys.hpp"
+#include "tls_certificates.hpp"
+#include "tls_context.hpp"
 
 namespace pywebd {
 namespace {
@@ -38,6 +40,7 @@ bool is_section(std::string_view path) {
 class Loader {
 public:
     explicit Loader(std::filesystem::path file) : file_(std::move(file)) {
+        context_.file = file_;
         context_.base_dir = file_.parent_path().empty() ? std::filesystem::current_path()
                                                         : std::filesystem::absolute(file_.parent_path());
     }
@@ -117,6 +120,10 @@ std::vector<ListenAddress> Config::effective_listen() const {
     return out;
 }
 
+bool Config::uses_tls() const {
+    return std::any_of(listen.begin(), listen.end(), [](const ListenAddress& a) { return a.tls; });
+}
+
 unsigned Config::effective_workers() const {
     if (workers > 0) return workers;
     const long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -181,12 +188,39 @@ void check_identity(const Config& config, std::vector<std::string>& errors) {
                         config.origin("user")));
 }
 
+// HTTPS listeners need certificates, and every certificate must load and check out
+// (see load_certificates): `pywebd -t` finds what the start or reload would.
+void check_tls(Config& config, std::vector<std::string>& errors) {
+    if (!config.uses_tls()) {
+        if (!config.tls.certificates.empty())
+            config.warnings.push_back(
+                fmt::format("{}: tls.certificates: no listen entry has tls: true; they are unused",
+                            config.origin("tls.certificates")));
+        return;
+    }
+    if (config.tls.certificates.empty()) {
+        errors.push_back(
+            fmt::format("{}: listen: a listener with tls: true needs tls.certificates", config.origin("listen")));
+        return;
+    }
+    const std::size_t before = errors.size();
+    auto loaded = load_certificates(config.tls, std::time(nullptr), errors, config.warnings);
+    if (errors.size() > before) return;
+    try {
+        const TlsContext check(config.tls, std::move(loaded), nullptr);  // the settings OpenSSL must accept
+    } catch (const TlsError& error) {
+        errors.push_back(fmt::format("{}: {}: {}", config.origin(error.key()), error.key(), error.what()));
+    }
+}
+
 }  // namespace
 
 void validate(Config& config) {
     std::vector<std::string> errors;
+    config.warnings.clear();
     check_root(config, errors);
     check_identity(config, errors);
+    check_tls(config, errors);
     if (config.limits.max_uri_bytes > config.limits.max_head_bytes)
         errors.push_back(fmt::format("{}: limits.max_uri_bytes ({}) cannot exceed limits.max_head_bytes ({})",
                                      config.origin("limits.max_uri_bytes"), config.limits.max_uri_bytes,

@@ -50,6 +50,29 @@ struct HeaderRule {
     std::vector<std::pair<std::string, std::string>> fields;  // added verbatim
 };
 
+// One certificate chain and its key (PEM), with an optional OCSP response (DER) to staple.
+struct TlsCertificate {
+    std::filesystem::path certificate;
+    std::filesystem::path key;
+    std::filesystem::path ocsp_response;  // empty: no stapling
+    std::string origin;                   // file:line:col of the entry, for late errors
+};
+
+// HTTPS: the certificates and how connections are secured. The defaults are Mozilla's
+// "intermediate": TLS 1.2 and 1.3, ECDHE with AEAD ciphers only.
+struct TlsSettings {
+    std::vector<TlsCertificate> certificates;
+    std::vector<std::string> protocols = {"TLSv1.2", "TLSv1.3"};
+    std::string ciphers =
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+    std::string groups = "X25519:P-256";
+    bool session_tickets = true;
+    Millis ticket_rotation{3'600'000};  // a new ticket key this often; the previous one still decrypts
+    bool ktls = true;                   // use kernel TLS where the kernel offers it (ktls: auto)
+    bool log_protocol = false;          // the access log adds the TLS protocol and cipher
+};
+
 // The immutable result of loading and validating a configuration. Workers receive it
 // at fork; it is never global.
 struct Config {
@@ -77,6 +100,10 @@ struct Config {
     Limits limits;
     Timeouts timeouts;
     CacheConfig cache;
+    TlsSettings tls;
+    // Things worth telling the operator that do not stop the server (a certificate about
+    // to expire, a key file others may read), found by validate().
+    std::vector<std::string> warnings;
     // Where each key was set ("file:line:col", "--root"), so that errors found later
     // (a missing root, an unknown user) still point at the line to fix.
     std::map<std::string, std::string, std::less<>> origins;
@@ -87,6 +114,7 @@ struct Config {
     // filled in where an entry has none.
     std::vector<ListenAddress> effective_listen() const;
     unsigned effective_workers() const;
+    bool uses_tls() const;  // some listen address speaks TLS
 };
 
 // Every problem found in a configuration, each one line: "file:line:col: key: message".

@@ -137,6 +137,78 @@ HeaderRule header_rule_in(const YAML::Node& node) {
     return rule;
 }
 
+// Runs `parse`, pointing an error without a position of its own at `node`.
+template <typename Parse>
+auto at(const YAML::Node& node, Parse&& parse) {
+    try {
+        return parse();
+    } catch (const ValueError& e) {
+        if (e.mark()) throw;
+        throw ValueError(e.what(), node.Mark());
+    }
+}
+
+// A listen entry: "ADDR[:PORT]", or a mapping {address: …, tls: true} /
+// {address: …, redirect_to_https: true, https_port: 8443}.
+ListenAddress listen_entry_in(const YAML::Node& node) {
+    auto address_in = [](const YAML::Node& value) {
+        std::string error;
+        auto address = parse_listen_address(scalar(value), error);
+        if (!address) throw ValueError(error);
+        return *address;
+    };
+    if (node.IsScalar()) return at(node, [&] { return address_in(node); });
+    if (!node.IsMap()) throw ValueError("each entry is an address or a map with address and tls", node.Mark());
+    std::optional<ListenAddress> address;
+    bool tls = false, redirect = false;
+    std::optional<std::uint16_t> https_port;
+    for (const auto& entry : node) {
+        const std::string key = scalar(entry.first);
+        const YAML::Node& value = entry.second;
+        if (key == "address")
+            address = at(value, [&] { return address_in(value); });
+        else if (key == "tls")
+            tls = at(value, [&] { return bool_in(value); });
+        else if (key == "redirect_to_https")
+            redirect = at(value, [&] { return bool_in(value); });
+        else if (key == "https_port")
+            https_port = at(value, [&] { return static_cast<std::uint16_t>(count_in(value, 1, 65535)); });
+        else
+            throw ValueError(fmt::format("unknown key '{}' (address, tls, redirect_to_https, https_port)", key),
+                             entry.first.Mark());
+    }
+    if (!address) throw ValueError("a listen map needs an address", node.Mark());
+    if (tls && redirect) throw ValueError("a TLS listener cannot redirect to HTTPS: it is HTTPS", node.Mark());
+    if (https_port && !redirect) throw ValueError("https_port goes with redirect_to_https: true", node.Mark());
+    address->tls = tls;
+    address->redirect_to_https = redirect;
+    if (https_port) address->https_port = *https_port;
+    return *address;
+}
+
+TlsCertificate certificate_in(const YAML::Node& node, const KeyContext& context) {
+    if (!node.IsMap()) throw ValueError("each certificate is a map with certificate and key", node.Mark());
+    TlsCertificate out;
+    for (const auto& entry : node) {
+        const std::string key = scalar(entry.first);
+        const YAML::Node& value = entry.second;
+        auto path = [&] { return at(value, [&] { return path_in(value, context); }); };
+        if (key == "certificate")
+            out.certificate = path();
+        else if (key == "key")
+            out.key = path();
+        else if (key == "ocsp_response")
+            out.ocsp_response = path();
+        else
+            throw ValueError(fmt::format("unknown key '{}' (certificate, key, ocsp_response)", key),
+                             entry.first.Mark());
+    }
+    if (out.certificate.empty() || out.key.empty())
+        throw ValueError("a certificate entry needs both certificate and key", node.Mark());
+    out.origin = fmt::format("{}:{}:{}", context.file.string(), node.Mark().line + 1, node.Mark().column + 1);
+    return out;
+}
+
 constexpr Millis kMaxTimeout{24 * 3600 * 1000};
 
 const std::array kKeys = std::to_array<ConfigKey>({
@@ -144,14 +216,16 @@ const std::array kKeys = std::to_array<ConfigKey>({
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.port = static_cast<std::uint16_t>(count_in(n, 0, 65535));
      }},
-    {"listen", "[\"0.0.0.0\", \"[::]\"]", "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT",
+    {"listen", "[\"0.0.0.0\", \"[::]\"]",
+     "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT, or {address: …, tls: true}",
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.listen.clear();
-         for (const std::string& text : strings_in(n)) {
-             std::string error;
-             auto address = parse_listen_address(text, error);
-             if (!address) throw ValueError(error);
-             c.listen.push_back(*address);
+         if (n.IsScalar() || n.IsMap()) {
+             c.listen.push_back(listen_entry_in(n));
+         } else if (n.IsSequence()) {
+             for (const YAML::Node& entry : n) c.listen.push_back(listen_entry_in(entry));
+         } else {
+             throw ValueError("expected a list of addresses");
          }
          if (c.listen.empty()) throw ValueError("needs at least one address");
      }},
@@ -258,6 +332,46 @@ const std::array kKeys = std::to_array<ConfigKey>({
      }},
     {"cache.small_file", "16KiB", "files up to this size are kept in memory and sent with one write",
      [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.small_file = bytes_in(n, 0, 16u << 20); }},
+    {"tls.certificates", "[]", "certificate chains and keys (PEM): a list of {certificate, key, ocsp_response}",
+     [](const YAML::Node& n, const KeyContext& k, Config& c) {
+         c.tls.certificates.clear();
+         if (n.IsNull()) return;
+         if (!n.IsSequence()) throw ValueError("expected a list of {certificate: …, key: …}");
+         for (const YAML::Node& entry : n) c.tls.certificates.push_back(certificate_in(entry, k));
+     }},
+    {"tls.protocols", "[TLSv1.2, TLSv1.3]", "TLS versions offered: TLSv1.2 and/or TLSv1.3",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.tls.protocols = strings_in(n);
+         if (c.tls.protocols.empty()) throw ValueError("needs at least one of TLSv1.2, TLSv1.3");
+         for (const std::string& p : c.tls.protocols)
+             if (p != "TLSv1.2" && p != "TLSv1.3")
+                 throw ValueError(fmt::format("'{}' is not offered (TLSv1.2, TLSv1.3)", p));
+     }},
+    {"tls.ciphers", "\"ECDHE-ECDSA-AES128-GCM-SHA256:…\"",
+     "OpenSSL cipher string for TLS 1.2 (TLS 1.3 suites are all AEAD)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.tls.ciphers = scalar(n);
+         if (c.tls.ciphers.empty()) throw ValueError("expected an OpenSSL cipher string");
+     }},
+    {"tls.groups", "X25519:P-256", "key exchange groups, in order of preference",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.tls.groups = scalar(n);
+         if (c.tls.groups.empty()) throw ValueError("expected groups such as X25519:P-256");
+     }},
+    {"tls.session_tickets", "true", "let clients resume sessions (tickets whose keys every worker shares)",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.session_tickets = bool_in(n); }},
+    {"tls.ticket_rotation", "1h", "a new session ticket key this often; the previous one still decrypts",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         c.tls.ticket_rotation = duration_in(n, Millis{1000}, Millis{7 * 24 * 3'600'000LL});
+     }},
+    {"tls.ktls", "auto", "auto: kernel TLS and sendfile where the kernel offers them; off: never",
+     [](const YAML::Node& n, const KeyContext&, Config& c) {
+         const std::string text = scalar(n);
+         if (text != "auto" && text != "off") throw ValueError(fmt::format("expected auto or off, got '{}'", text));
+         c.tls.ktls = text == "auto";
+     }},
+    {"tls.log_protocol", "false", "add the TLS protocol and cipher to each HTTPS request's access-log line",
+     [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.log_protocol = bool_in(n); }},
     {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",
      [](const YAML::Node& n, const KeyContext&, Config& c) {
          c.timeouts.header = duration_in(n, Millis{100}, kMaxTimeout);

@@ -26,6 +26,7 @@ private:
 };
 
 struct KeyContext {
+    std::filesystem::path file;      // the configuration file, for positions in late errors
     std::filesystem::path base_dir;  // relative paths in the file resolve against it
 };
 

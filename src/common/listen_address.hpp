@@ -17,8 +17,16 @@ struct ListenAddress {
     std::string host;      // numeric, without brackets
     std::uint16_t port = 0;
     bool has_port = false;
+    // What connections accepted here get (a `listen` entry written as a mapping).
+    bool tls = false;                // HTTPS
+    bool redirect_to_https = false;  // plain HTTP answered with 308 to https://host[:https_port]/…
+    std::uint16_t https_port = 443;
 
     std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+    // The same socket address, whatever its connections get.
+    bool same_endpoint(const ListenAddress& other) const {
+        return family == other.family && host == other.host && port == other.port;
+    }
     bool operator==(const ListenAddress&) const = default;
 };
 

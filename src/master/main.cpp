@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
         if (options.test_config) std::fprintf(stderr, "pywebd: configuration %s test failed\n", source.c_str());
         return static_cast<int>(ExitCode::Failure);
     }
+    for (const std::string& warning : config.warnings) std::fprintf(stderr, "pywebd: warning: %s\n", warning.c_str());
     if (options.test_config) {
         std::printf("pywebd: configuration %s syntax is ok\npywebd: configuration %s test is successful\n",
                     source.c_str(), source.c_str());
@@ -54,6 +55,8 @@ int main(int argc, char** argv) {
     // As the workers: the master may be root, and the log's path theirs to change.
     if (const auto error = log.open(config.error_log, &*workers)) return fail(log, *error);
     raise_fd_limit(config, log);
+    if (!log.path().empty())  // on stderr they were already said
+        for (const std::string& warning : config.warnings) log.warn("{}", warning);
 
     try {
         std::vector<ListenSocket> listeners = inherited_listeners();

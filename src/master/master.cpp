@@ -248,6 +248,7 @@ void Master::reload(std::int64_t now) {
     std::string failure;
     try {
         Config config = load_effective_config(cli_);
+        for (const std::string& warning : config.warnings) log_.warn("{}", warning);
         auto generation = make_generation(std::move(config));
         log_.set_level(generation->config.log_level);
         if (generation->config.error_log != (log_.path().empty() ? "stderr" : log_.path()))
