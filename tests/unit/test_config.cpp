@@ -102,8 +102,8 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
         {"root: site\nserve_dotfiles: maybe\n",
          R"(server\.yaml:2:17: serve_dotfiles: expected true or false, got 'maybe')"},
         {"root: site\nlisten: [\"localhost:80\"]\n",
-         R"(server\.yaml:2:9: listen: 'localhost:80': 'localhost' is not a numeric IPv4 address)"},
-        {"root: site\nlisten: [\"::1\"]\n", R"(server\.yaml:2:9: listen: '::1': IPv6 addresses go in brackets.*)"},
+         R"(server\.yaml:2:10: listen: 'localhost:80': 'localhost' is not a numeric IPv4 address)"},
+        {"root: site\nlisten: [\"::1\"]\n", R"(server\.yaml:2:10: listen: '::1': IPv6 addresses go in brackets.*)"},
         {"root: site\nindex: [\"../x\"]\n", R"(server\.yaml:2:8: index: '\.\./x' is not a plain file name)"},
         {"root: site\nport: [1, 2]\n", R"(server\.yaml:2:7: port: expected a single value.*)"},
         {"root: site\nport: 1\nport: 2\n", R"(server\.yaml:3:1: port: duplicate key)"},
@@ -273,6 +273,10 @@ TEST(DefaultConfigFile, DocumentsEveryKeyAndLoads) {
     EXPECT_EQ(config.limits.max_ranges, defaults.limits.max_ranges);
     EXPECT_EQ(config.timeouts.linger, defaults.timeouts.linger);
     EXPECT_EQ(config.log_level, defaults.log_level);
+    EXPECT_EQ(config.tls.ciphers, defaults.tls.ciphers);
+    EXPECT_EQ(config.tls.groups, defaults.tls.groups);
+    EXPECT_EQ(config.tls.protocols, defaults.tls.protocols);
+    EXPECT_EQ(config.tls.ticket_rotation, defaults.tls.ticket_rotation);
     EXPECT_EQ(config.index, defaults.index);
     EXPECT_EQ(config.effective_listen(), defaults.effective_listen());
 }
