@@ -83,9 +83,19 @@ std::vector<ListenSocket> inherited_listeners() {
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
         ListenSocket socket{std::move(owned), "", {}, true};
         socket.name = local_name(fd);
+        socket.address.port = local_port(fd);  // which listen entry's role it takes
         sockets.push_back(std::move(socket));
     }
     return sockets;
+}
+
+std::uint16_t local_port(int fd) {
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return 0;
+    if (storage.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+    if (storage.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+    return 0;
 }
 
 std::string local_name(int fd) {

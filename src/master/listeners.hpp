@@ -41,5 +41,7 @@ std::vector<ListenSocket> inherited_listeners();
 
 // "127.0.0.1:8080" for a bound socket, from getsockname.
 std::string local_name(int fd);
+// Its TCP port (0 for a unix socket).
+std::uint16_t local_port(int fd);
 
 }  // namespace pywebd

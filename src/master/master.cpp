@@ -21,6 +21,7 @@
 #include "exit_code.hpp"
 #include "log_file.hpp"
 #include "signals.hpp"
+#include "tls_certificates.hpp"
 
 namespace pywebd {
 namespace {
@@ -81,16 +82,54 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
         log_, epoll_.get(), [this](const Generation& g, unsigned slot) { return spawn_worker(g, slot); });
 
     initial_ = std::make_shared<Generation>();
-    initial_->number = next_generation_++;
-    initial_->workers = workers_identity(config);
-    initial_->mime = MimeTypes::load(config.mime_types, config.charset);
-    initial_->config = std::move(config);
-    initial_->access_log = open_access_log(*initial_);
     for (ListenSocket& socket : listeners) {
         auto shared = std::make_shared<ListenSocket>(std::move(socket));
         if (socket_activated_) inherited_.push_back(shared);
         initial_->listeners.push_back(std::move(shared));
     }
+    complete_generation(*initial_, std::move(config));
+}
+
+// What connections accepted on `socket` get, as `config` says: the listen entry for its
+// address, or under socket activation the entry for its port.
+ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) const {
+    ListenAddress role = socket.address;
+    role.tls = role.redirect_to_https = false;
+    for (const ListenAddress& entry : config.effective_listen()) {
+        const bool same = socket.inherited ? entry.port == socket.address.port : entry.same_endpoint(socket.address);
+        if (!same) continue;
+        role.tls = entry.tls;
+        role.redirect_to_https = entry.redirect_to_https;
+        role.https_port = entry.https_port;
+        break;
+    }
+    return role;
+}
+
+// Everything a generation needs besides its listening sockets. Throws ConfigError (a
+// certificate that does not load) or BindError (a log that does not open).
+void Master::complete_generation(Generation& generation, Config config) {
+    generation.number = next_generation_++;
+    generation.workers = workers_identity(config);
+    generation.mime = MimeTypes::load(config.mime_types, config.charset);
+    for (const auto& socket : generation.listeners) generation.roles.push_back(role_of(*socket, config));
+    if (std::any_of(generation.roles.begin(), generation.roles.end(), [](const ListenAddress& r) { return r.tls; })) {
+        std::vector<std::string> errors, warnings;
+        auto certificates = load_certificates(config.tls, std::time(nullptr), errors, warnings);
+        if (!errors.empty()) throw ConfigError(std::move(errors));
+        if (config.tls.session_tickets && !ticket_keys_) {
+            ticket_keys_ = std::make_shared<TicketKeys>();
+            next_ticket_rotation_ms_ = monotonic_ms() + config.tls.ticket_rotation.count();
+        }
+        try {
+            generation.tls = std::make_shared<TlsContext>(config.tls, std::move(certificates),
+                                                          config.tls.session_tickets ? ticket_keys_ : nullptr);
+        } catch (const TlsError& error) {
+            throw ConfigError({fmt::format("{}: {}: {}", config.origin(error.key()), error.key(), error.what())});
+        }
+    }
+    generation.config = std::move(config);
+    generation.access_log = open_access_log(generation);
 }
 
 int Master::run() {
@@ -225,16 +264,12 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
             std::shared_ptr<ListenSocket> reused;
             if (current != nullptr)
                 for (const auto& l : current->listeners)
-                    if (l->address == address) reused = l;
+                    if (l->address.same_endpoint(address)) reused = l;
             generation->listeners.push_back(
                 reused ? reused : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
         }
     }
-    generation->workers = workers_identity(config);
-    generation->mime = MimeTypes::load(config.mime_types, config.charset);
-    generation->config = std::move(config);
-    generation->access_log = open_access_log(*generation);
-    generation->number = next_generation_++;
+    complete_generation(*generation, std::move(config));
     return generation;
 }
 
@@ -336,8 +371,8 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
     }
     if (pid == 0)
         run_worker_process(WorkerLaunch{generation.config, generation.mime, generation.workers,
-                                        generation.listener_fds(), std::move(channel.worker_end), std::move(access_log),
-                                        slot, pid_, log_});
+                                        generation.worker_listeners(), generation.tls.get(), ticket_keys_.get(),
+                                        std::move(channel.worker_end), std::move(access_log), slot, pid_, log_});
     return {pid, std::move(channel.master_end)};
 }
 

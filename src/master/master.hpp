@@ -47,6 +47,8 @@ private:
     void send_logs(const WorkerProcess& process) const;
     void check_startup();
     std::shared_ptr<Generation> make_generation(Config config);
+    void complete_generation(Generation& generation, Config config);
+    ListenAddress role_of(const ListenSocket& socket, const Config& config) const;
     Spawned spawn_worker(const Generation& generation, unsigned slot);
     std::string status_line() const;
     int wait_timeout(std::int64_t now) const;
@@ -67,6 +69,10 @@ private:
     Stop stopping_ = Stop::None;
     std::string last_reload_ = "none";
     std::int64_t next_watchdog_ms_ = 0;
+    // Session ticket keys, made once and kept across reloads; rotated on schedule and
+    // handed to every worker.
+    std::shared_ptr<TicketKeys> ticket_keys_;
+    std::int64_t next_ticket_rotation_ms_ = 0;
 };
 
 // Raises RLIMIT_NOFILE to its hard limit and warns if that cannot cover the configured

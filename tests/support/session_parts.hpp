@@ -23,8 +23,8 @@ struct SessionParts {
           log("test"),
           handler(mime, date, pages, "BOUNDARY", log),
           drop(4096),
-          services{SessionServices{timers, handler, site, access, date, log, drop, 0, false, true},
-                   H1Services{pool, h1::ParseLimits{16, 512}, 64}} {
+          services{SessionServices{timers, handler, site, access, date, log, drop, false, 0, false, true},
+                   H1Services{pool, h1::ParseLimits{16, 512}, 64}, listeners} {
         log.set_level(LogLevel::Crit);
         root.reset(::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         site.root_fd = root.get();
@@ -44,6 +44,7 @@ struct SessionParts {
     Site site{-1, {}, FileCache(100, std::chrono::seconds(1))};
     StaticHandler handler;
     std::vector<char> drop;
+    std::vector<ListenAddress> listeners{ListenAddress{}};  // one plain listener
     ConnectionServices services;
 };
 

@@ -79,7 +79,7 @@ protected:
         dir.write("big.bin", big_);  // above the small-file limit: sent with send_file
     }
 
-    H1Context context() { return {{transport_, timer_, peer_, 1, services.session}, services.h1}; }
+    H1Context context() { return {{transport_, timer_, peer_, 1, listeners[0], services.session}, services.h1}; }
 
     // Plays epoll until the session waits for input that will not come: each WouldBlock
     // is answered with the edge the transport waits for, as the kernel would.

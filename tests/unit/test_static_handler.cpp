@@ -44,7 +44,10 @@ protected:
                   FileCache(0, std::chrono::seconds(1))};  // no cache: the disk as it is
         StaticHandler handler(mime_, date_, pages_, "XYZ", log_);
         response_.clear();
-        handler.handle(site, request, now_ms_, response_);
+        if (https_port_ != 0)
+            handler.redirect_to_https(site, request, https_port_, response_);
+        else
+            handler.handle(site, request, now_ms_, response_);
         h1::render_head(response_, h1::ConnectionField::None, head_);
         return response_;
     }
@@ -60,6 +63,7 @@ protected:
     ErrorPages pages_;
     Logger log_;
     std::int64_t now_ms_ = 0;
+    std::uint16_t https_port_ = 0;  // set: the request arrives on a listener that redirects to HTTPS
     std::string raw_;
     std::array<http::Header, 16> storage_{};
     Response response_;
@@ -102,6 +106,47 @@ TEST_F(HandlerTest, TheResponseIsProtocolFree) {
     EXPECT_EQ(std::count_if(fields.begin(), fields.end(), [](const auto& f) { return f.first == "Connection"; }), 0);
     EXPECT_EQ(head_.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);  // the session's rendering adds the status line
     EXPECT_TRUE(head_.ends_with("\r\n\r\n"));
+}
+
+// Any method, any target: the same path and query on https://, the port replaced.
+TEST_F(HandlerTest, RedirectToHttpsKeepsPathAndQuery) {
+    const struct {
+        std::string request;
+        std::uint16_t port;
+        std::string location;
+    } cases[] = {
+        {"GET /a%20b/c?x=1&y HTTP/1.1\r\nHost: example.com\r\n", 443, "https://example.com/a%20b/c?x=1&y"},
+        {"GET /missing HTTP/1.1\r\nHost: example.com:8080\r\n", 8443, "https://example.com:8443/missing"},
+        {"POST /form? HTTP/1.1\r\nHost: [::1]:80\r\nContent-Length: 0\r\n", 443, "https://[::1]/form?"},
+        {"GET / HTTP/1.1\r\nHost: [::1]\r\n", 443, "https://[::1]/"},
+        {"GET //evil.example/ HTTP/1.1\r\nHost: a\r\n", 443, "https://a//evil.example/"},
+        {"GET http://other.example/p HTTP/1.1\r\nHost: a\r\n", 443, "https://other.example/p"},
+    };
+    for (const auto& c : cases) {
+        https_port_ = c.port;
+        handle(c.request + "\r\n");
+        EXPECT_EQ(response_.status, 308) << c.request;
+        EXPECT_TRUE(has("Location: " + c.location)) << c.request << head_;
+    }
+    handle("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(response_.status, 308);
+    EXPECT_TRUE(response_.segments.empty());
+}
+
+TEST_F(HandlerTest, RedirectToHttpsNeedsAHost) {
+    https_port_ = 443;
+    handle("GET /x HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(response_.status, 400);
+    EXPECT_FALSE(has("Location: https:///x"));
+}
+
+TEST_F(HandlerTest, PlainHttpOnTlsPortSaysSo) {
+    StaticHandler handler(mime_, date_, pages_, "XYZ", log_);
+    handler.plain_http_on_tls_port(response_);
+    EXPECT_EQ(response_.status, 400);
+    ASSERT_EQ(response_.segments.size(), 1u);
+    const std::string_view body(response_.segments[0].data, response_.segments[0].length);
+    EXPECT_NE(body.find("plain HTTP request was sent to an HTTPS port"), std::string_view::npos);
 }
 
 TEST_F(HandlerTest, LargerFilesGoOutWithSendfile) {

@@ -108,11 +108,25 @@ TEST(AccessLog, CombinedFormatEscapesClientText) {
     in->sin_family = AF_INET;
     in->sin_addr.s_addr = htonl(0x7f000001);
     const PeerAddress peer = PeerAddress::from(address);
-    log.add({peer, 784111777, "GET /a\"b HTTP/1.1", 200, 1234, "", "agent\\\n\x01"});
+    log.add({peer, 784111777, "GET /a\"b HTTP/1.1", 200, 1234, "", "agent\\\n\x01", false, "", ""});
     log.flush();
     EXPECT_EQ(read_file(path),
               "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a\\\"b HTTP/1.1\" 200 1234 \"-\" "
               "\"agent\\\\\\x0A\\x01\"\n");
+}
+
+TEST(AccessLog, TlsFieldsFollowTheCombinedFormat) {
+    test::TempDir dir;
+    const auto path = dir.path() / "access.log";
+    AccessLog log;
+    log.reopen(UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)));
+    const PeerAddress peer{};
+    log.add({peer, 0, "GET / HTTP/1.1", 200, 5, "", "", true, "TLSv1.3", "TLS_AES_128_GCM_SHA256"});
+    log.add({peer, 0, "GET / HTTP/1.1", 200, 5, "", "", true, "", ""});  // a plain listener
+    log.flush();
+    EXPECT_EQ(read_file(path),
+              "- - - [01/Jan/1970:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\" TLSv1.3 TLS_AES_128_GCM_SHA256\n"
+              "- - - [01/Jan/1970:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\" - -\n");
 }
 
 TEST(PeerAddress, FormatsV4V6AndUnmapsV4Mapped) {
@@ -132,9 +146,9 @@ TEST(AccessLog, ReopenFlushesToTheOldFileFirst) {
     AccessLog log;
     log.reopen(UniqueFd(::open((dir.path() / "old").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644)));
     const PeerAddress peer{};
-    log.add({peer, 0, "GET / HTTP/1.1", 200, 1, "", ""});
+    log.add({peer, 0, "GET / HTTP/1.1", 200, 1, "", "", false, "", ""});
     log.reopen(UniqueFd(::open((dir.path() / "new").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644)));
-    log.add({peer, 0, "GET /2 HTTP/1.1", 200, 1, "", ""});
+    log.add({peer, 0, "GET /2 HTTP/1.1", 200, 1, "", "", false, "", ""});
     log.flush();
     EXPECT_NE(read_file(dir.path() / "old").find("GET / HTTP/1.1"), std::string::npos);
     EXPECT_NE(read_file(dir.path() / "new").find("GET /2 HTTP/1.1"), std::string::npos);

@@ -5,8 +5,12 @@
 namespace pywebd {
 
 Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint32_t id,
-                       bool tcp)
-    : transport_(std::move(fd), tcp), id_(id), slot_(slot), reuse_tag_(reuse_tag), peer_(peer) {}
+                       bool tcp, std::uint8_t listener)
+    : socket_(std::move(fd), tcp), id_(id), slot_(slot), reuse_tag_(reuse_tag), peer_(peer), listener_(listener) {}
+
+void Connection::secure(SslPtr ssl, TlsWorkerState& state) {
+    tls_ = std::make_unique<TlsTransport>(socket_, std::move(ssl), state, id_);
+}
 
 void Connection::start(ConnectionServices& s) {
     H1Context c = context(s);

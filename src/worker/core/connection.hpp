@@ -6,6 +6,7 @@
 #include "net/peer_address.hpp"
 #include "net/plain_transport.hpp"
 #include "net/timer_lists.hpp"
+#include "net/tls_transport.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd {
@@ -15,20 +16,25 @@ namespace pywebd {
 struct ConnectionServices {
     SessionServices session;
     H1Services h1;
+    std::span<const ListenAddress> listeners;  // what each listener's connections get, by index
 };
 
 // One client connection in a worker slot: its transport (how bytes move), its protocol
 // session (what they mean) and its timer (the connection is the timer's node). It turns
 // epoll readiness and timer expiry into session calls. Held inline, with no allocation
-// beyond the connection itself: an idle keep-alive connection costs the worker this
-// object and nothing else. (An HTTP/2 session joins H1Session as an alternative here.)
+// beyond the connection itself: an idle plain keep-alive connection costs the worker
+// this object and nothing else; a TLS one adds its TlsTransport and OpenSSL's state.
+// (An HTTP/2 session joins H1Session as an alternative here.)
 class Connection : public TimerNode {
 public:
     // `tcp`: a TCP socket (TCP_NODELAY applies), not a unix one from socket activation.
     // `reuse_tag` tells this connection from earlier ones in the same slot, so a stale
     // epoll event for a freed slot is recognised.
+    // `listener`: the index of the listener it arrived on (ConnectionServices::listeners).
     Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::uint32_t reuse_tag, std::uint32_t id,
-               bool tcp = true);
+               bool tcp = true, std::uint8_t listener = 0);
+    // Speaks TLS from now on (before start()), with `ssl` made for its socket.
+    void secure(SslPtr ssl, TlsWorkerState& state);
 
     void start(ConnectionServices& s);  // just accepted
     void on_events(std::uint32_t events, ConnectionServices& s);
@@ -47,15 +53,20 @@ public:
     std::uint32_t reuse_tag() const { return reuse_tag_; }
 
 private:
-    H1Context context(ConnectionServices& s) { return {{transport_, *this, peer_, id_, s.session}, s.h1}; }
+    H1Context context(ConnectionServices& s) {
+        return {{transport(), *this, peer_, id_, s.listeners[listener_], s.session}, s.h1};
+    }
+    Transport& transport() { return tls_ ? static_cast<Transport&>(*tls_) : socket_; }
 
-    PlainTransport transport_;
+    PlainTransport socket_;
+    std::unique_ptr<TlsTransport> tls_;  // over socket_, for a TLS listener's connections
     H1Session session_;
     std::uint32_t id_;  // for logs: wraps after 4 billion connections of a worker
     std::uint32_t slot_;
     std::uint32_t reuse_tag_;
     PeerAddress peer_;
     bool queued_ = false;
+    std::uint8_t listener_;
 };
 
 }  // namespace pywebd

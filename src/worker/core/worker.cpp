@@ -59,6 +59,9 @@ Worker::Worker(WorkerSetup setup)
       mime_(setup.mime),
       log_(setup.log),
       slot_(setup.slot),
+      tls_(setup.tls),
+      ticket_keys_(setup.ticket_keys),
+      tls_state_(setup.log),
       channel_(std::move(setup.channel)),
       date_(server_name(setup.config)),
       pool_(setup.config.limits.max_head_bytes, setup.config.limits.max_headers, kSpareBuffers),
@@ -66,7 +69,10 @@ Worker::Worker(WorkerSetup setup)
                setup.config.timeouts.linger}),
       drop_buffer_(16 * 1024),
       site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid)} {
-    for (int fd : setup.listeners) listeners_.push_back({UniqueFd(fd), false});
+    for (const WorkerListener& l : setup.listeners) {
+        listeners_.push_back({UniqueFd(l.fd), false});
+        listener_roles_.push_back(l.role);
+    }
     rotate_accepts_ = setup.config.effective_workers() > 1;
     access_log_.reopen(std::move(setup.access_log));
 }
@@ -94,11 +100,18 @@ bool Worker::setup_loop() {
     if (site_.options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);
-    services_ = std::make_unique<ConnectionServices>(
-        ConnectionServices{SessionServices{timers_, *handler_, site_, access_log_, date_, log_, drop_buffer_,
-                                           monotonic_ms(), false, config_.timeouts.linger.count() > 0},
-                           H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
-                                      config_.limits.max_body_discard}});
+    services_ = std::make_unique<ConnectionServices>(ConnectionServices{
+        SessionServices{timers_, *handler_, site_, access_log_, date_, log_, drop_buffer_, config_.tls.log_protocol,
+                        monotonic_ms(), false, config_.timeouts.linger.count() > 0},
+        H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
+                   config_.limits.max_body_discard},
+        listener_roles_});
+    if (tls_ && slot_ == 0) {
+        const char* how = tls_->ktls()           ? "kernel TLS, sent with sendfile"
+                          : kernel_offers_ktls() ? "encrypted in user space (ktls: off)"
+                                                 : "encrypted in user space (this kernel offers no kernel TLS)";
+        log_.notice("TLS file bodies: {}", how);
+    }
     signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) {
@@ -185,14 +198,14 @@ void Worker::dispatch(const epoll_event& event) {
         if (!accepting_ || index >= listeners_.size()) return;
         // accept_from() may have stopped accepting (limit, EMFILE): then the listener
         // is out of epoll and must stay out.
-        if (accept_from(listeners_[index].fd.get()) > 0 && accepting_ && rotate_accepts_) requeue_listener(index);
+        if (accept_from(index) > 0 && accepting_ && rotate_accepts_) requeue_listener(index);
         return;
     case Source::Signal: return on_signal();
     case Source::Channel: return on_channel();
     }
 }
 
-int Worker::accept_from(int listener) {
+int Worker::accept_from(std::size_t listener) {
     int accepted = 0;
     for (int i = 0; i < kAcceptBatch; ++i) {
         if (active_ >= config_.limits.max_connections) {
@@ -202,10 +215,10 @@ int Worker::accept_from(int listener) {
         }
         sockaddr_storage address{};
         socklen_t length = sizeof address;
-        const int fd =
-            ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = ::accept4(listeners_[listener].fd.get(), reinterpret_cast<sockaddr*>(&address), &length,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            add_connection(UniqueFd(fd), address);
+            add_connection(UniqueFd(fd), address, listener);
             ++accepted;
             continue;
         }
@@ -264,7 +277,15 @@ void Worker::pause_accepting() {
     accept_resume_ms_ = services_->session.now_ms + kAcceptRetryMs;
 }
 
-void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
+void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address, std::size_t listener) {
+    SslPtr ssl;
+    if (listener_roles_[listener].tls) {
+        ssl = tls_ ? tls_->accept(fd.get()) : nullptr;
+        if (!ssl) {
+            log_.error("cannot start TLS on a new connection: {}", openssl_errors());
+            return;
+        }
+    }
     std::uint32_t index;
     if (!free_slots_.empty()) {
         index = free_slots_.back();
@@ -277,7 +298,8 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address) {
     const int raw = fd.get();
     const bool tcp = address.ss_family == AF_INET || address.ss_family == AF_INET6;
     slots_[index] = std::make_unique<Connection>(std::move(fd), PeerAddress::from(address), index, reuse_tag,
-                                                 next_connection_id_++, tcp);
+                                                 next_connection_id_++, tcp, static_cast<std::uint8_t>(listener));
+    if (ssl) slots_[index]->secure(std::move(ssl), tls_state_);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = key(static_cast<std::uint8_t>(Source::Connection), reuse_tag, index);

@@ -18,19 +18,28 @@
 #include "static/error_pages.hpp"
 #include "static/file_cache.hpp"
 #include "static/static_handler.hpp"
+#include "tls_context.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd {
+
+// A listening socket the worker accepts from, and what its connections get.
+struct WorkerListener {
+    int fd;  // inherited; the worker owns its copy
+    ListenAddress role;
+};
 
 // What the master hands a worker at fork.
 struct WorkerSetup {
     const Config& config;
     const MimeTypes& mime;
-    std::vector<int> listeners;  // inherited listening sockets; the worker owns its copies
-    UniqueFd channel;            // worker end of the master channel
-    UniqueFd access_log;         // opened by the master (invalid: off)
+    std::vector<WorkerListener> listeners;
+    UniqueFd channel;     // worker end of the master channel
+    UniqueFd access_log;  // opened by the master (invalid: off)
     unsigned slot = 0;
     Logger& log;
+    const TlsContext* tls = nullptr;    // the generation's, when a listener speaks TLS
+    TicketKeys* ticket_keys = nullptr;  // what the TLS context seals tickets with; the master rotates it
 };
 
 // One worker process: an epoll loop over the shared listening sockets (level-triggered,
@@ -51,10 +60,10 @@ private:
 
     bool setup_loop();
     void dispatch(const epoll_event& event);
-    int accept_from(int listener);  // returns how many connections it took
+    int accept_from(std::size_t listener);  // returns how many connections it took
     bool register_listener(std::size_t index, bool on);
     void requeue_listener(std::size_t index);
-    void add_connection(UniqueFd fd, const sockaddr_storage& address);
+    void add_connection(UniqueFd fd, const sockaddr_storage& address, std::size_t listener);
     void on_signal();
     void on_channel();
     void set_accepting(bool on);
@@ -82,6 +91,10 @@ private:
         bool registered = false;
     };
     std::vector<Listener> listeners_;
+    std::vector<ListenAddress> listener_roles_;  // by listener index; kept after a drain closes the sockets
+    const TlsContext* tls_;
+    TicketKeys* ticket_keys_;
+    TlsWorkerState tls_state_;
     UniqueFd channel_;
     UniqueFd epoll_;
     UniqueFd signals_;

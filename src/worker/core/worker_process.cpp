@@ -36,7 +36,8 @@ void close_fds_except(std::vector<int> keep) {
 void run_worker_process(WorkerLaunch launch) {
     Logger& log = launch.log;
     ::unsetenv("NOTIFY_SOCKET");
-    std::vector<int> keep = launch.listeners;
+    std::vector<int> keep;
+    for (const WorkerListener& l : launch.listeners) keep.push_back(l.fd);
     keep.push_back(launch.channel.get());
     keep.push_back(launch.access_log.get());
     keep.push_back(log.fd());
@@ -57,7 +58,7 @@ void run_worker_process(WorkerLaunch launch) {
     int status;
     {
         Worker worker(WorkerSetup{launch.config, launch.mime, std::move(launch.listeners), std::move(launch.channel),
-                                  std::move(launch.access_log), launch.slot, log});
+                                  std::move(launch.access_log), launch.slot, log, launch.tls, launch.ticket_keys});
         status = worker.run();
     }
     ::_exit(status);

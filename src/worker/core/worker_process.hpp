@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "core/worker.hpp"
 #include "identity.hpp"
 #include "log.hpp"
 #include "mime_types.hpp"
@@ -20,7 +21,9 @@ struct WorkerLaunch {
     const Config& config;
     const MimeTypes& mime;
     const Identity& identity;  // who it runs as
-    std::vector<int> listeners;
+    std::vector<WorkerListener> listeners;
+    const TlsContext* tls = nullptr;
+    TicketKeys* ticket_keys = nullptr;
     UniqueFd channel;     // the worker end of the master channel
     UniqueFd access_log;  // opened by the master (invalid: off)
     unsigned slot = 0;

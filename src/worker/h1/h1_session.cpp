@@ -133,6 +133,10 @@ bool H1Session::process_input(H1Context& c) {
         if (b.discard > 0) return false;
     }
     if (b.length == 0) return false;
+    if (c.transport.plain_http_on_tls_port()) {
+        refuse_plain_http(c);
+        return true;
+    }
     const auto scan = b.scanner.scan(b.buffered(), b.length == b.capacity);
     if (scan.status == h1::HeadScanner::Status::Incomplete) return false;
     if (scan.status == h1::HeadScanner::Status::Error) {
@@ -166,7 +170,10 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
         b.discard = message.content_length;
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
-    c.services.handler.handle(c.services.site, request, c.services.now_ms, b.response);
+    if (c.listener.redirect_to_https)
+        c.services.handler.redirect_to_https(c.services.site, request, c.listener.https_port, b.response);
+    else
+        c.services.handler.handle(c.services.site, request, c.services.now_ms, b.response);
     const auto connection = b.close                               ? h1::ConnectionField::Close
                             : head.version == h1::Version::Http10 ? h1::ConnectionField::KeepAlive
                                                                   : h1::ConnectionField::None;
@@ -183,6 +190,22 @@ void H1Session::answer_error(std::uint16_t status, std::string_view token, H1Con
     b.response.clear();
     c.services.handler.error(c.services.site, status, false, b.response);
     b.close = true;  // after a request we could not parse, nothing that follows can be framed
+    h1::render_head(b.response, h1::ConnectionField::Close, b.head);
+    b.request_line = first_line(b.buffered());
+    b.referer = b.user_agent = {};
+    b.discard = 0;
+    b.client_closes = false;
+    begin_sending(c);
+}
+
+// Answered at the first bytes, in plain text, then closed: whatever else the client
+// sends is read and dropped while lingering.
+void H1Session::refuse_plain_http(H1Context& c) {
+    RequestBuffers& b = *buffers_;
+    c.services.log.info("plain HTTP request on a TLS port conn={}", c.id);
+    b.response.clear();
+    c.services.handler.plain_http_on_tls_port(b.response);
+    b.close = true;
     h1::render_head(b.response, h1::ConnectionField::Close, b.head);
     b.request_line = first_line(b.buffered());
     b.referer = b.user_agent = {};
@@ -277,8 +300,8 @@ void H1Session::complete(H1Context& c, Ending how, int error) {
     b.responding = false;
     const SessionServices& s = c.services;
     if (s.access_log.enabled())
-        s.access_log.add(
-            {c.peer, s.date.now(), b.request_line, b.response.status, b.body_sent, b.referer, b.user_agent});
+        s.access_log.add({c.peer, s.date.now(), b.request_line, b.response.status, b.body_sent, b.referer, b.user_agent,
+                          s.log_tls, c.transport.tls_protocol(), c.transport.tls_cipher()});
     if (how == Ending::Complete) return;
     // A client going away is its business (info); a file changing under us is ours.
     const LogLevel level = how == Ending::FileShrank ? LogLevel::Warn : LogLevel::Info;

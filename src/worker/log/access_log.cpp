@@ -58,7 +58,14 @@ void AccessLog::add(const AccessEntry& e) {
     append_escaped(e.referer);
     buffer_.append("\" \"");
     append_escaped(e.user_agent);
-    buffer_.append("\"\n");
+    buffer_.push_back('"');
+    if (e.with_tls) {
+        buffer_.push_back(' ');
+        append_escaped(e.tls_protocol);
+        buffer_.push_back(' ');
+        append_escaped(e.tls_cipher);
+    }
+    buffer_.push_back('\n');
     if (buffer_.size() >= kFlushAt) flush();
 }
 

@@ -18,10 +18,15 @@ struct AccessEntry {
     std::uint64_t body_bytes;  // sent, not planned
     std::string_view referer;
     std::string_view user_agent;
+    bool with_tls = false;  // tls.log_protocol: two more fields, the protocol and cipher ("-" over plain)
+    std::string_view tls_protocol;
+    std::string_view tls_cipher;
 };
 
-// A worker's access log in the combined format, buffered and written in blocks of whole
-// lines with O_APPEND, so workers sharing one file never split each other's lines.
+// A worker's access log in the combined format (with tls.log_protocol, two fields after
+// it: "TLSv1.3 TLS_AES_128_GCM_SHA256", or "- -" for plain HTTP), buffered and written
+// in blocks of whole lines with O_APPEND, so workers sharing one file never split each
+// other's lines.
 // Client-supplied text is escaped (\", \\, \xHH), so a request cannot forge a line.
 class AccessLog {
 public:

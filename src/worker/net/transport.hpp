@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace pywebd {
 
@@ -40,6 +41,12 @@ public:
     // Sends small writes at once (TCP_NODELAY) from now on.
     virtual void send_immediately() = 0;
     virtual void close() = 0;
+
+    // A TLS transport's facts, for the session: a client that spoke plain HTTP to the
+    // TLS port (answered in plain text, then closed), and what was negotiated (for logs).
+    virtual bool plain_http_on_tls_port() const { return false; }
+    virtual std::string_view tls_protocol() const { return {}; }
+    virtual std::string_view tls_cipher() const { return {}; }
 };
 
 }  // namespace pywebd

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "http/date_cache.hpp"
+#include "listen_address.hpp"
 #include "log.hpp"
 #include "log/access_log.hpp"
 #include "net/peer_address.hpp"
@@ -25,18 +26,21 @@ struct SessionServices {
     const DateCache& date;
     Logger& log;
     std::span<char> drop_buffer;  // for bytes read only to be dropped
+    bool log_tls = false;         // the access log adds the TLS protocol and cipher
     std::int64_t now_ms = 0;
     bool draining = false;
     bool linger = true;  // timeouts.linger > 0
 };
 
 // What a session works with for one call: its connection's transport and timer, the
-// worker's services, and who the connection is (for logs).
+// worker's services, who the connection is (for logs) and where it arrived (a
+// listener that redirects to HTTPS, say).
 struct SessionContext {
     Transport& transport;
     TimerNode& timer;
     const PeerAddress& peer;
     std::uint32_t id;
+    const ListenAddress& listener;
     SessionServices& services;
 
     void arm(TimerKind kind) { services.timers.arm(timer, kind, services.now_ms); }

@@ -247,6 +247,33 @@ void StaticHandler::redirect_to_directory(const Lookup& lookup, Response& out) {
     out.fields.add("Location", location);
 }
 
+// The port is replaced, not kept: "example.com:8080" on the plain listener means
+// nothing for HTTPS. A bracketed IPv6 literal keeps its brackets.
+void StaticHandler::redirect_to_https(Site& site, const http::Request& request, std::uint16_t https_port,
+                                      Response& out) {
+    const bool head_only = request.method == http::Method::Head;
+    std::string_view host = request.authority;
+    const auto colon = host.rfind(':');
+    if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos)
+        host = host.substr(0, colon);
+    if (host.empty()) return error(site, 400, head_only, out);
+    std::string location = "https://";
+    location.append(host);
+    if (https_port != 443) location.append(":").append(std::to_string(https_port));
+    location.append(request.path);  // percent-encoded as received; it starts with '/'
+    if (request.has_query) location.append("?").append(request.query);
+    error(site, 308, head_only, out);
+    out.fields.add("Location", location);
+}
+
+void StaticHandler::plain_http_on_tls_port(Response& out) const {
+    const std::string_view body = pages_.plain_http_on_tls_port();
+    start(400, out);
+    out.fields.add("Content-Type", "text/html; charset=utf-8");
+    out.fields.add("Content-Length", body.size());
+    add_memory(out, body);
+}
+
 void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset, std::uint64_t length,
                                    Response& out) const {
     if (length == 0) return;

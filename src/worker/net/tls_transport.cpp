@@ -1,0 +1,146 @@
+#include "net/tls_transport.hpp"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace pywebd {
+namespace {
+
+constexpr unsigned char kHandshakeRecord = 0x16;  // the first byte of every TLS ClientHello
+
+int clamp(std::size_t n) { return static_cast<int>(std::min<std::size_t>(n, INT_MAX)); }
+
+}  // namespace
+
+TlsTransport::TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection)
+    : socket_(socket), ssl_(std::move(ssl)), state_(state), connection_(connection) {}
+
+// A TLS client's first byte is a handshake record; anything else (most often "GET ") is
+// a client that spoke plain HTTP to this port.
+bool TlsTransport::detect() {
+    unsigned char first = 0;
+    ssize_t n;
+    do n = ::recv(socket_.fd(), &first, 1, MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n == 1) {
+        mode_ = first == kHandshakeRecord ? Mode::Tls : Mode::PlainHttp;
+        return true;
+    }
+    if (n == 0)
+        detect_result_ = {Io::PeerClosed, 0, 0};
+    else if (errno == EAGAIN || errno == EWOULDBLOCK)
+        detect_result_ = {Io::WouldBlock, 0, errno};
+    else
+        detect_result_ = {Io::Failed, 0, errno};
+    return false;
+}
+
+// What an SSL call that did not succeed means for the session.
+IoResult TlsTransport::failed(int result, Wait wait) {
+    const int error = errno;
+    switch (SSL_get_error(ssl_.get(), result)) {
+    case SSL_ERROR_WANT_READ: waiting_ = Wait::Readable; return {Io::WouldBlock, 0, EAGAIN};
+    case SSL_ERROR_WANT_WRITE: waiting_ = Wait::Writable; return {Io::WouldBlock, 0, EAGAIN};
+    case SSL_ERROR_ZERO_RETURN: return {Io::PeerClosed, 0, 0};  // close_notify
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (error == 0 || error == ECONNRESET || error == EPIPE) return {Io::PeerClosed, 0, error};
+        waiting_ = wait;
+        return {Io::Failed, 0, error};
+    default: {
+        // A protocol failure: a bad handshake, garbage, a truncated record. Named at info
+        // (it is the client's), and the connection ends quietly.
+        const unsigned long code = ERR_peek_error();
+        if (ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+            state_.log.info("TLS {} failed conn={}: {}", SSL_is_init_finished(ssl_.get()) ? "connection" : "handshake",
+                            connection_, openssl_errors());
+        ERR_clear_error();
+        return {Io::PeerClosed, 0, EPROTO};
+    }
+    }
+}
+
+IoResult TlsTransport::read(std::span<char> into) {
+    if (mode_ == Mode::Detecting && !detect()) return detect_result_;
+    if (mode_ == Mode::PlainHttp) return socket_.read(into);
+    ERR_clear_error();
+    const int n = SSL_read(ssl_.get(), into.data(), clamp(into.size()));
+    if (n > 0) return {Io::Done, static_cast<std::size_t>(n), 0};
+    return failed(n, Wait::Readable);
+}
+
+IoResult TlsTransport::encrypt(const char* data, std::size_t length) {
+    ERR_clear_error();
+    const int n = SSL_write(ssl_.get(), data, clamp(length));
+    if (n > 0) {
+        retry_length_ = 0;
+        return {Io::Done, static_cast<std::size_t>(n), 0};
+    }
+    const IoResult result = failed(n, Wait::Writable);
+    if (result.status == Io::WouldBlock) retry_length_ = length;  // OpenSSL wants the same bytes again
+    return result;
+}
+
+// Gathers the head and memory segments into one record: a short response is one record
+// and one write.
+IoResult TlsTransport::write(std::span<const iovec> segments, bool more) {
+    if (mode_ == Mode::PlainHttp) return socket_.write(segments, more);
+    const std::size_t limit = retry_length_ > 0 ? retry_length_ : state_.buffer.size();
+    std::size_t length = 0;
+    for (const iovec& segment : segments) {
+        const std::size_t n = std::min(segment.iov_len, limit - length);
+        std::memcpy(state_.buffer.data() + length, segment.iov_base, n);
+        length += n;
+        if (length == limit) break;
+    }
+    return encrypt(state_.buffer.data(), length);
+}
+
+IoResult TlsTransport::send_file(int file, std::uint64_t offset, std::size_t count) {
+    if (mode_ == Mode::PlainHttp) return socket_.send_file(file, offset, count);
+    if (BIO_get_ktls_send(SSL_get_wbio(ssl_.get()))) {  // the kernel encrypts: zero copy
+        ERR_clear_error();
+        const ossl_ssize_t n = SSL_sendfile(ssl_.get(), file, static_cast<off_t>(offset), count, 0);
+        if (n >= 0) return {Io::Done, static_cast<std::size_t>(n), 0};
+        return failed(static_cast<int>(n), Wait::Writable);
+    }
+    const std::size_t length = retry_length_ > 0 ? retry_length_ : std::min(count, state_.buffer.size());
+    ssize_t n;
+    do n = ::pread(file, state_.buffer.data(), length, static_cast<off_t>(offset));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return {Io::Failed, 0, errno};
+    if (n == 0) return {Io::Done, 0, 0};  // the file ended early
+    return encrypt(state_.buffer.data(), static_cast<std::size_t>(n));
+}
+
+// close_notify first (best effort: if it cannot go out now, the FIN still does), then
+// the socket's write side.
+bool TlsTransport::shutdown_write() {
+    if (mode_ == Mode::Tls && SSL_is_init_finished(ssl_.get())) {
+        ERR_clear_error();
+        SSL_shutdown(ssl_.get());
+        ERR_clear_error();
+    }
+    return socket_.shutdown_write();
+}
+
+Transport::Wait TlsTransport::waiting_for() const {
+    return mode_ == Mode::PlainHttp ? socket_.waiting_for() : waiting_;
+}
+
+std::string_view TlsTransport::tls_protocol() const {
+    return mode_ == Mode::Tls && SSL_is_init_finished(ssl_.get()) ? SSL_get_version(ssl_.get()) : std::string_view();
+}
+
+std::string_view TlsTransport::tls_cipher() const {
+    return mode_ == Mode::Tls && SSL_is_init_finished(ssl_.get()) ? SSL_get_cipher_name(ssl_.get())
+                                                                  : std::string_view();
+}
+
+}  // namespace pywebd

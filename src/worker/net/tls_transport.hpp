@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "log.hpp"
+#include "net/plain_transport.hpp"
+#include "openssl_ptr.hpp"
+
+namespace pywebd {
+
+// What a worker's TLS connections share: one record's worth of buffer (writes are
+// gathered or file ranges read into it before encryption; it is never held between
+// calls, so idle connections keep nothing) and the log handshake failures go to.
+struct TlsWorkerState {
+    explicit TlsWorkerState(Logger& logger) : buffer(kRecord), log(logger) {}
+    static constexpr std::size_t kRecord = 16 * 1024;  // the largest TLS record's plaintext
+    std::vector<char> buffer;
+    Logger& log;
+};
+
+// TLS over a connection's socket with OpenSSL. The handshake happens inside the first
+// reads. Edge-triggered epoll's traps are handled here: OpenSSL may hold bytes it has
+// read (a short read says nothing: short_read_drains() is false), a write may need to
+// read and a read to write (waiting_for()), and a write that could not finish must be
+// retried with the same bytes (the length is kept; the session offers the same data).
+// File ranges go out with SSL_sendfile when the kernel does the encryption (kTLS), else
+// through the worker's buffer in full records. A client whose first byte is not a TLS
+// handshake record spoke plain HTTP: the socket is then used as is, so the session can
+// answer it in plain text.
+class TlsTransport final : public Transport {
+public:
+    TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection);
+
+    IoResult read(std::span<char> into) override;
+    IoResult write(std::span<const iovec> segments, bool more) override;
+    IoResult send_file(int file, std::uint64_t offset, std::size_t count) override;
+    bool shutdown_write() override;
+    Wait waiting_for() const override;
+    bool short_read_drains() const override { return mode_ == Mode::PlainHttp; }
+    void send_immediately() override { socket_.send_immediately(); }
+    void close() override { socket_.close(); }
+    bool plain_http_on_tls_port() const override { return mode_ == Mode::PlainHttp; }
+    std::string_view tls_protocol() const override;
+    std::string_view tls_cipher() const override;
+
+private:
+    enum class Mode : std::uint8_t { Detecting, Tls, PlainHttp };
+
+    bool detect();  // false: not yet known (or the peer left)
+    IoResult encrypt(const char* data, std::size_t length);
+    IoResult failed(int result, Wait wait);
+
+    PlainTransport& socket_;
+    SslPtr ssl_;
+    TlsWorkerState& state_;
+    std::size_t retry_length_ = 0;  // a write that said WouldBlock: retry with exactly this many bytes
+    std::uint32_t connection_;
+    Mode mode_ = Mode::Detecting;
+    Wait waiting_ = Wait::Readable;
+    IoResult detect_result_{Io::Done, 0, 0};
+};
+
+}  // namespace pywebd
