@@ -54,7 +54,9 @@ void apply(SSL_CTX* ctx, const TlsSettings& settings, bool ktls) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
     SSL_CTX_set_num_tickets(ctx, settings.session_tickets ? 1 : 0);
-    SSL_CTX_set_timeout(ctx, static_cast<long>(settings.ticket_rotation.count() / 1000));
+    // A ticket sealed just after a rotation opens for two periods (as current, then as
+    // previous): its lifetime. One sealed later simply falls back to a full handshake.
+    SSL_CTX_set_timeout(ctx, static_cast<long>(2 * settings.ticket_rotation.count() / 1000));
 }
 
 }  // namespace

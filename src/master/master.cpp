@@ -1,6 +1,7 @@
 #include "master.hpp"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "channel.hpp"
@@ -171,6 +173,7 @@ int Master::run() {
                 begin_stop(Stop::Fast, now);
             }
         }
+        if (ticket_keys_ && now >= next_ticket_rotation_ms_) rotate_ticket_keys(now);
         supervisor_->run_due(now, stopping_ != Stop::None);
         if (stopping_ != Stop::None && supervisor_->process_count() == 0) break;
         if (const auto period = notifier_.watchdog_period(); period && now >= next_watchdog_ms_) {
@@ -184,12 +187,30 @@ int Master::run() {
 
 int Master::wait_timeout(std::int64_t now) const {
     std::int64_t wait = -1;
-    if (const auto next = supervisor_->next_deadline()) wait = std::max<std::int64_t>(*next - now, 0);
-    if (notifier_.watchdog_period()) {
-        const std::int64_t until = std::max<std::int64_t>(next_watchdog_ms_ - now, 0);
-        wait = wait < 0 ? until : std::min(wait, until);
-    }
-    return static_cast<int>(wait);
+    const auto until = [&](std::int64_t deadline) {
+        const std::int64_t left = std::max<std::int64_t>(deadline - now, 0);
+        wait = wait < 0 ? left : std::min(wait, left);
+    };
+    if (const auto next = supervisor_->next_deadline()) until(*next);
+    if (notifier_.watchdog_period()) until(next_watchdog_ms_);
+    if (ticket_keys_) until(next_ticket_rotation_ms_);
+    return static_cast<int>(std::min<std::int64_t>(wait, INT_MAX));
+}
+
+// The new key seals from now on; every worker gets the pair (workers forked later
+// inherit it). A worker that has not heard yet seals with the key that just became the
+// previous one, which every worker still opens.
+void Master::rotate_ticket_keys(std::int64_t now) {
+    ticket_keys_->rotate();
+    const Generation* current = supervisor_->current();
+    const auto period = current ? current->config.tls.ticket_rotation : TlsSettings{}.ticket_rotation;
+    next_ticket_rotation_ms_ = now + period.count();
+    auto wire = ticket_keys_->to_wire();
+    for (pid_t pid : supervisor_->pids())
+        if (const WorkerProcess* process = supervisor_->find(pid))
+            send_message(process->channel.get(), ChannelMessage::TicketKeys, -1, wire);
+    OPENSSL_cleanse(wire.data(), wire.size());
+    log_.info("session ticket keys rotated; next in {}s", period.count() / 1000);
 }
 
 Master::Pending Master::read_signals() {

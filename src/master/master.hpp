@@ -52,6 +52,7 @@ private:
     Spawned spawn_worker(const Generation& generation, unsigned slot);
     std::string status_line() const;
     int wait_timeout(std::int64_t now) const;
+    void rotate_ticket_keys(std::int64_t now);
 
     CliOptions cli_;
     Logger& log_;

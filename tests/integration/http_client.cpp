@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 namespace pywebd::test {
 
@@ -34,9 +35,76 @@ HttpClient::HttpClient(std::uint16_t port, const char* address, std::chrono::mil
     if (rc == 0) fd_ = std::move(fd);
 }
 
+HttpClient::HttpClient(std::uint16_t port, const ClientTls& tls, std::chrono::milliseconds timeout)
+    : HttpClient(port, "127.0.0.1", timeout) {
+    if (fd_ && !handshake(tls)) fd_.reset();
+}
+
+HttpClient::~HttpClient() {
+    if (!ssl_) return;
+    SSL_set_quiet_shutdown(ssl_.get(), 1);
+    SSL_shutdown(ssl_.get());
+}
+
+bool HttpClient::handshake(const ClientTls& tls) {
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+    if (SSL_CTX_load_verify_locations(ctx_.get(), tls.ca_file.c_str(), nullptr) != 1) {
+        tls_error_ = "cannot load " + tls.ca_file.string() + ": " + openssl_errors();
+        return false;
+    }
+    if (tls.max_version != 0) SSL_CTX_set_max_proto_version(ctx_.get(), tls.max_version);
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), fd_.get());
+    if (!tls.server_name.empty())  // SSL_set_tlsext_host_name, without the macro's C cast
+        SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(tls.server_name.c_str()));
+    SSL_set1_host(ssl_.get(), tls.server_name.empty() ? "localhost" : tls.server_name.c_str());
+    if (!tls.alpn.empty()) {
+        std::string wire;  // length-prefixed protocol names
+        for (std::size_t start = 0; start <= tls.alpn.size();) {
+            const std::size_t end = std::min(tls.alpn.find(',', start), tls.alpn.size());
+            wire.push_back(static_cast<char>(end - start));
+            wire.append(tls.alpn, start, end - start);
+            start = end + 1;
+        }
+        SSL_set_alpn_protos(ssl_.get(), reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned>(wire.size()));
+    }
+    if (tls.session != nullptr) SSL_set_session(ssl_.get(), tls.session);
+    if (SSL_connect(ssl_.get()) == 1) return true;
+    tls_error_ = "handshake: " + openssl_errors();
+    return false;
+}
+
+bool HttpClient::resumed() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
+
+std::string HttpClient::alpn() const {
+    const unsigned char* data = nullptr;
+    unsigned length = 0;
+    if (ssl_) SSL_get0_alpn_selected(ssl_.get(), &data, &length);
+    return data == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(data), length);
+}
+
+SslSessionPtr HttpClient::session() const { return SslSessionPtr(ssl_ ? SSL_get1_session(ssl_.get()) : nullptr); }
+
+std::string HttpClient::peer_subject() const {
+    const X509Ptr cert(ssl_ ? SSL_get1_peer_certificate(ssl_.get()) : nullptr);
+    if (!cert) return {};
+    char name[256];
+    X509_NAME_oneline(X509_get_subject_name(cert.get()), name, sizeof name);
+    return name;
+}
+
+long HttpClient::peer_serial() const {
+    const X509Ptr cert(ssl_ ? SSL_get1_peer_certificate(ssl_.get()) : nullptr);
+    return cert ? ASN1_INTEGER_get(X509_get_serialNumber(cert.get())) : -1;
+}
+
 bool HttpClient::send(std::string_view bytes) {
     while (!bytes.empty()) {
-        const ssize_t n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        const ssize_t n = ssl_ ? SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size()))
+                               : ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
         if (n <= 0) return false;
         bytes.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -45,7 +113,7 @@ bool HttpClient::send(std::string_view bytes) {
 
 bool HttpClient::fill() {
     char chunk[65536];
-    const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    const ssize_t n = ssl_ ? SSL_read(ssl_.get(), chunk, sizeof chunk) : ::recv(fd_.get(), chunk, sizeof chunk, 0);
     if (n <= 0) return false;
     buffer_.append(chunk, static_cast<std::size_t>(n));
     return true;
@@ -94,6 +162,17 @@ std::string HttpClient::read_until_close() {
 bool HttpClient::closed_by_server(std::chrono::milliseconds wait) {
     pollfd p{fd_.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
+    if (ssl_) {  // a close_notify, or the bare end of the stream, after nothing more
+        char c;
+        const int n = SSL_read(ssl_.get(), &c, 1);
+        if (n == 1) {
+            buffer_.push_back(c);
+            return false;
+        }
+        const int error = SSL_get_error(ssl_.get(), n);
+        return error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_SYSCALL && (errno == 0 || errno == ECONNRESET)) ||
+               error == SSL_ERROR_SSL;
+    }
     char c;
     const ssize_t n = ::recv(fd_.get(), &c, 1, MSG_PEEK);
     return n == 0 || (n < 0 && errno == ECONNRESET);

@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "openssl_ptr.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd::test {
@@ -24,15 +26,41 @@ struct HttpResponse {
     bool has(const std::string& name) const { return headers.contains(name); }
 };
 
+// How a client speaks TLS: the CA it trusts, the name it asks for and verifies, what
+// it offers by ALPN, a session to resume, the newest version it may use.
+struct ClientTls {
+    std::filesystem::path ca_file;
+    std::string server_name = "localhost";  // sent as SNI and verified; empty: no SNI (still verifies "localhost")
+    std::string alpn;                       // comma-separated protocols to offer; empty: no ALPN
+    SSL_SESSION* session = nullptr;         // resume this one
+    int max_version = 0;                    // e.g. TLS1_2_VERSION; 0: the newest
+};
+
 // A blocking HTTP/1.1 client on one TCP connection to loopback, with receive timeouts,
-// that reads responses framed exactly by Content-Length (or by close, if none).
+// that reads responses framed exactly by Content-Length (or by close, if none) — in
+// plain text, or over TLS when given a ClientTls (the handshake happens in the
+// constructor; connected() says whether it succeeded).
 class HttpClient {
 public:
     explicit HttpClient(std::uint16_t port, const char* address = "127.0.0.1",
                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    HttpClient(std::uint16_t port, const ClientTls& tls, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    HttpClient(HttpClient&&) = default;
+    HttpClient& operator=(HttpClient&&) = default;
+    // Ends a TLS connection as finished (without sending close_notify: the server may be
+    // gone), so OpenSSL keeps its session resumable.
+    ~HttpClient();
 
     bool connected() const { return fd_.valid(); }
     int fd() const { return fd_.get(); }
+    // TLS facts of the connection (empty / false over plain text).
+    SSL* ssl() const { return ssl_.get(); }
+    bool resumed() const;
+    std::string alpn() const;
+    SslSessionPtr session() const;     // to resume later (after a response: TLS 1.3 sends tickets then)
+    std::string peer_subject() const;  // the server certificate's subject, "/CN=localhost"
+    long peer_serial() const;          // and its serial number (-1 without one)
+    std::string tls_error() const { return tls_error_; }
     bool send(std::string_view bytes);
     // Reads one response; `head_request` means no body follows whatever the fields say.
     std::optional<HttpResponse> read_response(bool head_request = false);
@@ -47,8 +75,12 @@ public:
 
 private:
     bool fill();  // reads more into buffer_; false on EOF, error or timeout
+    bool handshake(const ClientTls& tls);
 
     UniqueFd fd_;
+    SslCtxPtr ctx_;
+    SslPtr ssl_;
+    std::string tls_error_;
     std::string buffer_;
 };
 

@@ -7,11 +7,12 @@
 namespace pywebd::test {
 
 LoadClients::LoadClients(std::uint16_t port, std::string target, std::vector<std::string> valid_bodies, int keep_alive,
-                         int per_request, int max_requests_each)
+                         int per_request, int max_requests_each, std::optional<ClientTls> tls)
     : port_(port),
       target_(std::move(target)),
       valid_bodies_(std::move(valid_bodies)),
-      max_requests_each_(max_requests_each) {
+      max_requests_each_(max_requests_each),
+      tls_(std::move(tls)) {
     for (int i = 0; i < keep_alive; ++i) threads_.emplace_back([this] { run_keep_alive(); });
     for (int i = 0; i < per_request; ++i) threads_.emplace_back([this] { run_per_request(); });
 }
@@ -42,13 +43,15 @@ std::vector<std::string> LoadClients::failure_samples() const {
     return samples_;
 }
 
+HttpClient LoadClients::connect() const { return tls_ ? HttpClient(port_, *tls_) : HttpClient(port_); }
+
 void LoadClients::run_keep_alive() {
     std::unique_ptr<HttpClient> client;
     for (int i = 0; i < max_requests_each_ && !stop_; ++i) {
         if (!client) {
-            client = std::make_unique<HttpClient>(port_);
+            client = std::make_unique<HttpClient>(connect());
             if (!client->connected()) {
-                fail("keep-alive: connect failed");
+                fail("keep-alive: connect failed " + client->tls_error());
                 client.reset();
                 continue;
             }
@@ -69,8 +72,13 @@ void LoadClients::run_keep_alive() {
 
 void LoadClients::run_per_request() {
     for (int i = 0; i < max_requests_each_ && !stop_; ++i) {
-        auto response = http_get(port_, target_);
+        HttpClient client = connect();
         ++requests_;
+        if (!client.connected()) {
+            fail("per-request: connect failed " + client.tls_error());
+            continue;
+        }
+        auto response = client.get(target_, "Connection: close\r\n");
         if (!response)
             fail("per-request: no complete response");
         else if (!valid(response->status, response->body))

@@ -86,9 +86,46 @@ void put_pid(char* digits, pid_t pid) {
 
 std::string server_binary() { return PYWEBD_BINARY; }
 
-ServerProcess::ServerProcess(ServerOptions options) {
+// Fills in the placeholders (see ServerOptions) and, for a TLS server, its listen
+// entry and certificate unless the yaml names its own.
+std::string ServerProcess::expand(std::string yaml, bool tls) {
+    const auto replace_all = [&](const std::string& from, const std::string& to) {
+        for (std::size_t at = 0; (at = yaml.find(from, at)) != std::string::npos; at += to.size())
+            yaml.replace(at, from.size(), to);
+    };
+    if (tls || yaml.find("{cert}") != std::string::npos || yaml.find("{ca}") != std::string::npos) {
+        std::filesystem::create_directory(dir_.path() / "tls");
+        pki_ = std::make_unique<TestPki>(dir_.path() / "tls");
+        leaf_ = pki_->leaf("server");
+    }
+    const auto has_key = [&](const std::string& key) {  // at the top level
+        return yaml.starts_with(key + ":") || yaml.find("\n" + key + ":") != std::string::npos;
+    };
+    if (tls && !has_key("tls")) yaml += "tls:\n  certificates: [{certificate: \"{cert}\", key: \"{key}\"}]\n";
+    if (tls && !has_key("listen")) yaml += "listen: [{address: \"127.0.0.1:{port0}\", tls: true}]\n";
+    for (std::size_t i = 0; i < ports_.size(); ++i)
+        replace_all("{port" + std::to_string(i) + "}", std::to_string(ports_[i]));
+    if (pki_) {
+        replace_all("{cert}", leaf_.chain.string());
+        replace_all("{key}", leaf_.key.string());
+        replace_all("{ca}", pki_->ca_file().string());
+    }
+    return yaml;
+}
+
+ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     std::filesystem::create_directory(root());
-    std::string yaml = options.yaml;
+    std::vector<UniqueFd> sockets;
+    if (options.socket_activation) {
+        for (unsigned i = 0; i < options.sockets; ++i) {
+            std::uint16_t port = 0;
+            sockets.push_back(listen_on_loopback(port));
+            ports_.push_back(port);
+        }
+    } else {
+        ports_.push_back(0);
+    }
+    std::string yaml = expand(options.yaml, options.tls);
     auto add_default = [&](const std::string& key, const std::string& line) {
         if (yaml.find(key + ":") == std::string::npos) yaml += line + "\n";
     };
@@ -105,12 +142,10 @@ ServerProcess::ServerProcess(ServerOptions options) {
 
     const auto notify_path = dir_.path() / "notify.sock";
     notify_ = notify_socket(notify_path);
-    UniqueFd listener;
     std::vector<std::string> extra = {"NOTIFY_SOCKET=" + notify_path.string()};
     extra.insert(extra.end(), options.env.begin(), options.env.end());
-    if (options.socket_activation) {
-        listener = listen_on_loopback(port_);
-        extra.push_back("LISTEN_FDS=1");
+    if (!sockets.empty()) {
+        extra.push_back("LISTEN_FDS=" + std::to_string(sockets.size()));
         extra.push_back("LISTEN_PID=0000000000000");
     }
     std::vector<std::string> env = child_environment(extra);
@@ -130,20 +165,25 @@ ServerProcess::ServerProcess(ServerOptions options) {
     if (pid_ == 0) {
         ::setpgid(0, 0);  // one group: the destructor can kill master and workers at once
         ::dup2(stderr_file.get(), 2);
-        if (options.nofile > 0) {
+        if (!sockets.empty()) {
+            // Out of the way first (one may already sit at 3, 4 …), then into place:
+            // dup2 to a different number clears close-on-exec on the copy.
+            int high[16];
+            const std::size_t count = std::min<std::size_t>(sockets.size(), 16);
+            for (std::size_t i = 0; i < count; ++i) high[i] = ::fcntl(sockets[i].get(), F_DUPFD_CLOEXEC, 64);
+            for (std::size_t i = 0; i < count; ++i) ::dup2(high[i], static_cast<int>(3 + i));
+            put_pid(listen_pid, ::getpid());
+        }
+        if (options.nofile > 0) {  // after the sockets are in place: the limit may be below 64
             const rlimit limit{options.nofile, options.nofile};
             ::setrlimit(RLIMIT_NOFILE, &limit);
-        }
-        if (listener) {
-            ::dup2(listener.get(), 3);  // dup2 clears close-on-exec on the copy
-            put_pid(listen_pid, ::getpid());
         }
         ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     ::setpgid(pid_, pid_);  // also from the parent, so it holds whichever runs first
     group_ = pid_;
-    listener.reset();  // only the server holds the listening socket now
+    sockets.clear();  // only the server holds the listening sockets now
     if (options.wait_ready) {
         startup_ = wait_for_notification("READY=1");
         if (startup_.empty() || startup_.back().find("READY=1") == std::string::npos)
@@ -163,6 +203,31 @@ ServerProcess::~ServerProcess() {
     const std::string errors = stderr_output();
     if (errors.find("Sanitizer") != std::string::npos || errors.find("runtime error:") != std::string::npos)
         ADD_FAILURE() << "pywebd reported a sanitizer error:\n" << errors;
+}
+
+ClientTls ServerProcess::client_tls() const {
+    ClientTls tls;
+    if (pki_) tls.ca_file = pki_->ca_file();
+    return tls;
+}
+
+HttpClient ServerProcess::connect(std::chrono::milliseconds timeout) const {
+    return tls_ ? HttpClient(port(), client_tls(), timeout) : HttpClient(port(), "127.0.0.1", timeout);
+}
+
+std::optional<HttpResponse> ServerProcess::get(const std::string& target, const std::string& extra_fields) const {
+    HttpClient client = connect();
+    if (!client.connected()) return std::nullopt;
+    return client.get(target, "Connection: close\r\n" + extra_fields);
+}
+
+std::string ServerProcess::url(const std::string& path) const {
+    return (tls_ ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port()) + path;
+}
+
+std::vector<std::string> ServerProcess::curl_args() const {
+    if (!tls_) return {};
+    return {"--cacert", pki_->ca_file().string(), "--resolve", "localhost:" + std::to_string(port()) + ":127.0.0.1"};
 }
 
 std::string ServerProcess::stderr_output() const {
@@ -302,12 +367,20 @@ std::string ServerProcess::error_log() const {
 }
 
 RunResult run_pywebd(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    UniqueFd read_end(pipe_fds[0]);
-    UniqueFd write_end(pipe_fds[1]);
     std::vector<std::string> all = {server_binary()};
     all.insert(all.end(), args.begin(), args.end());
+    return run_program(all, timeout);
+}
+
+RunResult run_program(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                      const std::string& input) {
+    int pipe_fds[2], input_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0 || ::pipe2(input_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    UniqueFd read_end(pipe_fds[0]);
+    UniqueFd write_end(pipe_fds[1]);
+    UniqueFd input_read(input_fds[0]);
+    UniqueFd input_write(input_fds[1]);
+    std::vector<std::string> all = args;
     std::vector<std::string> env = child_environment({});
     std::vector<char*> argv = pointers(all);
     std::vector<char*> envp = pointers(env);
@@ -315,12 +388,17 @@ RunResult run_pywebd(const std::vector<std::string>& args, std::chrono::millisec
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
         ::setpgid(0, 0);
+        ::dup2(input_read.get(), 0);
         ::dup2(write_end.get(), 1);
         ::dup2(write_end.get(), 2);
-        ::execve(argv[0], argv.data(), envp.data());
+        ::execvpe(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     write_end.reset();
+    input_read.reset();
+    // Small inputs only (a request or two): they fit the pipe, so this never blocks.
+    if (!input.empty()) static_cast<void>(::write(input_write.get(), input.data(), input.size()));
+    input_write.reset();
     RunResult result;
     const auto deadline = Clock::now() + timeout;
     char buffer[4096];

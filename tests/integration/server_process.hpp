@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "http_client.hpp"
 #include "temp_dir.hpp"
+#include "test_pki.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd::test {
@@ -19,9 +22,17 @@ namespace pywebd::test {
 std::string server_binary();
 
 struct ServerOptions {
-    std::string yaml;  // config body; root, error_log and workers are added unless present
+    // The config body; root, error_log and workers are added unless present. {port0},
+    // {port1} … stand for the ports of the sockets passed by activation; {cert}, {key}
+    // and {ca} for a test CA's certificate chain for "localhost", its key (0600) and the
+    // CA, made when the yaml names one of them or `tls` is set.
+    std::string yaml;
     unsigned workers = 2;
-    bool socket_activation = true;  // pass a bound 127.0.0.1 socket as fd 3 (LISTEN_FDS)
+    bool socket_activation = true;  // pass bound 127.0.0.1 sockets from fd 3 on (LISTEN_FDS)
+    unsigned sockets = 1;           // how many
+    // The first socket is a TLS listener with the test certificate (a listen entry and a
+    // tls section are added unless the yaml has them).
+    bool tls = false;
     std::vector<std::string> extra_args;
     std::vector<std::string> env;  // extra NAME=value entries
     bool wait_ready = true;
@@ -44,7 +55,19 @@ public:
     std::filesystem::path root() const { return dir_.path() / "root"; }
     std::filesystem::path config_path() const { return dir_.path() / "server.yaml"; }
     std::filesystem::path error_log_path() const { return dir_.path() / "error.log"; }
-    std::uint16_t port() const { return port_; }
+    std::uint16_t port(std::size_t socket = 0) const { return ports_.at(socket); }
+    bool tls() const { return tls_; }
+    // How a client trusts this server's test certificate (ca_file is empty without one).
+    ClientTls client_tls() const;
+    // A connection to the first socket, over TLS when it is a TLS listener.
+    HttpClient connect(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+    // One GET on a fresh connection to the first socket, with "Connection: close".
+    std::optional<HttpResponse> get(const std::string& target, const std::string& extra_fields = "") const;
+    // The URL of `path` on the first socket, and the curl arguments that trust it.
+    std::string url(const std::string& path) const;
+    std::vector<std::string> curl_args() const;
+    TestPki* pki() const { return pki_.get(); }
+    const LeafFiles& certificate() const { return leaf_; }
     // The notifications read while waiting for readiness.
     const std::vector<std::string>& startup_notifications() const { return startup_; }
     pid_t pid() const { return pid_; }
@@ -77,10 +100,15 @@ public:
     std::string stderr_output() const;
 
 private:
+    std::string expand(std::string yaml, bool tls);
+
     TempDir dir_;
     UniqueFd notify_;
     std::vector<std::string> startup_;
-    std::uint16_t port_ = 0;
+    std::vector<std::uint16_t> ports_;
+    bool tls_ = false;
+    std::unique_ptr<TestPki> pki_;
+    LeafFiles leaf_;
     pid_t pid_ = -1;    // the master while it runs, else -1
     pid_t group_ = -1;  // its process group, kept after it exits for the final sweep
 };
@@ -92,6 +120,9 @@ struct RunResult {
 };
 RunResult run_pywebd(const std::vector<std::string>& args,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// Runs any program (found on PATH) the same way, with `input` on its stdin.
+RunResult run_program(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                      const std::string& input = "");
 
 // The content of a small file such as /proc/<pid>/stat; empty if it cannot be read
 // (a process may exit while we look, and that is not an error).

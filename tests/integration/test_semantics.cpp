@@ -14,6 +14,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "transports.hpp"
 
 namespace pywebd::test {
 namespace {
@@ -30,6 +31,7 @@ std::string numbered(std::size_t size) {
     return out;
 }
 
+template <typename Transport>
 class Semantics : public testing::Test {
 protected:
     static void SetUpTestSuite() {
@@ -40,7 +42,8 @@ protected:
                                   "  - path: /assets/\n"
                                   "    cache_control: \"public, max-age=31536000, immutable\"\n"
                                   "  - extension: html\n"
-                                  "    add: {X-Frame-Options: DENY}\n"});
+                                  "    add: {X-Frame-Options: DENY}\n",
+                          .tls = Transport::kTls});
         server_->write("file.txt", numbered(100000));
         server_->write("assets/app.js", "console.log('identity');\n");
         server_->write("assets/app.js.br", "BROTLI-BYTES");
@@ -57,16 +60,18 @@ protected:
         delete server_;
     }
     static HttpResponse get(const std::string& target, const std::string& fields = "") {
-        auto r = http_get(server_->port(), target, fields);
+        auto r = server_->get(target, fields);
         EXPECT_TRUE(r) << target;
         return r.value_or(HttpResponse{});
     }
     static ServerProcess* server_;
 };
-ServerProcess* Semantics::server_ = nullptr;
+template <typename Transport>
+ServerProcess* Semantics<Transport>::server_ = nullptr;
+TYPED_TEST_SUITE(Semantics, Transports, TransportName);
 
-TEST_F(Semantics, ConditionalMatrix) {
-    const HttpResponse first = get("/file.txt");
+TYPED_TEST(Semantics, ConditionalMatrix) {
+    const HttpResponse first = this->get("/file.txt");
     ASSERT_EQ(first.status, 200);
     const std::string etag = first.header("etag");
     const std::string lm = first.header("last-modified");
@@ -100,7 +105,7 @@ TEST_F(Semantics, ConditionalMatrix) {
     };
     for (const Row& row : table) {
         SCOPED_TRACE(row.fields);
-        const HttpResponse r = get("/file.txt", row.fields);
+        const HttpResponse r = this->get("/file.txt", row.fields);
         EXPECT_EQ(r.status, row.want);
         if (r.status == 304) {
             EXPECT_EQ(r.header("etag"), etag);  // §15.4.5
@@ -118,17 +123,17 @@ TEST_F(Semantics, ConditionalMatrix) {
     }
 }
 
-TEST_F(Semantics, NotModifiedCarriesCachingFields) {
-    const HttpResponse first = get("/assets/app.js");
-    const HttpResponse r = get("/assets/app.js", "If-None-Match: " + first.header("etag") + "\r\n");
+TYPED_TEST(Semantics, NotModifiedCarriesCachingFields) {
+    const HttpResponse first = this->get("/assets/app.js");
+    const HttpResponse r = this->get("/assets/app.js", "If-None-Match: " + first.header("etag") + "\r\n");
     EXPECT_EQ(r.status, 304);
     EXPECT_EQ(r.header("cache-control"), "public, max-age=31536000, immutable");
     EXPECT_EQ(r.header("vary"), "Accept-Encoding");
 }
 
-TEST_F(Semantics, MultipartParsedBackByteExact) {
+TYPED_TEST(Semantics, MultipartParsedBackByteExact) {
     const std::string file = numbered(100000);
-    const HttpResponse r = get("/file.txt", "Range: bytes=0-99, 50000-50999, -500\r\n");
+    const HttpResponse r = this->get("/file.txt", "Range: bytes=0-99, 50000-50999, -500\r\n");
     ASSERT_EQ(r.status, 206);
     std::smatch m;
     const std::string type = r.header("content-type");
@@ -161,17 +166,17 @@ TEST_F(Semantics, MultipartParsedBackByteExact) {
     EXPECT_TRUE(parts[2].second == file.substr(99500));
 }
 
-TEST_F(Semantics, OverlappingRangesAreMergedNotMultiplied) {
+TYPED_TEST(Semantics, OverlappingRangesAreMergedNotMultiplied) {
     std::string many = "bytes=0-";
     for (int i = 1; i < 400; ++i) many += ",1-" + std::to_string(i);
-    const HttpResponse r = get("/file.txt", "Range: " + many + "\r\n");
+    const HttpResponse r = this->get("/file.txt", "Range: " + many + "\r\n");
     EXPECT_EQ(r.status, 206);
     EXPECT_EQ(r.header("content-range"), "bytes 0-99999/100000");
     EXPECT_EQ(r.body.size(), 100000u);  // one copy of the file, not four hundred
 }
 
-TEST_F(Semantics, PrecompressedNegotiationMatrix) {
-    const HttpResponse identity = get("/assets/app.js");
+TYPED_TEST(Semantics, PrecompressedNegotiationMatrix) {
+    const HttpResponse identity = this->get("/assets/app.js");
     struct Row {
         const char* accept;
         const char* target;
@@ -191,7 +196,7 @@ TEST_F(Semantics, PrecompressedNegotiationMatrix) {
     };
     for (const Row& row : table) {
         SCOPED_TRACE(std::string(row.accept) + " " + row.target);
-        const HttpResponse r = get(row.target, std::string("Accept-Encoding: ") + row.accept + "\r\n");
+        const HttpResponse r = this->get(row.target, std::string("Accept-Encoding: ") + row.accept + "\r\n");
         EXPECT_EQ(r.status, 200);
         EXPECT_EQ(r.header("content-encoding"), row.encoding);
         EXPECT_EQ(r.body, row.body);
@@ -204,22 +209,23 @@ TEST_F(Semantics, PrecompressedNegotiationMatrix) {
         }
     }
     // Ranges apply to the encoded body.
-    const HttpResponse part = get("/assets/app.js", "Accept-Encoding: br\r\nRange: bytes=0-5\r\n");
+    const HttpResponse part = this->get("/assets/app.js", "Accept-Encoding: br\r\nRange: bytes=0-5\r\n");
     EXPECT_EQ(part.status, 206);
     EXPECT_EQ(part.body, "BROTLI");
     EXPECT_EQ(part.header("content-range"), "bytes 0-5/12");
     EXPECT_EQ(part.header("content-encoding"), "br");
 }
 
-TEST_F(Semantics, CurlResumesADownloadByteExact) {
+TYPED_TEST(Semantics, CurlResumesADownloadByteExact) {
     const std::string whole = numbered(3 << 20);
-    const auto target = server_->dir().path() / "download.bin";
+    const auto target = this->server_->dir().path() / "download.bin";
     {
         std::ofstream partial(target, std::ios::binary);
         partial.write(whole.data(), 1234567);  // an interrupted download
     }
-    const std::string url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/big.bin";
-    const int status = std::system(("curl -sS --fail -C - -o '" + target.string() + "' " + url).c_str());
+    std::string command = "curl -sS --fail -C - -o '" + target.string() + "' ";
+    for (const std::string& arg : this->server_->curl_args()) command += "'" + arg + "' ";
+    const int status = std::system((command + this->server_->url("/big.bin")).c_str());
     ASSERT_EQ(status, 0) << "curl failed (is curl installed?)";
     std::ifstream in(target, std::ios::binary);
     const std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -227,9 +233,9 @@ TEST_F(Semantics, CurlResumesADownloadByteExact) {
     EXPECT_TRUE(got == whole);
 }
 
-TEST_F(Semantics, BrowserLikeRevalidation) {
-    server_->write("page.html", "version one");
-    HttpClient browser(server_->port());
+TYPED_TEST(Semantics, BrowserLikeRevalidation) {
+    this->server_->write("page.html", "version one");
+    HttpClient browser = this->server_->connect();
     auto r = browser.get("/page.html");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200);
@@ -243,7 +249,7 @@ TEST_F(Semantics, BrowserLikeRevalidation) {
     EXPECT_EQ(r->status, 304);
     EXPECT_TRUE(r->body.empty());
     // The page changes on disk (same second or not: the ETag has nanoseconds and size).
-    server_->write("page.html", "version two!");
+    this->server_->write("page.html", "version two!");
     r = revalidate();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
@@ -256,24 +262,24 @@ TEST_F(Semantics, BrowserLikeRevalidation) {
     EXPECT_EQ(r->status, 304);
 }
 
-TEST_F(Semantics, CustomErrorPageAndFallback) {
-    HttpResponse r = get("/missing");
+TYPED_TEST(Semantics, CustomErrorPageAndFallback) {
+    HttpResponse r = this->get("/missing");
     EXPECT_EQ(r.status, 404);
     EXPECT_EQ(r.body, "<h1>custom not found</h1>");
     EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8");
-    HttpClient client(server_->port());
+    HttpClient client = this->server_->connect();
     ASSERT_TRUE(client.send("HEAD /missing HTTP/1.1\r\nHost: t\r\n\r\n"));
     auto head = client.read_response(true);
     ASSERT_TRUE(head);
     EXPECT_EQ(head->status, 404);
     EXPECT_EQ(head->header("content-length"), "25");
     ASSERT_TRUE(client.get("/file.txt"));  // nothing of a body followed the HEAD
-    r = get("/../x");                      // 400 has no custom page: built-in
+    r = this->get("/../x");                // 400 has no custom page: built-in
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(r.body.find("400 Bad Request"), std::string::npos);
 }
 
-TEST_F(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
+TYPED_TEST(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
     const std::vector<std::string> vectors = {
         "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
@@ -301,7 +307,7 @@ TEST_F(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
     };
     for (const std::string& vector : vectors) {
         SCOPED_TRACE(testing::PrintToString(vector));
-        HttpClient client(server_->port());
+        HttpClient client = this->server_->connect();
         ASSERT_TRUE(client.send(vector + "GET /secret.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
         const std::string answer = client.read_until_close();
         ASSERT_GE(answer.size(), 12u);

@@ -9,6 +9,7 @@
 
 #include "http_client.hpp"
 #include "server_process.hpp"
+#include "transports.hpp"
 
 namespace pywebd::test {
 namespace {
@@ -23,10 +24,11 @@ std::string pattern(std::size_t size) {
     return out;
 }
 
+template <typename Transport>
 class Serving : public testing::Test {
 protected:
     static void SetUpTestSuite() {
-        server_ = new ServerProcess();
+        server_ = new ServerProcess(ServerOptions{.tls = Transport::kTls});
         server_->write("index.html", "<h1>home</h1>\n");
         server_->write("docs/index.html", "docs");
         server_->write("hello.txt", "hello\n");
@@ -42,13 +44,18 @@ protected:
         EXPECT_EQ(log.find("[crit]"), std::string::npos) << log;
         EXPECT_EQ(log.find("[error]"), std::string::npos) << log;
     }
-    std::uint16_t port() const { return server_->port(); }
+    static HttpClient connect() { return server_->connect(); }
+    static std::optional<HttpResponse> get(const std::string& target, const std::string& fields = "") {
+        return server_->get(target, fields);
+    }
     static ServerProcess* server_;
 };
-ServerProcess* Serving::server_ = nullptr;
+template <typename Transport>
+ServerProcess* Serving<Transport>::server_ = nullptr;
+TYPED_TEST_SUITE(Serving, Transports, TransportName);
 
-TEST_F(Serving, GetHeadAndMissing) {
-    auto r = http_get(port(), "/");
+TYPED_TEST(Serving, GetHeadAndMissing) {
+    auto r = this->get("/");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, "<h1>home</h1>\n");
@@ -60,7 +67,9 @@ TEST_F(Serving, GetHeadAndMissing) {
     EXPECT_EQ(r->header("accept-ranges"), "bytes");
     EXPECT_EQ(r->header("server").rfind("pywebd/", 0), 0u);
 
-    HttpClient client(port());
+    HttpClient client = this->connect();
+    ASSERT_TRUE(client.connected()) << client.tls_error();
+    EXPECT_EQ(client.ssl() != nullptr, TypeParam::kTls);  // the suite really runs over its transport
     ASSERT_TRUE(client.send("HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
     r = client.read_response(true);
     ASSERT_TRUE(r);
@@ -70,23 +79,23 @@ TEST_F(Serving, GetHeadAndMissing) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "hello\n");
 
-    r = http_get(port(), "/nope.html");
+    r = this->get("/nope.html");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404);
     EXPECT_EQ(r->header("content-type"), "text/html; charset=utf-8");
     EXPECT_NE(r->body.find("404 Not Found"), std::string::npos);
 }
 
-TEST_F(Serving, DirectoryRedirectAndMethods) {
-    auto r = http_get(port(), "/docs?q=1");
+TYPED_TEST(Serving, DirectoryRedirectAndMethods) {
+    auto r = this->get("/docs?q=1");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 301);
     EXPECT_EQ(r->header("location"), "/docs/?q=1");
-    r = http_get(port(), "/docs/");
+    r = this->get("/docs/");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "docs");
 
-    HttpClient client(port());
+    HttpClient client = this->connect();
     ASSERT_TRUE(client.send("POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
     r = client.read_response();
     ASSERT_TRUE(r);
@@ -102,8 +111,8 @@ TEST_F(Serving, DirectoryRedirectAndMethods) {
     EXPECT_EQ(r->status, 204);
 }
 
-TEST_F(Serving, KeepAliveAndPipelining) {
-    HttpClient client(port());
+TYPED_TEST(Serving, KeepAliveAndPipelining) {
+    HttpClient client = this->connect();
     for (int i = 0; i < 5; ++i) {
         auto r = client.get("/hello.txt");
         ASSERT_TRUE(r) << i;
@@ -125,8 +134,8 @@ TEST_F(Serving, KeepAliveAndPipelining) {
     EXPECT_TRUE(client.closed_by_server());
 }
 
-TEST_F(Serving, Http10) {
-    HttpClient client(port());
+TYPED_TEST(Serving, Http10) {
+    HttpClient client = this->connect();
     ASSERT_TRUE(client.send("GET /hello.txt HTTP/1.0\r\n\r\n"));
     auto r = client.read_response();
     ASSERT_TRUE(r);
@@ -134,16 +143,16 @@ TEST_F(Serving, Http10) {
     EXPECT_TRUE(client.closed_by_server());
 }
 
-TEST_F(Serving, TenMebibytesByteExact) {
-    auto r = http_get(port(), "/big.bin");
+TYPED_TEST(Serving, TenMebibytesByteExact) {
+    auto r = this->get("/big.bin");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body.size(), 10u << 20);
     EXPECT_TRUE(r->body == pattern(10 << 20));
 }
 
-TEST_F(Serving, SlowClientSendingAndReading) {
-    HttpClient client(port());
+TYPED_TEST(Serving, SlowClientSendingAndReading) {
+    HttpClient client = this->connect();
     const std::string request = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
     for (char c : request) {  // one byte at a time, a little apart
         ASSERT_TRUE(client.send(std::string_view(&c, 1)));
@@ -155,11 +164,11 @@ TEST_F(Serving, SlowClientSendingAndReading) {
     EXPECT_TRUE(r->body == pattern(10 << 20));
 }
 
-TEST_F(Serving, TraversalNeverEscapes) {
+TYPED_TEST(Serving, TraversalNeverEscapes) {
     for (const char* target : {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
                                "/%252e%252e/etc/passwd", "/%c0%ae%c0%ae/etc/passwd", "/a/..%5c..%5cetc/passwd",
                                "//etc/passwd", "/./../etc/passwd", "/docs/../../etc/passwd"}) {
-        HttpClient client(port());
+        HttpClient client = this->connect();
         ASSERT_TRUE(client.send(std::string("GET ") + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
         auto r = client.read_response();
         ASSERT_TRUE(r) << target;
@@ -168,7 +177,7 @@ TEST_F(Serving, TraversalNeverEscapes) {
     }
 }
 
-TEST_F(Serving, BadRequestsThenAGoodOne) {
+TYPED_TEST(Serving, BadRequestsThenAGoodOne) {
     const char* bad[] = {
         "GARBAGE\r\n\r\n",
         "GET / HTTP/1.1\nHost: t\n\n",
@@ -182,7 +191,7 @@ TEST_F(Serving, BadRequestsThenAGoodOne) {
         "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  // a TLS ClientHello
     };
     for (const char* raw : bad) {
-        HttpClient client(port());
+        HttpClient client = this->connect();
         ASSERT_TRUE(client.send(std::string(raw) + "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
         const std::string answer = client.read_until_close();
         SCOPED_TRACE(raw);
@@ -192,43 +201,43 @@ TEST_F(Serving, BadRequestsThenAGoodOne) {
         EXPECT_NE(answer.find("Connection: close"), std::string::npos);
         EXPECT_EQ(answer.find("hello\n"), std::string::npos);  // the pipelined request is never answered
     }
-    auto r = http_get(port(), "/hello.txt");  // and the server is fine
+    auto r = this->get("/hello.txt");  // and the server is fine
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "hello\n");
 }
 
-TEST_F(Serving, LimitsGive414And431) {
-    auto r = http_get(port(), "/" + std::string(9000, 'a'));
+TYPED_TEST(Serving, LimitsGive414And431) {
+    auto r = this->get("/" + std::string(9000, 'a'));
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 414);
     std::string many;
     for (int i = 0; i < 101; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
-    r = http_get(port(), "/", many);
+    r = this->get("/", many);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
-    r = http_get(port(), "/", "X-Big: " + std::string(17000, 'b') + "\r\n");
+    r = this->get("/", "X-Big: " + std::string(17000, 'b') + "\r\n");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
 }
 
 // Files are looked up without being opened, then opened for reading: read permission
 // is still checked, as the workers' user.
-TEST_F(Serving, UnreadableFileIs403SpecialFilesToo) {
+TYPED_TEST(Serving, UnreadableFileIs403SpecialFilesToo) {
     if (::geteuid() != 0) GTEST_SKIP() << "the workers drop to nobody only when started as root";
-    server_->write("private.txt", "private");
-    std::filesystem::permissions(server_->root() / "private.txt", std::filesystem::perms(0600));
-    ASSERT_EQ(::mkfifo((server_->root() / "fifo").c_str(), 0666), 0);
-    auto r = http_get(port(), "/private.txt");
+    this->server_->write("private.txt", "private");
+    std::filesystem::permissions(this->server_->root() / "private.txt", std::filesystem::perms(0600));
+    ASSERT_EQ(::mkfifo((this->server_->root() / "fifo").c_str(), 0666), 0);
+    auto r = this->get("/private.txt");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 403);
     EXPECT_EQ(r->body.find("private"), std::string::npos);
-    r = http_get(port(), "/fifo");
+    r = this->get("/fifo");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 403);
 }
 
-TEST_F(Serving, AbsoluteFormTarget) {
-    HttpClient client(port());
+TYPED_TEST(Serving, AbsoluteFormTarget) {
+    HttpClient client = this->connect();
     ASSERT_TRUE(client.send("GET http://example.com/hello.txt HTTP/1.1\r\nHost: example.com\r\n\r\n"));
     auto r = client.read_response();
     ASSERT_TRUE(r);

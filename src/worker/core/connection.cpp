@@ -9,7 +9,7 @@ Connection::Connection(UniqueFd fd, PeerAddress peer, std::uint32_t slot, std::u
     : socket_(std::move(fd), tcp), id_(id), slot_(slot), reuse_tag_(reuse_tag), peer_(peer), listener_(listener) {}
 
 void Connection::secure(SslPtr ssl, TlsWorkerState& state) {
-    tls_ = std::make_unique<TlsTransport>(socket_, std::move(ssl), state, id_);
+    tls_ = std::make_unique<TlsTransport>(socket_, std::move(ssl), state, id_, peer_);
 }
 
 void Connection::start(ConnectionServices& s) {

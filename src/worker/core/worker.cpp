@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -106,7 +107,8 @@ bool Worker::setup_loop() {
         H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
                    config_.limits.max_body_discard},
         listener_roles_});
-    if (tls_ && slot_ == 0) {
+    if (tls_) {
+        tls_state_.ktls = tls_->ktls();
         const char* how = tls_->ktls()           ? "kernel TLS, sent with sendfile"
                           : kernel_offers_ktls() ? "encrypted in user space (ktls: off)"
                                                  : "encrypted in user space (this kernel offers no kernel TLS)";
@@ -400,7 +402,16 @@ void Worker::on_channel() {
             access_log_.reopen(std::move(message->fd));
         else if (message->message == ChannelMessage::ErrorLog && message->fd)
             log_.adopt(std::move(message->fd));
+        else if (message->message == ChannelMessage::TicketKeys)
+            take_ticket_keys(message->payload());
+        OPENSSL_cleanse(message->payload_bytes.data(), message->payload_size);
     }
+}
+
+void Worker::take_ticket_keys(std::span<const unsigned char> wire) {
+    if (!ticket_keys_) return;  // tickets are off in this generation
+    if (!ticket_keys_->from_wire(wire))
+        log_.error("malformed session ticket keys from the master; keeping the old ones");
 }
 
 void Worker::begin_drain() {

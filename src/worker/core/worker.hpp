@@ -73,6 +73,7 @@ private:
     void after_drive(Connection& c);
     void run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& turn);
     void free_closed();
+    void take_ticket_keys(std::span<const unsigned char> wire);
     void begin_drain();
     void close_idle_connections();
     void close_all();

@@ -18,8 +18,9 @@ int clamp(std::size_t n) { return static_cast<int>(std::min<std::size_t>(n, INT_
 
 }  // namespace
 
-TlsTransport::TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection)
-    : socket_(socket), ssl_(std::move(ssl)), state_(state), connection_(connection) {}
+TlsTransport::TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection,
+                           const PeerAddress& peer)
+    : socket_(socket), ssl_(std::move(ssl)), state_(state), connection_(connection), peer_(peer) {}
 
 // A TLS client's first byte is a handshake record; anything else (most often "GET ") is
 // a client that spoke plain HTTP to this port.
@@ -57,9 +58,12 @@ IoResult TlsTransport::failed(int result, Wait wait) {
         // A protocol failure: a bad handshake, garbage, a truncated record. Named at info
         // (it is the client's), and the connection ends quietly.
         const unsigned long code = ERR_peek_error();
-        if (ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
-            state_.log.info("TLS {} failed conn={}: {}", SSL_is_init_finished(ssl_.get()) ? "connection" : "handshake",
-                            connection_, openssl_errors());
+        if (ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING && state_.log.enabled(LogLevel::Info)) {
+            char address[INET6_ADDRSTRLEN];
+            state_.log.info("TLS {} failed conn={} peer={}: {}",
+                            SSL_is_init_finished(ssl_.get()) ? "connection" : "handshake", connection_,
+                            peer_.format(address), openssl_errors());
+        }
         ERR_clear_error();
         return {Io::PeerClosed, 0, EPROTO};
     }
@@ -109,6 +113,12 @@ IoResult TlsTransport::send_file(int file, std::uint64_t offset, std::size_t cou
         const ossl_ssize_t n = SSL_sendfile(ssl_.get(), file, static_cast<off_t>(offset), count, 0);
         if (n >= 0) return {Io::Done, static_cast<std::size_t>(n), 0};
         return failed(static_cast<int>(n), Wait::Writable);
+    }
+    if (state_.ktls && !state_.ktls_fallback_logged) {
+        // The kernel may refuse a cipher (ChaCha20 on older kernels): say so once.
+        state_.ktls_fallback_logged = true;
+        state_.log.notice("TLS file bodies: kernel TLS not available for {}; encrypted in user space",
+                          SSL_get_cipher_name(ssl_.get()));
     }
     const std::size_t length = retry_length_ > 0 ? retry_length_ : std::min(count, state_.buffer.size());
     ssize_t n;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "log.hpp"
+#include "net/peer_address.hpp"
 #include "net/plain_transport.hpp"
 #include "openssl_ptr.hpp"
 
@@ -17,6 +18,8 @@ struct TlsWorkerState {
     static constexpr std::size_t kRecord = 16 * 1024;  // the largest TLS record's plaintext
     std::vector<char> buffer;
     Logger& log;
+    bool ktls = false;                  // the context asks OpenSSL for kernel TLS
+    bool ktls_fallback_logged = false;  // a connection it could not give kTLS was named once
 };
 
 // TLS over a connection's socket with OpenSSL. The handshake happens inside the first
@@ -30,7 +33,9 @@ struct TlsWorkerState {
 // answer it in plain text.
 class TlsTransport final : public Transport {
 public:
-    TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection);
+    // `connection` and `peer` name the connection in the log; the peer outlives us.
+    TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection,
+                 const PeerAddress& peer);
 
     IoResult read(std::span<char> into) override;
     IoResult write(std::span<const iovec> segments, bool more) override;
@@ -56,6 +61,7 @@ private:
     TlsWorkerState& state_;
     std::size_t retry_length_ = 0;  // a write that said WouldBlock: retry with exactly this many bytes
     std::uint32_t connection_;
+    const PeerAddress& peer_;
     Mode mode_ = Mode::Detecting;
     Wait waiting_ = Wait::Readable;
     IoResult detect_result_{Io::Done, 0, 0};
