@@ -30,7 +30,10 @@ public:
     virtual IoResult read(std::span<char> into) = 0;
     // The head and memory segments in one call; `more`: more of the response follows.
     virtual IoResult write(std::span<const iovec> segments, bool more) = 0;
-    // `count` bytes of `file` from `offset`; Done with 0 bytes means the file ended early.
+    // Up to `count` bytes of `file` from `offset`; Done with 0 bytes means the file ended
+    // early. After a WouldBlock, TLS resends the blocked call's range whatever `count`
+    // now is (OpenSSL wants the same bytes again), so a result may exceed `count`, never
+    // the blocked call's.
     virtual IoResult send_file(int file, std::uint64_t offset, std::size_t count) = 0;
     // Ends our direction of the stream (the reading side stays open); false if it cannot.
     virtual bool shutdown_write() = 0;
