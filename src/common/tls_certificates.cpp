@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "capabilities.hpp"
 #include "strings.hpp"
 #include "unique_fd.hpp"
 
@@ -196,6 +197,7 @@ private:
 std::vector<LoadedCertificate> load_certificates(const TlsSettings& settings, std::time_t now,
                                                  std::vector<std::string>& errors, std::vector<std::string>& warnings) {
     std::vector<LoadedCertificate> loaded;
+    const ReadProtectedFiles access;  // keys are root-only; the packaged master is not root
     for (const TlsCertificate& entry : settings.certificates) {
         LoadedCertificate certificate;
         if (Checker(entry, now, errors, warnings).load(certificate)) loaded.push_back(std::move(certificate));

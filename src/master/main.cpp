@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "capabilities.hpp"
 #include "cli.hpp"
 #include "effective_config.hpp"
 #include "exit_code.hpp"
@@ -31,6 +32,9 @@ int main(int argc, char** argv) {
         return cli.exit_status;
     }
     const CliOptions& options = *cli.options;
+    // Not fatal: the master then keeps CAP_DAC_READ_SEARCH effective throughout.
+    if (const auto error = master_capabilities())
+        std::fprintf(stderr, "pywebd: warning: cannot lower the master's capabilities: %s\n", error->c_str());
     const std::string source = options.config_file.value_or("(built-in defaults)");
     Config config;
     try {

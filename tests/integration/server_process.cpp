@@ -142,6 +142,7 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
 
     const auto notify_path = dir_.path() / "notify.sock";
     notify_ = notify_socket(notify_path);
+    ::chmod(notify_path.c_str(), 0666);  // a master started as another user must reach it too
     std::vector<std::string> extra = {"NOTIFY_SOCKET=" + notify_path.string()};
     extra.insert(extra.end(), options.env.begin(), options.env.end());
     if (!sockets.empty()) {
@@ -149,7 +150,8 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
         extra.push_back("LISTEN_PID=0000000000000");
     }
     std::vector<std::string> env = child_environment(extra);
-    std::vector<std::string> args = {server_binary(), "-c", config_path().string()};
+    std::vector<std::string> args = options.wrapper;
+    for (const std::string& arg : {server_binary(), std::string("-c"), config_path().string()}) args.push_back(arg);
     args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
     std::vector<char*> argv = pointers(args);
     std::vector<char*> envp = pointers(env);

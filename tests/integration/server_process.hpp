@@ -33,6 +33,7 @@ struct ServerOptions {
     // The first socket is a TLS listener with the test certificate (a listen entry and a
     // tls section are added unless the yaml has them).
     bool tls = false;
+    std::vector<std::string> wrapper;  // a command pywebd runs under (setpriv …), its absolute path first
     std::vector<std::string> extra_args;
     std::vector<std::string> env;  // extra NAME=value entries
     bool wait_ready = true;

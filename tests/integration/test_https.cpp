@@ -381,6 +381,43 @@ TEST(Https, WorkersHoldNoKeyFile) {
               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
+// The packaged unit's model, without systemd: the master is an unprivileged user with
+// CAP_DAC_READ_SEARCH and CAP_NET_BIND_SERVICE as ambient capabilities. It reads the
+// root-only key (at start and on reload) with CAP_DAC_READ_SEARCH raised only for
+// that; the workers hold no capability at all.
+TEST(Https, AnUnprivilegedMasterReadsRootOnlyKeysAndWorkersHoldNoCapabilities) {
+    if (::geteuid() != 0) GTEST_SKIP() << "starting the master as another user with capabilities needs root";
+    const std::string caps = "-all,+dac_read_search,+net_bind_service";
+    ServerProcess server(ServerOptions{.tls = true,
+                                       .wrapper = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                                   "--clear-groups", "--inh-caps=" + caps, "--ambient-caps=" + caps}});
+    server.write("hello.txt", "hello\n");
+    const auto status_of = [](pid_t pid) { return read_proc_file("/proc/" + std::to_string(pid) + "/status"); };
+    const std::string master = status_of(server.pid());
+    EXPECT_NE(master.find("Uid:\t65534"), std::string::npos) << master;
+    EXPECT_NE(master.find("CapPrm:\t0000000000000404"), std::string::npos) << master;  // both kept
+    EXPECT_NE(master.find("CapEff:\t0000000000000400"), std::string::npos) << master;  // DAC_READ_SEARCH lowered
+    EXPECT_NE(master.find("CapAmb:\t0000000000000000"), std::string::npos) << master;
+    for (pid_t worker : server.wait_for_workers(2, {}, 15s)) {
+        const std::string status = status_of(worker);
+        for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapAmb"})
+            EXPECT_NE(status.find(std::string(set) + ":\t0000000000000000"), std::string::npos)
+                << "worker " << worker << "\n"
+                << status;
+    }
+    EXPECT_EQ(server.get("/hello.txt")->body, "hello\n");
+    // A renewal: new root-only files, then a reload the master reads them in.
+    const long old_serial = server.connect().peer_serial();
+    const LeafFiles renewed = server.pki()->leaf("renewed");
+    std::filesystem::rename(renewed.chain, server.certificate().chain);
+    std::filesystem::rename(renewed.key, server.certificate().key);
+    server.signal(SIGHUP);
+    const auto seen = server.wait_for_notification("READY=1", 20s);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_NE(seen.back().find("last reload: ok"), std::string::npos) << server.error_log();
+    EXPECT_NE(server.connect().peer_serial(), old_serial);
+}
+
 // certbot's deploy hook is `systemctl reload pywebd`: a SIGHUP with new files in
 // place. Keep-alive and new connections run through it without one failed request,
 // and new connections then get the new certificate.

@@ -106,12 +106,14 @@ TEST(Processes, WorkersKeepTheParentDeathSignalAfterDroppingPrivileges) {
     ServerProcess server(ServerOptions{.yaml = "log_level: debug\n"});
     ASSERT_TRUE(wait_for_log(server, "parent_death_signal", 10s));
     const std::string log = server.error_log();
-    const std::regex identity(R"(uid=(\d+) gid=\d+ parent_death_signal=(\d+))");
+    const std::regex identity(R"(uid=(\d+) gid=\d+ capabilities=(\w+)/(\w+) parent_death_signal=(\d+))");
     int seen = 0;
     for (auto it = std::sregex_iterator(log.begin(), log.end(), identity); it != std::sregex_iterator(); ++it) {
         ++seen;
         EXPECT_NE((*it)[1], "0") << "the worker kept root";
-        EXPECT_EQ((*it)[2], std::to_string(SIGQUIT)) << (*it)[0];
+        EXPECT_EQ((*it)[2], "0") << "effective capabilities left: " << (*it)[0];
+        EXPECT_EQ((*it)[3], "0") << "permitted capabilities left: " << (*it)[0];
+        EXPECT_EQ((*it)[4], std::to_string(SIGQUIT)) << (*it)[0];
     }
     EXPECT_EQ(seen, 2) << log;
 }

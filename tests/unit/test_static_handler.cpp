@@ -45,7 +45,7 @@ protected:
         StaticHandler handler(mime_, date_, pages_, "XYZ", log_);
         response_.clear();
         if (https_port_ != 0)
-            handler.redirect_to_https(site, request, https_port_, response_);
+            handler.redirect_to_https(site, request, https_port_, now_ms_, response_);
         else
             handler.handle(site, request, now_ms_, response_);
         h1::render_head(response_, h1::ConnectionField::None, head_);
@@ -131,6 +131,20 @@ TEST_F(HandlerTest, RedirectToHttpsKeepsPathAndQuery) {
     handle("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
     EXPECT_EQ(response_.status, 308);
     EXPECT_TRUE(response_.segments.empty());
+}
+
+// So that certbot --webroot can issue the first certificate over plain HTTP.
+TEST_F(HandlerTest, RedirectToHttpsServesAcmeChallenges) {
+    dir_.write(".well-known/acme-challenge/token123", "token123.thumbprint");
+    https_port_ = 443;
+    get("/.well-known/acme-challenge/token123");
+    EXPECT_EQ(response_.status, 200);
+    get("/.well-known/acme-challenge/missing");
+    EXPECT_EQ(response_.status, 404);
+    get("/.well-known/security.txt");  // only the challenges
+    EXPECT_EQ(response_.status, 308);
+    get("/.well-known/acme-challenge");  // not a token under it
+    EXPECT_EQ(response_.status, 308);
 }
 
 TEST_F(HandlerTest, RedirectToHttpsNeedsAHost) {

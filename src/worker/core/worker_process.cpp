@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <csignal>
 
+#include "capabilities.hpp"
 #include "core/worker.hpp"
 #include "exit_code.hpp"
 
@@ -47,14 +48,19 @@ void run_worker_process(WorkerLaunch launch) {
         log.crit("{}", *error);
         ::_exit(kWorkerFatalStatus);
     }
+    if (const auto error = drop_all_capabilities()) {  // e.g. the packaged master's CAP_DAC_READ_SEARCH
+        log.crit("{}", *error);
+        ::_exit(kWorkerFatalStatus);
+    }
     // A worker must not outlive its master: if the master dies, drain and exit. Set after
     // the privilege drop, which clears it; then check the master did not die before it.
     ::prctl(PR_SET_PDEATHSIG, SIGQUIT);
     if (::getppid() != launch.master) ::_exit(0);
     int death_signal = 0;
     ::prctl(PR_GET_PDEATHSIG, &death_signal);
-    log.debug("worker identity slot={} uid={} gid={} parent_death_signal={}", launch.slot, ::getuid(), ::getgid(),
-              death_signal);
+    const CapabilitySets caps = current_capabilities();
+    log.debug("worker identity slot={} uid={} gid={} capabilities={:x}/{:x} parent_death_signal={}", launch.slot,
+              ::getuid(), ::getgid(), caps.effective, caps.permitted, death_signal);
     int status;
     {
         Worker worker(WorkerSetup{launch.config, launch.mime, std::move(launch.listeners), std::move(launch.channel),

@@ -171,7 +171,8 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
     if (c.listener.redirect_to_https)
-        c.services.handler.redirect_to_https(c.services.site, request, c.listener.https_port, b.response);
+        c.services.handler.redirect_to_https(c.services.site, request, c.listener.https_port, c.services.now_ms,
+                                             b.response);
     else
         c.services.handler.handle(c.services.site, request, c.services.now_ms, b.response);
     const auto connection = b.close                               ? h1::ConnectionField::Close

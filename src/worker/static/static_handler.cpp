@@ -250,7 +250,8 @@ void StaticHandler::redirect_to_directory(const Lookup& lookup, Response& out) {
 // The port is replaced, not kept: "example.com:8080" on the plain listener means
 // nothing for HTTPS. A bracketed IPv6 literal keeps its brackets.
 void StaticHandler::redirect_to_https(Site& site, const http::Request& request, std::uint16_t https_port,
-                                      Response& out) {
+                                      std::int64_t now_ms, Response& out) {
+    if (request.path.starts_with("/.well-known/acme-challenge/")) return handle(site, request, now_ms, out);
     const bool head_only = request.method == http::Method::Head;
     std::string_view host = request.authority;
     const auto colon = host.rfind(':');

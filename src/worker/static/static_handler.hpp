@@ -39,7 +39,10 @@ public:
     void error(Site& site, std::uint16_t status, bool head_only, Response& out);
     // A plain listener set to redirect: 308 to the same path and query over HTTPS on the
     // host the request named (400 if it named none: there is nowhere to send it).
-    void redirect_to_https(Site& site, const http::Request& request, std::uint16_t https_port, Response& out);
+    // ACME HTTP-01 challenges (/.well-known/acme-challenge/…) are served as usual, so a
+    // first certificate can be issued over plain HTTP.
+    void redirect_to_https(Site& site, const http::Request& request, std::uint16_t https_port, std::int64_t now_ms,
+                           Response& out);
     // The 400 for a client that spoke plain HTTP to a TLS port.
     void plain_http_on_tls_port(Response& out) const;
 
