@@ -66,6 +66,8 @@ struct TlsSettings {
     std::string ciphers =
         "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
         "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+    // TLS 1.3 suites (all AEAD), in the server's order of preference.
+    std::string ciphersuites = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
     std::string groups = "X25519:P-256";
     bool session_tickets = true;
     Millis ticket_rotation{3'600'000};  // a new ticket key this often; the previous one still decrypts

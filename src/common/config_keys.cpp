@@ -211,188 +211,227 @@ TlsCertificate certificate_in(const YAML::Node& node, const KeyContext& context)
 
 constexpr Millis kMaxTimeout{24 * 3600 * 1000};
 
-const std::array kKeys = std::to_array<ConfigKey>({
-    {"port", "8888", "TCP port for every listen address that does not name its own",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.port = static_cast<std::uint16_t>(count_in(n, 0, 65535));
-     }},
-    {"listen", "[\"0.0.0.0\", \"[::]\"]",
-     "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT, or {address: …, tls: true}",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.listen.clear();
-         if (n.IsScalar() || n.IsMap()) {
-             c.listen.push_back(listen_entry_in(n));
-         } else if (n.IsSequence()) {
-             for (const YAML::Node& entry : n) c.listen.push_back(listen_entry_in(entry));
-         } else {
-             throw ValueError("expected a list of addresses");
-         }
-         if (c.listen.empty()) throw ValueError("needs at least one address");
-     }},
-    {"backlog", "511", "length of each listening socket's accept queue",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.backlog = static_cast<int>(count_in(n, 1, 65535)); }},
-    {"root", "./static", "document root; a relative path resolves against this file's directory",
-     [](const YAML::Node& n, const KeyContext& k, Config& c) { c.root = path_in(n, k); }},
-    {"workers", "auto", "worker processes: a number, or auto for one per CPU",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.workers = scalar(n) == "auto" ? 0 : static_cast<unsigned>(count_in(n, 1, 1024));
-     }},
-    {"index", "[index.html]", "file names tried, in order, for a request that names a directory",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.index = strings_in(n);
-         for (const std::string& name : c.index)
-             if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-                 throw ValueError(fmt::format("'{}' is not a plain file name", name));
-     }},
-    {"serve_dotfiles", "false", "serve paths with a segment starting with '.' (otherwise 404)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.serve_dotfiles = bool_in(n); }},
-    {"serve_well_known", "true",
-     "serve /.well-known/ (RFC 8615: ACME HTTP-01 challenges, security.txt) even when serve_dotfiles is false",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.serve_well_known = bool_in(n); }},
-    {"server_tokens", "true", "send the version in the Server header (false: just \"pywebd\")",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.server_tokens = bool_in(n); }},
-    {"charset", "utf-8", "charset parameter added to text types; empty for none",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.charset = n.IsNull() ? std::string() : scalar(n);
-         if (c.charset.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") !=
-             std::string::npos)
-             throw ValueError(fmt::format("'{}' is not a charset name", c.charset));
-     }},
-    {"mime_types", "/etc/mime.types", "file mapping extensions to media types (built-in table if absent)",
-     [](const YAML::Node& n, const KeyContext& k, Config& c) { c.mime_types = path_in(n, k); }},
-    {"precompressed", "true", "serve x.br or x.gz found beside x to clients that accept that encoding",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.precompressed = bool_in(n); }},
-    {"directory_listing", "false", "list a directory that has no index file (dotfiles never listed)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.directory_listing = bool_in(n); }},
-    {"error_pages", "{}", "status → file under the root sent as that error's body, e.g. 404: /404.html",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.error_pages.clear();
-         if (n.IsNull()) return;
-         if (!n.IsMap()) throw ValueError("expected a map of status to path");
-         for (const auto& entry : n) {
-             const std::string status_text = scalar(entry.first);
-             const std::size_t status =
-                 status_text.size() == 3 && status_text.find_first_not_of("0123456789") == std::string::npos
-                     ? std::stoul(status_text)
-                     : 0;
-             if (status < 400 || status > 599)
-                 throw ValueError(fmt::format("'{}' is not an error status (400-599)", status_text),
-                                  entry.first.Mark());
-             const std::string path = scalar(entry.second);
-             if (!path.starts_with('/') || path.find("..") != std::string::npos)
-                 throw ValueError("the page must be a path under the root, such as /404.html", entry.second.Mark());
-             c.error_pages[static_cast<std::uint16_t>(status)] = path;
-         }
-     }},
-    {"headers", "[]", "per-path response fields: rules with path and/or extension, cache_control, expires, add",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.headers.clear();
-         if (n.IsNull()) return;
-         if (!n.IsSequence()) throw ValueError("expected a list of rules");
-         for (const YAML::Node& rule : n) c.headers.push_back(header_rule_in(rule));
-     }},
-    {"user", "\"\"", "when started as root, workers run as this user; root itself only if named",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.user = n.IsNull() ? "" : account_name_in(n); }},
-    {"group", "\"\"", "group for the workers (empty: the user's primary group)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.group = n.IsNull() ? "" : account_name_in(n); }},
-    {"access_log", "off", "combined-format access log file, or off",
-     [](const YAML::Node& n, const KeyContext& k, Config& c) {
-         c.access_log = scalar(n) == "off" ? std::filesystem::path() : path_in(n, k);
-     }},
-    {"error_log", "stderr", "error log file, or stderr (the journal under systemd)",
-     [](const YAML::Node& n, const KeyContext& k, Config& c) {
-         c.error_log = scalar(n) == "stderr" ? "stderr" : path_in(n, k).string();
-     }},
-    {"log_level", "notice", "lowest error-log level written: debug, info (client errors), notice, warn, error, crit",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         const std::string text = scalar(n);
-         const auto level = parse_log_level(text);
-         if (!level) throw ValueError(fmt::format("expected debug, info, notice, warn, error or crit, got '{}'", text));
-         c.log_level = *level;
-     }},
-    {"limits.max_head_bytes", "16KiB", "request line plus header fields; more is 414 or 431",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20); }},
-    {"limits.max_headers", "100", "header field lines per request; more is 431",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_headers = count_in(n, 1, 10000); }},
-    {"limits.max_uri_bytes", "8KiB", "request-target length; longer is 414",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_uri_bytes = bytes_in(n, 64, 1 << 20); }},
-    {"limits.max_connections", "10000", "open client connections per worker; more wait in the accept queue",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_connections = count_in(n, 1, 1'000'000); }},
-    {"limits.max_body_discard", "64KiB", "request body read and dropped to keep a connection; larger closes it",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.limits.max_body_discard = bytes_in(n, 0, std::size_t{1} << 30);
-     }},
-    {"limits.max_ranges", "16", "byte ranges served in one response after merging; more sends the whole file",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_ranges = count_in(n, 1, 1000); }},
-    {"cache.entries", "1000", "open files each worker keeps (0: no cache)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.entries = count_in(n, 0, 1'000'000); }},
-    {"cache.valid", "1s", "how long a cached file is trusted before it is opened again",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.cache.valid = duration_in(n, Millis{0}, Millis{3'600'000});
-     }},
-    {"cache.small_file", "16KiB", "files up to this size are kept in memory and sent with one write",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.cache.small_file = bytes_in(n, 0, 16u << 20); }},
-    {"tls.certificates", "[]", "certificate chains and keys (PEM): a list of {certificate, key, ocsp_response}",
-     [](const YAML::Node& n, const KeyContext& k, Config& c) {
-         c.tls.certificates.clear();
-         if (n.IsNull()) return;
-         if (!n.IsSequence()) throw ValueError("expected a list of {certificate: …, key: …}");
-         for (const YAML::Node& entry : n) c.tls.certificates.push_back(certificate_in(entry, k));
-     }},
-    {"tls.protocols", "[TLSv1.2, TLSv1.3]", "TLS versions offered: TLSv1.2 and/or TLSv1.3",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.tls.protocols = strings_in(n);
-         if (c.tls.protocols.empty()) throw ValueError("needs at least one of TLSv1.2, TLSv1.3");
-         for (const std::string& p : c.tls.protocols)
-             if (p != "TLSv1.2" && p != "TLSv1.3")
-                 throw ValueError(fmt::format("'{}' is not offered (TLSv1.2, TLSv1.3)", p));
-     }},
-    {"tls.ciphers", "\"ECDHE-ECDSA-AES128-GCM-SHA256:…\"",
-     "OpenSSL cipher string for TLS 1.2 (TLS 1.3 suites are all AEAD)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.tls.ciphers = scalar(n);
-         if (c.tls.ciphers.empty()) throw ValueError("expected an OpenSSL cipher string");
-     }},
-    {"tls.groups", "X25519:P-256", "key exchange groups, in order of preference",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.tls.groups = scalar(n);
-         if (c.tls.groups.empty()) throw ValueError("expected groups such as X25519:P-256");
-     }},
-    {"tls.session_tickets", "true", "let clients resume sessions (tickets whose keys every worker shares)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.session_tickets = bool_in(n); }},
-    {"tls.ticket_rotation", "1h", "a new session ticket key this often; the previous one still decrypts",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.tls.ticket_rotation = duration_in(n, Millis{1000}, Millis{7 * 24 * 3'600'000LL});
-     }},
-    {"tls.ktls", "auto", "auto: kernel TLS and sendfile where the kernel offers them; off: never",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         const std::string text = scalar(n);
-         if (text != "auto" && text != "off") throw ValueError(fmt::format("expected auto or off, got '{}'", text));
-         c.tls.ktls = text == "auto";
-     }},
-    {"tls.log_protocol", "false", "add the TLS protocol and cipher to each HTTPS request's access-log line",
-     [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.log_protocol = bool_in(n); }},
-    {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.timeouts.header = duration_in(n, Millis{100}, kMaxTimeout);
-     }},
-    {"timeouts.keepalive", "15s", "idle time allowed between requests on a connection",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.timeouts.keepalive = duration_in(n, Millis{0}, kMaxTimeout);
-     }},
-    {"timeouts.send", "30s", "time a response may go without any progress before the connection closes",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.timeouts.send = duration_in(n, Millis{100}, kMaxTimeout);
-     }},
-    {"timeouts.shutdown", "10s", "graceful stop: how long workers may drain before they are killed",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.timeouts.shutdown = duration_in(n, Millis{0}, kMaxTimeout);
-     }},
-    {"timeouts.linger", "5s", "after closing our side, how long to read what the client still sends",
-     [](const YAML::Node& n, const KeyContext&, Config& c) {
-         c.timeouts.linger = duration_in(n, Millis{0}, Millis{60'000});
-     }},
-});
+const std::array
+    kKeys =
+        std::to_array<ConfigKey>(
+            {
+                {"port", "8888", "TCP port for every listen address that does not name its own",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.port = static_cast<std::uint16_t>(count_in(n, 0, 65535));
+                 }},
+                {"listen", "[\"0.0.0.0\", \"[::]\"]",
+                 "numeric addresses to bind, each ADDR, ADDR:PORT, [V6ADDR] or [V6ADDR]:PORT, or {address: …, tls: "
+                 "true}",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.listen.clear();
+                     if (n.IsScalar() || n.IsMap()) {
+                         c.listen.push_back(listen_entry_in(n));
+                     } else if (n.IsSequence()) {
+                         for (const YAML::Node& entry : n) c.listen.push_back(listen_entry_in(entry));
+                     } else {
+                         throw ValueError("expected a list of addresses");
+                     }
+                     if (c.listen.empty()) throw ValueError("needs at least one address");
+                 }},
+                {"backlog", "511", "length of each listening socket's accept queue",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.backlog = static_cast<int>(count_in(n, 1, 65535));
+                 }},
+                {"root", "./static", "document root; a relative path resolves against this file's directory",
+                 [](const YAML::Node& n, const KeyContext& k, Config& c) { c.root = path_in(n, k); }},
+                {"workers", "auto", "worker processes: a number, or auto for one per CPU",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.workers = scalar(n) == "auto" ? 0 : static_cast<unsigned>(count_in(n, 1, 1024));
+                 }},
+                {"index", "[index.html]", "file names tried, in order, for a request that names a directory",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.index = strings_in(n);
+                     for (const std::string& name : c.index)
+                         if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+                             throw ValueError(fmt::format("'{}' is not a plain file name", name));
+                 }},
+                {"serve_dotfiles", "false", "serve paths with a segment starting with '.' (otherwise 404)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.serve_dotfiles = bool_in(n); }},
+                {"serve_well_known", "true",
+                 "serve /.well-known/ (RFC 8615: ACME HTTP-01 challenges, security.txt) even when serve_dotfiles is "
+                 "false",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.serve_well_known = bool_in(n); }},
+                {"server_tokens", "true", "send the version in the Server header (false: just \"pywebd\")",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.server_tokens = bool_in(n); }},
+                {"charset", "utf-8", "charset parameter added to text types; empty for none",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.charset = n.IsNull() ? std::string() : scalar(n);
+                     if (c.charset.find_first_not_of(
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") != std::string::npos)
+                         throw ValueError(fmt::format("'{}' is not a charset name", c.charset));
+                 }},
+                {"mime_types", "/etc/mime.types", "file mapping extensions to media types (built-in table if absent)",
+                 [](const YAML::Node& n, const KeyContext& k, Config& c) { c.mime_types = path_in(n, k); }},
+                {"precompressed", "true", "serve x.br or x.gz found beside x to clients that accept that encoding",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.precompressed = bool_in(n); }},
+                {"directory_listing", "false", "list a directory that has no index file (dotfiles never listed)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.directory_listing = bool_in(n); }},
+                {"error_pages", "{}", "status → file under the root sent as that error's body, e.g. 404: /404.html",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.error_pages.clear();
+                     if (n.IsNull()) return;
+                     if (!n.IsMap()) throw ValueError("expected a map of status to path");
+                     for (const auto& entry : n) {
+                         const std::string status_text = scalar(entry.first);
+                         const std::size_t status =
+                             status_text.size() == 3 && status_text.find_first_not_of("0123456789") == std::string::npos
+                                 ? std::stoul(status_text)
+                                 : 0;
+                         if (status < 400 || status > 599)
+                             throw ValueError(fmt::format("'{}' is not an error status (400-599)", status_text),
+                                              entry.first.Mark());
+                         const std::string path = scalar(entry.second);
+                         if (!path.starts_with('/') || path.find("..") != std::string::npos)
+                             throw ValueError("the page must be a path under the root, such as /404.html",
+                                              entry.second.Mark());
+                         c.error_pages[static_cast<std::uint16_t>(status)] = path;
+                     }
+                 }},
+                {"headers", "[]",
+                 "per-path response fields: rules with path and/or extension, cache_control, expires, add",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.headers.clear();
+                     if (n.IsNull()) return;
+                     if (!n.IsSequence()) throw ValueError("expected a list of rules");
+                     for (const YAML::Node& rule : n) c.headers.push_back(header_rule_in(rule));
+                 }},
+                {"user", "\"\"", "when started as root, workers run as this user; root itself only if named",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.user = n.IsNull() ? "" : account_name_in(n);
+                 }},
+                {"group", "\"\"", "group for the workers (empty: the user's primary group)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.group = n.IsNull() ? "" : account_name_in(n);
+                 }},
+                {"access_log", "off", "combined-format access log file, or off",
+                 [](const YAML::Node& n, const KeyContext& k, Config& c) {
+                     c.access_log = scalar(n) == "off" ? std::filesystem::path() : path_in(n, k);
+                 }},
+                {"error_log", "stderr", "error log file, or stderr (the journal under systemd)",
+                 [](const YAML::Node& n, const KeyContext& k, Config& c) {
+                     c.error_log = scalar(n) == "stderr" ? "stderr" : path_in(n, k).string();
+                 }},
+                {"log_level", "notice",
+                 "lowest error-log level written: debug, info (client errors), notice, warn, error, crit",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     const std::string text = scalar(n);
+                     const auto level = parse_log_level(text);
+                     if (!level)
+                         throw ValueError(
+                             fmt::format("expected debug, info, notice, warn, error or crit, got '{}'", text));
+                     c.log_level = *level;
+                 }},
+                {"limits.max_head_bytes", "16KiB", "request line plus header fields; more is 414 or 431",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20);
+                 }},
+                {"limits.max_headers", "100", "header field lines per request; more is 431",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.limits.max_headers = count_in(n, 1, 10000);
+                 }},
+                {"limits.max_uri_bytes", "8KiB", "request-target length; longer is 414",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.limits.max_uri_bytes = bytes_in(n, 64, 1 << 20);
+                 }},
+                {"limits.max_connections", "10000", "open client connections per worker; more wait in the accept queue",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.limits.max_connections = count_in(n, 1, 1'000'000);
+                 }},
+                {"limits.max_body_discard", "64KiB",
+                 "request body read and dropped to keep a connection; larger closes it",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.limits.max_body_discard = bytes_in(n, 0, std::size_t{1} << 30);
+                 }},
+                {"limits.max_ranges", "16",
+                 "byte ranges served in one response after merging; more sends the whole file",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.limits.max_ranges = count_in(n, 1, 1000); }},
+                {"cache.entries", "1000", "open files each worker keeps (0: no cache)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.cache.entries = count_in(n, 0, 1'000'000);
+                 }},
+                {"cache.valid", "1s", "how long a cached file is trusted before it is opened again",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.cache.valid = duration_in(n, Millis{0}, Millis{3'600'000});
+                 }},
+                {"cache.small_file", "16KiB", "files up to this size are kept in memory and sent with one write",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.cache.small_file = bytes_in(n, 0, 16u << 20);
+                 }},
+                {"tls.certificates", "[]",
+                 "certificate chains and keys (PEM): a list of {certificate, key, ocsp_response}",
+                 [](const YAML::Node& n, const KeyContext& k, Config& c) {
+                     c.tls.certificates.clear();
+                     if (n.IsNull()) return;
+                     if (!n.IsSequence()) throw ValueError("expected a list of {certificate: …, key: …}");
+                     for (const YAML::Node& entry : n) c.tls.certificates.push_back(certificate_in(entry, k));
+                 }},
+                {"tls.protocols", "[TLSv1.2, TLSv1.3]", "TLS versions offered: TLSv1.2 and/or TLSv1.3",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.tls.protocols = strings_in(n);
+                     if (c.tls.protocols.empty()) throw ValueError("needs at least one of TLSv1.2, TLSv1.3");
+                     for (const std::string& p : c.tls.protocols)
+                         if (p != "TLSv1.2" && p != "TLSv1.3")
+                             throw ValueError(fmt::format("'{}' is not offered (TLSv1.2, TLSv1.3)", p));
+                 }},
+                {"tls.ciphers", "\"ECDHE-ECDSA-AES128-GCM-SHA256:…\"",
+                 "OpenSSL cipher string for TLS 1.2, in order of preference",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.tls.ciphers = scalar(n);
+                     if (c.tls.ciphers.empty()) throw ValueError("expected an OpenSSL cipher string");
+                 }},
+                {"tls.ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+                 "TLS 1.3 cipher suites, in order of preference",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.tls.ciphersuites = scalar(n);
+                     if (c.tls.ciphersuites.empty())
+                         throw ValueError("expected TLS 1.3 suites such as TLS_AES_128_GCM_SHA256");
+                 }},
+                {"tls.groups", "X25519:P-256", "key exchange groups, in order of preference",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.tls.groups = scalar(n);
+                     if (c.tls.groups.empty()) throw ValueError("expected groups such as X25519:P-256");
+                 }},
+                {"tls.session_tickets", "true", "let clients resume sessions (tickets whose keys every worker shares)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.session_tickets = bool_in(n); }},
+                {"tls.ticket_rotation", "1h", "a new session ticket key this often; the previous one still decrypts",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.tls.ticket_rotation = duration_in(n, Millis{1000}, Millis{7 * 24 * 3'600'000LL});
+                 }},
+                {"tls.ktls", "auto", "auto: kernel TLS and sendfile where the kernel offers them; off: never",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     const std::string text = scalar(n);
+                     if (text != "auto" && text != "off")
+                         throw ValueError(fmt::format("expected auto or off, got '{}'", text));
+                     c.tls.ktls = text == "auto";
+                 }},
+                {"tls.log_protocol", "false", "add the TLS protocol and cipher to each HTTPS request's access-log line",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.log_protocol = bool_in(n); }},
+                {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.timeouts.header = duration_in(n, Millis{100}, kMaxTimeout);
+                 }},
+                {"timeouts.keepalive", "15s", "idle time allowed between requests on a connection",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.timeouts.keepalive = duration_in(n, Millis{0}, kMaxTimeout);
+                 }},
+                {"timeouts.send", "30s", "time a response may go without any progress before the connection closes",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.timeouts.send = duration_in(n, Millis{100}, kMaxTimeout);
+                 }},
+                {"timeouts.shutdown", "10s", "graceful stop: how long workers may drain before they are killed",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.timeouts.shutdown = duration_in(n, Millis{0}, kMaxTimeout);
+                 }},
+                {"timeouts.linger", "5s", "after closing our side, how long to read what the client still sends",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.timeouts.linger = duration_in(n, Millis{0}, Millis{60'000});
+                 }},
+            });
 
 }  // namespace
 

@@ -11,6 +11,11 @@
 #include <utility>
 
 namespace pywebd::test {
+namespace {
+
+void free_openssl_string(char* text) { OPENSSL_free(text); }
+
+}  // namespace
 
 HttpClient::HttpClient(std::uint16_t port, const char* address, std::chrono::milliseconds timeout) {
     const bool v6 = std::strchr(address, ':') != nullptr;
@@ -96,9 +101,13 @@ std::string HttpClient::peer_subject() const {
     return name;
 }
 
-long HttpClient::peer_serial() const {
+std::string HttpClient::peer_serial() const {
     const X509Ptr cert(ssl_ ? SSL_get1_peer_certificate(ssl_.get()) : nullptr);
-    return cert ? ASN1_INTEGER_get(X509_get_serialNumber(cert.get())) : -1;
+    if (!cert) return {};
+    const std::unique_ptr<BIGNUM, OpenSslFree<BN_free>> serial(
+        ASN1_INTEGER_to_BN(X509_get_serialNumber(cert.get()), nullptr));
+    const std::unique_ptr<char, OpenSslFree<free_openssl_string>> hex(BN_bn2hex(serial.get()));
+    return hex ? std::string(hex.get()) : std::string();
 }
 
 bool HttpClient::send(std::string_view bytes) {

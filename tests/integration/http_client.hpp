@@ -59,7 +59,7 @@ public:
     std::string alpn() const;
     SslSessionPtr session() const;     // to resume later (after a response: TLS 1.3 sends tickets then)
     std::string peer_subject() const;  // the server certificate's subject, "/CN=localhost"
-    long peer_serial() const;          // and its serial number (-1 without one)
+    std::string peer_serial() const;   // and its serial number in hex (empty without one)
     std::string tls_error() const { return tls_error_; }
     bool send(std::string_view bytes);
     // Reads one response; `head_request` means no body follows whatever the fields say.

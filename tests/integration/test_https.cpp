@@ -407,7 +407,8 @@ TEST(Https, AnUnprivilegedMasterReadsRootOnlyKeysAndWorkersHoldNoCapabilities) {
     }
     EXPECT_EQ(server.get("/hello.txt")->body, "hello\n");
     // A renewal: new root-only files, then a reload the master reads them in.
-    const long old_serial = server.connect().peer_serial();
+    const std::string old_serial = server.connect().peer_serial();
+    ASSERT_FALSE(old_serial.empty());
     const LeafFiles renewed = server.pki()->leaf("renewed");
     std::filesystem::rename(renewed.chain, server.certificate().chain);
     std::filesystem::rename(renewed.key, server.certificate().key);
@@ -425,8 +426,8 @@ TEST(Https, CertificateSwapUnderLoadFailsNoRequest) {
     ServerProcess server(https());
     const std::string body(20000, 'x');
     server.write("file.txt", body);
-    const long old_serial = server.connect().peer_serial();
-    ASSERT_GT(old_serial, 0);
+    const std::string old_serial = server.connect().peer_serial();
+    ASSERT_FALSE(old_serial.empty());
     LoadClients load(server.port(), "/file.txt", {body}, 3, 3, 200000, server.client_tls());
     std::this_thread::sleep_for(300ms);
     const LeafFiles renewed = server.pki()->leaf("renewed");
@@ -442,8 +443,8 @@ TEST(Https, CertificateSwapUnderLoadFailsNoRequest) {
               << std::endl;
     EXPECT_EQ(load.failures(), 0u) << load.failure_samples().front();
     EXPECT_GT(load.requests(), 50u);
-    const long new_serial = server.connect().peer_serial();
-    EXPECT_GT(new_serial, 0);
+    const std::string new_serial = server.connect().peer_serial();
+    EXPECT_FALSE(new_serial.empty());
     EXPECT_NE(new_serial, old_serial);
 }
 
@@ -452,7 +453,8 @@ TEST(Https, CertificateSwapUnderLoadFailsNoRequest) {
 TEST(Https, ABrokenKeyOnReloadKeepsTheOldGeneration) {
     ServerProcess server(https());
     server.write("hello.txt", "hello\n");
-    const long serial = server.connect().peer_serial();
+    const std::string serial = server.connect().peer_serial();
+    ASSERT_FALSE(serial.empty());
     const LeafFiles other = server.pki()->leaf("other");
     std::filesystem::rename(other.key, server.certificate().key);  // the certificate stays the old one
     server.signal(SIGHUP);

@@ -1,24 +1,31 @@
 #include "test_pki.hpp"
 
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <memory>
 #include <stdexcept>
+
+#include "openssl_ptr.hpp"
 
 namespace pywebd::test {
 namespace {
 
-EVP_PKEY* new_key(bool rsa) {
-    EVP_PKEY* key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
-    if (key == nullptr) throw std::runtime_error("key generation failed");
+void close_file(FILE* f) { std::fclose(f); }
+void free_der(unsigned char* der) { OPENSSL_free(der); }
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, OpenSslFree<ASN1_TIME_free>>;
+using FilePtr = std::unique_ptr<FILE, OpenSslFree<close_file>>;
+using DerPtr = std::unique_ptr<unsigned char, OpenSslFree<free_der>>;
+
+EvpPkeyPtr new_key(bool rsa) {
+    EvpPkeyPtr key(rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256"));
+    if (!key) throw std::runtime_error("key generation failed");
     return key;
 }
 
@@ -30,104 +37,112 @@ void add_extension(X509* cert, X509* issuer, int nid, const std::string& value) 
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-    if (ext == nullptr) throw std::runtime_error("bad extension " + value);
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
+    const std::unique_ptr<X509_EXTENSION, OpenSslFree<X509_EXTENSION_free>> ext(
+        X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+    if (!ext) throw std::runtime_error("bad extension " + value);
+    X509_add_ext(cert, ext.get(), -1);
 }
 
-X509* new_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, long from, long until, long serial) {
-    X509* cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
-    X509_gmtime_adj(X509_getm_notBefore(cert), from);
-    X509_gmtime_adj(X509_getm_notAfter(cert), until);
-    X509_set_pubkey(cert, key);
-    set_name(X509_get_subject_name(cert), cn);
-    X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(cert));
+// 127 random bits, as CAs must give (CA/Browser Forum: at least 64), so no two match.
+void set_random_serial(X509* cert) {
+    const std::unique_ptr<BIGNUM, OpenSslFree<BN_free>> serial(BN_new());
+    BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
+    BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert));
+}
+
+X509Ptr new_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, long from, long until) {
+    X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    set_random_serial(cert.get());
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), from);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), until);
+    X509_set_pubkey(cert.get(), key);
+    set_name(X509_get_subject_name(cert.get()), cn);
+    X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(cert.get()));
     return cert;
 }
 
+FilePtr open_file(const std::filesystem::path& path, const char* mode) {
+    FilePtr f(std::fopen(path.c_str(), mode));
+    if (!f) throw std::runtime_error("cannot open " + path.string());
+    return f;
+}
+
 void write_pem(const std::filesystem::path& path, const std::vector<X509*>& certs, EVP_PKEY* key, mode_t mode) {
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) throw std::runtime_error("cannot write " + path.string());
-    for (X509* c : certs) PEM_write_X509(f, c);
-    if (key) PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-    std::fclose(f);
+    {
+        const FilePtr f = open_file(path, "w");
+        for (X509* c : certs) PEM_write_X509(f.get(), c);
+        if (key) PEM_write_PrivateKey(f.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+    }
     ::chmod(path.c_str(), mode);
 }
 
 }  // namespace
 
 struct TestPki::State {
-    EVP_PKEY* ca_key = nullptr;
-    X509* ca = nullptr;
-    long next_serial = 2;
-    ~State() {
-        X509_free(ca);
-        EVP_PKEY_free(ca_key);
-    }
+    EvpPkeyPtr ca_key;
+    X509Ptr ca;
 };
 
-TestPki::TestPki(std::filesystem::path dir) : dir_(std::move(dir)), state_(new State) {
+TestPki::TestPki(std::filesystem::path dir) : dir_(std::move(dir)), state_(std::make_unique<State>()) {
     state_->ca_key = new_key(false);
-    state_->ca = new_cert(state_->ca_key, "pywebd test CA", nullptr, -86400, 10L * 365 * 86400, 1);
-    add_extension(state_->ca, state_->ca, NID_basic_constraints, "critical,CA:TRUE");
-    add_extension(state_->ca, state_->ca, NID_key_usage, "critical,keyCertSign,cRLSign");
-    add_extension(state_->ca, state_->ca, NID_subject_key_identifier, "hash");
-    X509_sign(state_->ca, state_->ca_key, EVP_sha256());
+    state_->ca = new_cert(state_->ca_key.get(), "pywebd test CA", nullptr, -86400, 10L * 365 * 86400);
+    X509* ca = state_->ca.get();
+    add_extension(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
+    add_extension(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+    add_extension(ca, ca, NID_subject_key_identifier, "hash");
+    X509_sign(ca, state_->ca_key.get(), EVP_sha256());
     ca_file_ = dir_ / "ca.pem";
-    write_pem(ca_file_, {state_->ca}, nullptr, 0644);
+    write_pem(ca_file_, {ca}, nullptr, 0644);
 }
 
-TestPki::~TestPki() { delete state_; }
+TestPki::~TestPki() = default;
 
 LeafFiles TestPki::leaf(const std::string& stem, const LeafOptions& options) {
-    EVP_PKEY* key = new_key(options.rsa);
-    X509* cert = new_cert(key, options.names.front(), state_->ca, options.valid_from, options.valid_until,
-                          state_->next_serial++);
+    const EvpPkeyPtr key = new_key(options.rsa);
+    X509* ca = state_->ca.get();
+    const X509Ptr cert = new_cert(key.get(), options.names.front(), ca, options.valid_from, options.valid_until);
     std::string sans;
     for (const std::string& name : options.names) sans += (sans.empty() ? "DNS:" : ",DNS:") + name;
-    add_extension(cert, state_->ca, NID_subject_alt_name, sans);
-    add_extension(cert, state_->ca, NID_basic_constraints, "critical,CA:FALSE");
-    add_extension(cert, state_->ca, NID_ext_key_usage, "serverAuth");
-    add_extension(cert, state_->ca, NID_authority_key_identifier, "keyid");
-    X509_sign(cert, state_->ca_key, EVP_sha256());
+    add_extension(cert.get(), ca, NID_subject_alt_name, sans);
+    add_extension(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
+    add_extension(cert.get(), ca, NID_key_usage,
+                  options.rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature");
+    add_extension(cert.get(), ca, NID_ext_key_usage, "serverAuth");
+    add_extension(cert.get(), ca, NID_authority_key_identifier, "keyid");
+    if (!options.ocsp_url.empty()) add_extension(cert.get(), ca, NID_info_access, "OCSP;URI:" + options.ocsp_url);
+    if (!options.crl_url.empty()) add_extension(cert.get(), ca, NID_crl_distribution_points, "URI:" + options.crl_url);
+    X509_sign(cert.get(), state_->ca_key.get(), EVP_sha256());
     LeafFiles files{dir_ / (stem + ".pem"), dir_ / (stem + ".key")};
     write_pem(files.chain,
-              options.chain_reversed ? std::vector<X509*>{state_->ca, cert} : std::vector<X509*>{cert, state_->ca},
-              nullptr, 0644);
-    write_pem(files.key, {}, key, 0600);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+              options.chain_reversed ? std::vector<X509*>{ca, cert.get()} : std::vector<X509*>{cert.get(), ca}, nullptr,
+              0644);
+    write_pem(files.key, {}, key.get(), 0600);
     return files;
 }
 
 std::filesystem::path TestPki::ocsp_good(const std::string& stem, const LeafFiles& leaf, long this_update,
                                          long next_update) {
-    FILE* f = std::fopen(leaf.chain.c_str(), "r");
-    X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
-    std::fclose(f);
-    OCSP_CERTID* id = OCSP_cert_to_id(nullptr, cert, state_->ca);
-    OCSP_BASICRESP* basic = OCSP_BASICRESP_new();
-    ASN1_TIME* now = X509_gmtime_adj(nullptr, this_update);
-    ASN1_TIME* next = X509_gmtime_adj(nullptr, next_update);
-    OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_GOOD, 0, nullptr, now, next);
-    OCSP_basic_sign(basic, state_->ca, state_->ca_key, EVP_sha256(), nullptr, 0);
-    OCSP_RESPONSE* response = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic);
+    X509Ptr cert;
+    {
+        const FilePtr in = open_file(leaf.chain, "r");
+        cert.reset(PEM_read_X509(in.get(), nullptr, nullptr, nullptr));
+    }
+    if (!cert) throw std::runtime_error("no certificate in " + leaf.chain.string());
+    X509* ca = state_->ca.get();
+    const OcspCertIdPtr id(OCSP_cert_to_id(nullptr, cert.get(), ca));
+    const OcspBasicPtr basic(OCSP_BASICRESP_new());
+    const Asn1TimePtr now(X509_gmtime_adj(nullptr, this_update));
+    const Asn1TimePtr next(X509_gmtime_adj(nullptr, next_update));
+    OCSP_basic_add1_status(basic.get(), id.get(), V_OCSP_CERTSTATUS_GOOD, 0, nullptr, now.get(), next.get());
+    OCSP_basic_sign(basic.get(), ca, state_->ca_key.get(), EVP_sha256(), nullptr, 0);
+    const OcspResponsePtr response(OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic.get()));
     const auto path = dir_ / (stem + ".ocsp.der");
     unsigned char* der = nullptr;
-    const int length = i2d_OCSP_RESPONSE(response, &der);
-    FILE* out = std::fopen(path.c_str(), "wb");
-    std::fwrite(der, 1, static_cast<std::size_t>(length), out);
-    std::fclose(out);
-    OPENSSL_free(der);
-    OCSP_RESPONSE_free(response);
-    OCSP_BASICRESP_free(basic);
-    ASN1_TIME_free(now);
-    ASN1_TIME_free(next);
-    OCSP_CERTID_free(id);
-    X509_free(cert);
+    const int length = i2d_OCSP_RESPONSE(response.get(), &der);
+    const DerPtr owned(der);
+    const FilePtr out = open_file(path, "wb");
+    std::fwrite(owned.get(), 1, static_cast<std::size_t>(length), out.get());
     return path;
 }
 

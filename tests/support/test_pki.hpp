@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct LeafOptions {
     long valid_from = -3600;         // seconds from now
     long valid_until = 90L * 86400;  // seconds from now
     bool chain_reversed = false;     // write the CA before the leaf
+    std::string ocsp_url;            // set: an Authority Information Access OCSP URI
+    std::string crl_url;             // set: a CRL distribution point
 };
 
 struct LeafFiles {
@@ -41,7 +44,7 @@ private:
     struct State;
     std::filesystem::path dir_;
     std::filesystem::path ca_file_;
-    State* state_;
+    std::unique_ptr<State> state_;
 };
 
 }  // namespace pywebd::test

@@ -267,6 +267,30 @@ TEST_F(Context, OnlyTls12And13WithAeadCiphersByDefault) {
     ERR_clear_error();
 }
 
+// The server's order decides (AES-128-GCM first), except for a client that puts
+// ChaCha20 first, which gets it.
+TEST_F(Context, TheServerOrdersSuitesButChaChaFirstClientsGetChaCha) {
+    const auto tls = context({pki_.leaf("a")}, nullptr);
+    const auto negotiated = [&](int version, const char* preference) {
+        SSL_CTX_set_min_proto_version(client_ctx_.get(), version);
+        SSL_CTX_set_max_proto_version(client_ctx_.get(), version);
+        if (version == TLS1_3_VERSION)
+            SSL_CTX_set_ciphersuites(client_ctx_.get(), preference);
+        else
+            SSL_CTX_set_cipher_list(client_ctx_.get(), preference);
+        Handshake h(*tls, client_ctx_.get(), "localhost");
+        EXPECT_TRUE(h.done);
+        return std::string(SSL_get_cipher_name(h.server.get()));
+    };
+    EXPECT_EQ(negotiated(TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"), "TLS_AES_128_GCM_SHA256");
+    EXPECT_EQ(negotiated(TLS1_3_VERSION, "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+              "TLS_CHACHA20_POLY1305_SHA256");
+    EXPECT_EQ(negotiated(TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"),
+              "ECDHE-ECDSA-AES128-GCM-SHA256");
+    EXPECT_EQ(negotiated(TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256"),
+              "ECDHE-ECDSA-CHACHA20-POLY1305");
+}
+
 TEST(TlsConfig, ListenMappingsAndTheTlsSectionAreCheckedWithPositions) {
     test::TempDir dir;
     test::TestPki pki(dir.path());
@@ -300,6 +324,9 @@ TEST(TlsConfig, ListenMappingsAndTheTlsSectionAreCheckedWithPositions) {
     e = errors_of("listen: [{address: \"127.0.0.1:8443\", tls: true}]\n" + certs + "  ciphers: \"RC4-NOPE\"\n");
     ASSERT_EQ(e.size(), 1u);
     EXPECT_NE(e[0].find("tls.ciphers: OpenSSL accepts none of 'RC4-NOPE'"), std::string::npos) << e[0];
+    e = errors_of("listen: [{address: \"127.0.0.1:8443\", tls: true}]\n" + certs + "  ciphersuites: \"TLS_NOPE\"\n");
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_NE(e[0].find("tls.ciphersuites: OpenSSL accepts none of 'TLS_NOPE'"), std::string::npos) << e[0];
     e = errors_of("listen: [{address: \"127.0.0.1:8443\", tls: true}]\n" + certs + "  protocols: [TLSv1.1]\n");
     ASSERT_EQ(e.size(), 1u);
     EXPECT_NE(e[0].find("'TLSv1.1' is not offered"), std::string::npos) << e[0];
