@@ -1,6 +1,13 @@
 #!/usr/bin/env python3
 """pywebd against nginx (and the floor, and optionally lighttpd and h2o) on this machine.
 
+With --tls every server listens with TLS instead, with the same ECDSA P-256 certificate,
+TLS 1.2 and 1.3, the same TLS 1.2 cipher string and server preference; the clients offer
+only AES-128-GCM (an OpenSSL config given to them alone), so every server negotiates the
+same cipher. The HTTPS scenarios: (a) 1 KiB over 64 keep-alive connections, (b) a full
+TLS 1.3 handshake per request, (c) a resumed one per request, (d) 10 MiB over 8
+connections, (e) memory per idle TLS connection.
+
 Every server gets the same generated document root, the same worker count, access logs
 off (scenario f: on, to a file), sendfile and keep-alive on. Measurements are
 interleaved (round 1: A B C, round 2: A B C, ...) and each figure is the median over the
@@ -86,12 +93,34 @@ def wait_for_port(port, timeout=10.0):
     return False
 
 
+TLS12_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                 "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+
+
+class Tls:
+    """The certificate every server uses, and the OpenSSL config only the clients read."""
+
+    def __init__(self, workdir):
+        self.cert, self.key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", self.key, "-out", self.cert, "-days", "90", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+        self.client_conf = os.path.join(workdir, "client-openssl.cnf")
+        with open(self.client_conf, "w") as f:
+            f.write("openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = client\n"
+                    "[client]\nCiphersuites = TLS_AES_128_GCM_SHA256\nCipherString = ECDHE-ECDSA-AES128-GCM-SHA256\n")
+
+    def client_env(self):
+        return dict(os.environ, OPENSSL_CONF=self.client_conf)
+
+
 class Server:
     """One server under test, started in its own process group."""
 
-    def __init__(self, name, workdir, port, root, workers, access_log, pin):
+    def __init__(self, name, workdir, port, root, workers, access_log, pin, tls=None):
         self.name, self.workdir, self.port, self.root = name, workdir, port, root
-        self.workers, self.access_log, self.pin = workers, access_log, pin
+        self.workers, self.access_log, self.pin, self.tls = workers, access_log, pin, tls
         self.process = None
 
     def command(self):
@@ -131,9 +160,12 @@ class Pywebd(Server):
         conf = os.path.join(self.workdir, f"{self.name}.yaml")
         user = "user: root\n" if os.geteuid() == 0 else ""
         log = f"access_log: {self.access_log}\n" if self.access_log else "access_log: off\n"
+        listen = (f"[{{address: \"127.0.0.1:{self.port}\", tls: true}}]" if self.tls else
+                  f"[\"127.0.0.1:{self.port}\"]")
+        tls = (f"tls:\n  certificates: [{{certificate: {self.tls.cert}, key: {self.tls.key}}}]\n" if self.tls else "")
         with open(conf, "w") as f:
-            f.write(f"listen: [\"127.0.0.1:{self.port}\"]\nroot: {self.root}\nworkers: {self.workers}\n"
-                    f"error_log: {self.name}-error.log\nlog_level: warn\n{log}{user}"
+            f.write(f"listen: {listen}\nroot: {self.root}\nworkers: {self.workers}\n"
+                    f"error_log: {self.name}-error.log\nlog_level: warn\n{log}{user}{tls}"
                     "limits:\n  max_connections: 20000\n")
         return [self.binary, "-c", conf]
 
@@ -165,10 +197,19 @@ http {{
     client_body_temp_path {self.workdir}/nginx-tmp; proxy_temp_path {self.workdir}/nginx-tmp;
     fastcgi_temp_path {self.workdir}/nginx-tmp; uwsgi_temp_path {self.workdir}/nginx-tmp;
     scgi_temp_path {self.workdir}/nginx-tmp;
-    server {{ listen 127.0.0.1:{self.port}; root {self.root}; }}
+    server {{ listen 127.0.0.1:{self.port}{" ssl" if self.tls else ""}; root {self.root}; {self.tls_block()} }}
 }}
 """)
         return ["nginx", "-c", conf, "-p", self.workdir, "-e", f"{self.workdir}/{self.name}-error.log"]
+
+
+    def tls_block(self):
+        if not self.tls:
+            return ""
+        return (f"ssl_certificate {self.tls.cert}; ssl_certificate_key {self.tls.key}; "
+                f"ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {TLS12_CIPHERS}; ssl_prefer_server_ciphers on; "
+                f"ssl_conf_command Ciphersuites {TLS13_SUITES}; ssl_ecdh_curve X25519:prime256v1; "
+                "ssl_session_tickets on;")
 
 
 class Floor(Server):
@@ -190,6 +231,15 @@ server.errorlog = "{self.workdir}/{self.name}-error.log"
 server.max-keep-alive-requests = 100000000
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 """)
+            if self.tls:
+                f.write(f"""server.modules += ("mod_openssl")
+ssl.engine = "enable"
+ssl.pemfile = "{self.tls.cert}"
+ssl.privkey = "{self.tls.key}"
+ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "TLSv1.2", "CipherString" => "{TLS12_CIPHERS}",
+                            "Ciphersuites" => "{TLS13_SUITES}", "Options" => "ServerPreference",
+                            "Groups" => "X25519:P-256")
+""")
         return ["lighttpd", "-D", "-f", conf]
 
 
@@ -197,10 +247,17 @@ class H2o(Server):
     def command(self):
         conf = os.path.join(self.workdir, f"{self.name}.conf")
         with open(conf, "w") as f:
+            ssl = (f"""  ssl:
+    certificate-file: {self.tls.cert}
+    key-file: {self.tls.key}
+    minimum-version: TLSv1.2
+    cipher-suite: {TLS12_CIPHERS}
+    cipher-preference: server
+""" if self.tls else "")
             f.write(f"""listen:
   host: 127.0.0.1
   port: {self.port}
-num-threads: {self.workers}
+{ssl}num-threads: {self.workers}
 max-connections: 18000
 error-log: {self.workdir}/{self.name}-error.log
 hosts:
@@ -212,13 +269,17 @@ hosts:
         return ["h2o", "-c", conf]
 
 
-def wrk(port, path, connections, seconds, pin, close=False):
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+def pinned(cmd, pin):
+    return ["taskset", "-c", str(pin)] + cmd if pin is not None else cmd
+
+
+def wrk(port, path, connections, seconds, pin, close=False, tls=None):
+    scheme = "https" if tls else "http"
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", f"{scheme}://127.0.0.1:{port}{path}"]
     if close:
         cmd[1:1] = ["-H", "Connection: close"]
-    if pin is not None:
-        cmd = ["taskset", "-c", str(pin)] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(pinned(cmd, pin), capture_output=True, text=True, check=True,
+                         env=tls.client_env() if tls else None).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
@@ -234,11 +295,28 @@ def wrk(port, path, connections, seconds, pin, close=False):
             "non_2xx": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
-def measure_load(server, path, connections, seconds, size, load_pin, close=False):
+def tls_load(port, path, connections, seconds, pin, mode, tls):
+    """Handshake-bound HTTPS load: a new connection per request, full or resumed."""
+    cmd = [os.path.join(TOP, "build-bench/bench/bench_tls_load"), str(port), str(connections), str(seconds), path, mode]
+    out = subprocess.run(pinned(cmd, pin), capture_output=True, text=True, check=True, env=tls.client_env()).stdout
+    m = re.search(r"requests (\d+) errors (\d+) resumed (\d+)", out)
+    requests, errors, resumed = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return {"requests": requests, "p50_us": None, "p99_us": None, "non_2xx": errors, "socket_errors": "",
+            "resumed_share": resumed / max(requests, 1)}
+
+
+def run_load(server, spec, seconds, pin):
+    if spec.get("handshakes"):
+        return tls_load(server.port, spec["path"], spec["connections"], seconds, pin, spec["handshakes"], server.tls)
+    return wrk(server.port, spec["path"], spec["connections"], seconds, pin, spec.get("close", False), server.tls)
+
+
+def measure_load(server, spec, seconds, load_pin):
+    size = spec["size"]
     before = cpu_ns(server.pids())
     worker_before = {p: cpu_ns([p]) for p in server.worker_pids()}
     started = time.time()
-    result = wrk(server.port, path, connections, seconds, load_pin, close)
+    result = run_load(server, spec, seconds, load_pin)
     elapsed = time.time() - started
     spent = cpu_ns(server.pids()) - before
     shares = sorted((cpu_ns([p]) - t for p, t in worker_before.items()), reverse=True)
@@ -257,13 +335,14 @@ def measure_idle_memory(server, count, load_pin):
     # would be reused, hiding the cost of the connections.
     server.stop()
     server.start()
-    wrk(server.port, "/1k.bin", 4, 1, load_pin)  # warm: first-request allocations are not per connection
+    wrk(server.port, "/1k.bin", 4, 1, load_pin, tls=server.tls)  # warm: first-request allocations are not per connection
     holder = [os.path.join(TOP, "build-bench/bench/bench_holder"), str(server.port), str(count), "/1k.bin"]
-    if load_pin is not None:
-        holder = ["taskset", "-c", str(load_pin)] + holder
+    if server.tls:
+        holder.append("tls")
     time.sleep(0.5)
     before = pss_kib(server.pids())
-    p = subprocess.Popen(holder, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(pinned(holder, load_pin), stdout=subprocess.PIPE, text=True,
+                         env=server.tls.client_env() if server.tls else None)
     line = p.stdout.readline().strip()
     if not line.startswith("ready"):
         p.kill()
@@ -294,6 +373,15 @@ SCENARIOS = {
     "f": dict(title="1 KiB, 64 keep-alive, access log on", path="/1k.bin", connections=64, size=KIB, log=True),
 }
 
+TLS_SCENARIOS = {
+    "a": dict(title="HTTPS 1 KiB, 64 keep-alive connections", path="/1k.bin", connections=64, size=KIB),
+    "b": dict(title="HTTPS 1 KiB, full TLS 1.3 handshake per request", path="/1k.bin", connections=32, size=KIB,
+              handshakes="full"),
+    "c": dict(title="HTTPS 1 KiB, resumed TLS 1.3 handshake per request", path="/1k.bin", connections=32,
+              size=KIB, handshakes="resume"),
+    "d": dict(title="HTTPS 10 MiB, 8 connections", path="/10m.bin", connections=8, size=10 * KIB * KIB),
+}
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -306,6 +394,7 @@ def main():
     parser.add_argument("--json", default=os.path.join(TOP, "build-bench/results.json"))
     parser.add_argument("--baseline", action="store_true",
                         help="add pywebd-base, built by bench/run --baseline REV in build-bench-base/")
+    parser.add_argument("--tls", action="store_true", help="the HTTPS scenarios (a)-(e) instead of plain HTTP")
     args = parser.parse_args()
 
     cpus = os.cpu_count() or 1
@@ -315,19 +404,22 @@ def main():
     root = os.path.join(work, "root")
     make_root(root)
     os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
-    kinds = [("pywebd", Pywebd), ("nginx", Nginx), ("floor", Floor)]
+    tls = Tls(work) if args.tls else None
+    scenarios = TLS_SCENARIOS if args.tls else SCENARIOS
+    kinds = [("pywebd", Pywebd), ("nginx", Nginx)] + ([] if args.tls else [("floor", Floor)])
     if args.baseline:
         kinds.insert(1, ("pywebd-base", PywebdBaseline))
     if args.peers:
         kinds += [("lighttpd", Lighttpd), ("h2o", H2o)]
     servers, port = {}, 20080
     for name, cls in kinds:
-        servers[name] = cls(name, work, port, root, args.workers, None, server_pin)
+        servers[name] = cls(name, work, port, root, args.workers, None, server_pin, tls)
         port += 1
-    for name, cls in (("pywebd", Pywebd), ("nginx", Nginx)):
-        servers[name + "+log"] = cls(name + "-log", work, port, root, args.workers,
-                                     os.path.join(work, f"{name}-access.log"), server_pin)
-        port += 1
+    if not args.tls:
+        for name, cls in (("pywebd", Pywebd), ("nginx", Nginx)):
+            servers[name + "+log"] = cls(name + "-log", work, port, root, args.workers,
+                                         os.path.join(work, f"{name}-access.log"), server_pin)
+            port += 1
 
     results = {}  # scenario -> server -> [measurements]
     try:
@@ -335,18 +427,17 @@ def main():
             s.start()
         idle_rss = {n: [rss_kib(p) for p in servers[n].worker_pids()] for n in ("pywebd", "nginx")}
         for scenario in args.scenarios:
-            if scenario == "e":
+            if scenario == "e" or scenario not in scenarios:
                 continue
-            spec = SCENARIOS[scenario]
+            spec = scenarios[scenario]
             names = ["pywebd+log", "nginx+log"] if spec.get("log") else [n for n, _ in kinds]
             if scenario != "a":
                 names = [n for n in names if n != "floor" or scenario == "b"]
             for round_ in range(args.rounds):
                 for name in names:
                     if round_ == 0:
-                        wrk(servers[name].port, spec["path"], spec["connections"], 1, load_pin, spec.get("close", False))
-                    m = measure_load(servers[name], spec["path"], spec["connections"], args.seconds, spec["size"],
-                                     load_pin, spec.get("close", False))
+                        run_load(servers[name], spec, 1, load_pin)  # warm up
+                    m = measure_load(servers[name], spec, args.seconds, load_pin)
                     results.setdefault(scenario, {}).setdefault(name, []).append(m)
                     print(f"  ({scenario}) round {round_ + 1} {name:12} {m['rps']:>10.0f} req/s "
                           f"{m['cpu_us_per_request']:>8.2f} us CPU/req", file=sys.stderr)
@@ -362,7 +453,7 @@ def main():
             s.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    report(results, idle_rss, args, server_pin, load_pin)
+    report(results, idle_rss, args, server_pin, load_pin, scenarios)
 
 
 def median(values):
@@ -370,19 +461,22 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def report(results, idle_rss, args, server_pin, load_pin):
+def report(results, idle_rss, args, server_pin, load_pin, scenarios):
     summary = {"machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
                            "pinning": f"servers on CPU {server_pin}, load on CPU {load_pin}"},
-               "rounds": args.rounds, "seconds": args.seconds, "workers": args.workers,
+               "rounds": args.rounds, "seconds": args.seconds, "workers": args.workers, "tls": args.tls,
                "idle_worker_rss_kib": idle_rss, "scenarios": {}}
     rows = []
     metric_names = {"rps": "req/s", "cpu_us_per_request": "CPU us/req", "p50_us": "p50 us", "p99_us": "p99 us",
                     "mbps": "MB/s", "busiest_worker_share": "busiest worker share",
-                    "bytes_per_connection": "B/idle conn"}
+                    "bytes_per_connection": "B/idle conn", "resumed_share": "resumed share"}
     for scenario, per_server in results.items():
-        spec = SCENARIOS.get(scenario, {"title": f"{args.idle} idle keep-alive connections"})
+        idle_title = f"{args.idle} idle keep-alive {'TLS ' if args.tls else ''}connections"
+        spec = scenarios.get(scenario, {"title": idle_title})
         metrics = (["bytes_per_connection"] if scenario == "e" else
-                   ["rps", "cpu_us_per_request", "p50_us", "p99_us"] + (["mbps"] if scenario in "cd" else []) +
+                   ["rps", "cpu_us_per_request", "p50_us", "p99_us"] +
+                   (["mbps"] if scenario in ("d" if args.tls else "cd") else []) +
+                   (["resumed_share"] if args.tls and scenario in "bc" else []) +
                    (["busiest_worker_share"] if scenario == "b" else []))
         table = {}
         for name, runs in per_server.items():

@@ -1,9 +1,11 @@
 // Opens N keep-alive connections to 127.0.0.1:PORT, sends one request on each, reads
 // each whole response, then holds them all idle until SIGTERM or SIGINT. Prints
 // "ready N" once every response has arrived (for measuring idle-connection memory).
-//   holder PORT N PATH
+// With "tls", each connection is a TLS one (handshakes one after another).
+//   holder PORT N PATH [tls]
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -35,11 +37,57 @@ bool response_complete(const std::string& in) {
     return in.size() >= end + 4 + length;
 }
 
+int wait_signal() {
+    std::printf("ready\n");
+    std::fflush(stdout);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    int signo = 0;
+    sigwait(&set, &signo);
+    return 0;
+}
+
+// TLS: blocking connections, one at a time; the SSL objects are kept with them.
+int hold_tls(const sockaddr_in& address, int count, const std::string& request) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    std::vector<SSL*> held;
+    char buffer[65536];
+    for (int i = 0; i < count; ++i) {
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+            std::fprintf(stderr, "holder: connection %d: %s\n", i, std::strerror(errno));
+            return 1;
+        }
+        SSL* ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, fd);
+        SSL_set_tlsext_host_name(ssl, "localhost");
+        if (SSL_connect(ssl) != 1 || SSL_write(ssl, request.data(), static_cast<int>(request.size())) <= 0) {
+            std::fprintf(stderr, "holder: TLS connection %d failed\n", i);
+            return 1;
+        }
+        std::string in;
+        while (!response_complete(in)) {
+            const int got = SSL_read(ssl, buffer, sizeof buffer);
+            if (got <= 0) {
+                std::fprintf(stderr, "holder: TLS connection %d closed early\n", i);
+                return 1;
+            }
+            in.append(buffer, static_cast<std::size_t>(got));
+        }
+        held.push_back(ssl);
+    }
+    return wait_signal();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: holder PORT N PATH\n");
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: holder PORT N PATH [tls]\n");
         return 2;
     }
     const int port = std::atoi(argv[1]);
@@ -53,6 +101,7 @@ int main(int argc, char** argv) {
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<uint16_t>(port));
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (argc == 5) return hold_tls(address, count, request);
     const int ep = epoll_create1(0);
     std::vector<Conn> conns(static_cast<std::size_t>(count));
     int pending = 0;
@@ -95,14 +144,5 @@ int main(int argc, char** argv) {
             }
         }
     }
-    std::printf("ready %d\n", count);
-    std::fflush(stdout);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    int signo = 0;
-    sigwait(&set, &signo);
-    return 0;
+    return wait_signal();
 }

@@ -20,7 +20,26 @@ int clamp(std::size_t n) { return static_cast<int>(std::min<std::size_t>(n, INT_
 
 TlsTransport::TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& state, std::uint32_t connection,
                            const PeerAddress& peer)
-    : socket_(socket), ssl_(std::move(ssl)), state_(state), connection_(connection), peer_(peer) {}
+    : socket_(socket), ssl_(std::move(ssl)), state_(state), connection_(connection), peer_(peer) {
+    BIO* bio = SSL_get_rbio(ssl_.get());
+    BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
+    BIO_set_callback_ex(bio, on_socket_io);
+}
+
+// After each read OpenSSL makes of the socket: was it short (or EAGAIN)?
+long TlsTransport::on_socket_io(BIO* bio, int operation, const char*, std::size_t length, int, long, int result,
+                                std::size_t* processed) {
+    if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+        auto* self = reinterpret_cast<TlsTransport*>(BIO_get_callback_arg(bio));
+        self->socket_drained_ = result <= 0 || *processed < length;
+    }
+    return result;
+}
+
+bool TlsTransport::short_read_drains() const {
+    if (mode_ == Mode::PlainHttp) return true;
+    return socket_drained_ && SSL_has_pending(ssl_.get()) == 0;
+}
 
 // A TLS client's first byte is a handshake record; anything else (most often "GET ") is
 // a client that spoke plain HTTP to this port.

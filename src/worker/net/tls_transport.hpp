@@ -24,7 +24,9 @@ struct TlsWorkerState {
 
 // TLS over a connection's socket with OpenSSL. The handshake happens inside the first
 // reads. Edge-triggered epoll's traps are handled here: OpenSSL may hold bytes it has
-// read (a short read says nothing: short_read_drains() is false), a write may need to
+// read (a short read proves the socket empty only if OpenSSL's own read of it was short
+// and it holds nothing: short_read_drains(), watched with a BIO callback, so the read
+// that would only say EAGAIN is skipped as on a plain socket), a write may need to
 // read and a read to write (waiting_for()), and a write that could not finish must be
 // retried with the same bytes (the length is kept; the session offers the same data).
 // File ranges go out with SSL_sendfile when the kernel does the encryption (kTLS), else
@@ -42,7 +44,7 @@ public:
     IoResult send_file(int file, std::uint64_t offset, std::size_t count) override;
     bool shutdown_write() override;
     Wait waiting_for() const override;
-    bool short_read_drains() const override { return mode_ == Mode::PlainHttp; }
+    bool short_read_drains() const override;
     void send_immediately() override { socket_.send_immediately(); }
     void close() override { socket_.close(); }
     bool plain_http_on_tls_port() const override { return mode_ == Mode::PlainHttp; }
@@ -53,6 +55,8 @@ private:
     enum class Mode : std::uint8_t { Detecting, Tls, PlainHttp };
 
     bool detect();  // false: not yet known (or the peer left)
+    static long on_socket_io(BIO* bio, int operation, const char*, std::size_t length, int, long, int result,
+                             std::size_t* processed);
     IoResult encrypt(const char* data, std::size_t length);
     IoResult failed(int result, Wait wait);
 
@@ -63,6 +67,7 @@ private:
     std::uint32_t connection_;
     const PeerAddress& peer_;
     Mode mode_ = Mode::Detecting;
+    bool socket_drained_ = false;  // OpenSSL's last read of the socket got less than it asked for
     Wait waiting_ = Wait::Readable;
     IoResult detect_result_{Io::Done, 0, 0};
 };

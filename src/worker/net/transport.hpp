@@ -38,8 +38,9 @@ public:
     // Ends our direction of the stream (the reading side stays open); false if it cannot.
     virtual bool shutdown_write() = 0;
     virtual Wait waiting_for() const = 0;
-    // Whether a read that returned less than it asked for left nothing to read until the
-    // next readiness edge: true for a socket; not for TLS, which may hold decrypted bytes.
+    // Whether the last read, having returned less than it asked for, left nothing to read
+    // until the next readiness edge: always for a socket; for TLS only when its own read
+    // of the socket was short and OpenSSL holds no bytes (read ahead, or decrypted).
     virtual bool short_read_drains() const = 0;
     // Sends small writes at once (TCP_NODELAY) from now on.
     virtual void send_immediately() = 0;
