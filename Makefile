@@ -13,7 +13,7 @@ ifeq ($(WERROR),1)
 CMAKE_ARGS += -DPYWEBD_WERROR=ON
 endif
 
-.PHONY: run test test-sanitize deps build build-sanitize packages e2e fuzz clean
+.PHONY: run test test-sanitize deps build build-sanitize packages e2e ktls fuzz clean
 
 deps:
 	@missing=$$(for p in $(BUILD_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -47,6 +47,10 @@ packages:
 # The .deb under a real systemd in systemd-nspawn (root).
 e2e:
 	tests/e2e/run
+
+# The kTLS path under qemu with Debian's kernel (root: installs qemu and the kernel).
+ktls: build
+	tests/ktls/run $(BUILD)/src/master/pywebd
 
 # libFuzzer targets, FUZZ_SECONDS each (default 60).
 fuzz:
