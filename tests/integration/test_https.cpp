@@ -65,6 +65,26 @@ SslSessionPtr fresh_session(const ServerProcess& server, ClientTls tls) {
     return client.session();
 }
 
+// Whether a new connection offering `session` resumes it.
+bool resumes(const ServerProcess& server, SSL_SESSION* session) {
+    ClientTls tls = server.client_tls();
+    tls.session = session;
+    HttpClient client(server.port(), tls);
+    EXPECT_TRUE(client.connected()) << client.tls_error();
+    return client.resumed();
+}
+
+// What certbot and its deploy hook do: new files in place of the old, then a reload.
+// Returns the STATUS the reload ended with.
+std::string renew_and_reload(ServerProcess& server) {
+    const LeafFiles renewed = server.pki()->leaf("renewed");
+    std::filesystem::rename(renewed.chain, server.certificate().chain);
+    std::filesystem::rename(renewed.key, server.certificate().key);
+    server.signal(SIGHUP);
+    const auto seen = server.wait_for_notification("READY=1", 20s);
+    return seen.empty() ? std::string() : seen.back();
+}
+
 ServerOptions https(std::string yaml = "", unsigned workers = 2) {
     return ServerOptions{.yaml = std::move(yaml), .workers = workers, .tls = true};
 }
@@ -207,11 +227,7 @@ TEST(Https, SessionTicketsOffMeansFullHandshakes) {
     SslSessionPtr session = fresh_session(server, server.client_tls());
     ASSERT_TRUE(session);
     EXPECT_EQ(ticket_key_name(session.get()), "");  // no ticket was sent
-    ClientTls tls = server.client_tls();
-    tls.session = session.get();
-    HttpClient again(server.port(), tls);
-    ASSERT_TRUE(again.connected());
-    EXPECT_FALSE(again.resumed());
+    EXPECT_FALSE(resumes(server, session.get()));
 }
 
 // The master rotates the ticket key; a ticket sealed with the previous key still
@@ -238,16 +254,10 @@ TEST(Https, TicketKeysRotateAndThePreviousKeyStillResumes) {
     };
     SslSessionPtr newer = next_key({old_key});
     ASSERT_TRUE(newer) << "the ticket key did not rotate";
-    ClientTls resume = tls;
-    resume.session = old_session.get();
-    HttpClient with_previous(server.port(), resume);
-    ASSERT_TRUE(with_previous.connected());
-    EXPECT_TRUE(with_previous.resumed()) << "a ticket sealed with the previous key did not resume";
+    EXPECT_TRUE(resumes(server, old_session.get())) << "a ticket sealed with the previous key did not resume";
     const std::string newer_key = ticket_key_name(newer.get());
     ASSERT_TRUE(next_key({old_key, newer_key})) << "no second rotation";
-    HttpClient too_old(server.port(), resume);
-    ASSERT_TRUE(too_old.connected());
-    EXPECT_FALSE(too_old.resumed()) << "a ticket two rotations old still resumed";
+    EXPECT_FALSE(resumes(server, old_session.get())) << "a ticket two rotations old still resumed";
     EXPECT_TRUE(wait_for_log(server, "session ticket keys rotated"));
 }
 
@@ -263,11 +273,7 @@ TEST(Https, TicketsResumeAcrossAReload) {
     ASSERT_FALSE(seen.empty());
     ASSERT_NE(seen.back().find("last reload: ok"), std::string::npos);
     ASSERT_EQ(server.wait_for_workers(1, before, 15s).size(), 1u);
-    ClientTls tls = server.client_tls();
-    tls.session = session.get();
-    HttpClient again(server.port(), tls);
-    ASSERT_TRUE(again.connected());
-    EXPECT_TRUE(again.resumed());
+    EXPECT_TRUE(resumes(server, session.get()));
 }
 
 TEST(Https, PlainHttpToTheTlsPortGetsA400ThatSaysSo) {
@@ -409,13 +415,7 @@ TEST(Https, AnUnprivilegedMasterReadsRootOnlyKeysAndWorkersHoldNoCapabilities) {
     // A renewal: new root-only files, then a reload the master reads them in.
     const std::string old_serial = server.connect().peer_serial();
     ASSERT_FALSE(old_serial.empty());
-    const LeafFiles renewed = server.pki()->leaf("renewed");
-    std::filesystem::rename(renewed.chain, server.certificate().chain);
-    std::filesystem::rename(renewed.key, server.certificate().key);
-    server.signal(SIGHUP);
-    const auto seen = server.wait_for_notification("READY=1", 20s);
-    ASSERT_FALSE(seen.empty());
-    EXPECT_NE(seen.back().find("last reload: ok"), std::string::npos) << server.error_log();
+    EXPECT_NE(renew_and_reload(server).find("last reload: ok"), std::string::npos) << server.error_log();
     EXPECT_NE(server.connect().peer_serial(), old_serial);
 }
 
@@ -429,15 +429,14 @@ TEST(Https, CertificateSwapUnderLoadFailsNoRequest) {
     const std::string old_serial = server.connect().peer_serial();
     ASSERT_FALSE(old_serial.empty());
     LoadClients load(server.port(), "/file.txt", {body}, 3, 3, 200000, server.client_tls());
-    std::this_thread::sleep_for(300ms);
-    const LeafFiles renewed = server.pki()->leaf("renewed");
-    std::filesystem::rename(renewed.chain, server.certificate().chain);
-    std::filesystem::rename(renewed.key, server.certificate().key);
-    server.signal(SIGHUP);
-    const auto seen = server.wait_for_notification("READY=1", 20s);
-    ASSERT_FALSE(seen.empty());
-    EXPECT_NE(seen.back().find("last reload: ok"), std::string::npos) << seen.back();
-    std::this_thread::sleep_for(500ms);
+    const auto requests_reach = [&](std::uint64_t count) {
+        const auto deadline = Clock::now() + 30s;
+        while (load.requests() < count && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+        return load.requests() >= count;
+    };
+    ASSERT_TRUE(requests_reach(50));  // the load is running before the reload…
+    EXPECT_NE(renew_and_reload(server).find("last reload: ok"), std::string::npos);
+    EXPECT_TRUE(requests_reach(load.requests() + 50));  // …and after it
     load.stop();
     std::cout << "certificate swap under HTTPS load: requests=" << load.requests() << " failures=" << load.failures()
               << std::endl;

@@ -190,13 +190,7 @@ void H1Session::answer_error(std::uint16_t status, std::string_view token, H1Con
     c.services.log.info("bad request conn={} status={} token={}", c.id, status, token);
     b.response.clear();
     c.services.handler.error(c.services.site, status, false, b.response);
-    b.close = true;  // after a request we could not parse, nothing that follows can be framed
-    h1::render_head(b.response, h1::ConnectionField::Close, b.head);
-    b.request_line = first_line(b.buffered());
-    b.referer = b.user_agent = {};
-    b.discard = 0;
-    b.client_closes = false;
-    begin_sending(c);
+    send_then_close(c);  // after a request we could not parse, nothing that follows can be framed
 }
 
 // Answered at the first bytes, in plain text, then closed: whatever else the client
@@ -206,6 +200,13 @@ void H1Session::refuse_plain_http(H1Context& c) {
     c.services.log.info("plain HTTP request on a TLS port conn={}", c.id);
     b.response.clear();
     c.services.handler.plain_http_on_tls_port(b.response);
+    send_then_close(c);
+}
+
+// The planned response to input we will not read on from: sent with Connection: close,
+// logged with the first line received.
+void H1Session::send_then_close(H1Context& c) {
+    RequestBuffers& b = *buffers_;
     b.close = true;
     h1::render_head(b.response, h1::ConnectionField::Close, b.head);
     b.request_line = first_line(b.buffered());

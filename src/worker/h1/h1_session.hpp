@@ -65,6 +65,7 @@ private:
                 H1Context& c);
     void answer_error(std::uint16_t status, std::string_view token, H1Context& c);
     void refuse_plain_http(H1Context& c);
+    void send_then_close(H1Context& c);
     void begin_sending(H1Context& c);
     bool send_response(H1Context& c, std::size_t& budget);
     void advance(std::size_t bytes);
