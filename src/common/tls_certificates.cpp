@@ -21,6 +21,8 @@ namespace {
 constexpr long kExpiryWarningSeconds = 30L * 24 * 3600;
 
 // The whole file, or an error text.
+int no_passphrase(char*, int, int, void*) { return 0; }  // an encrypted key fails to load
+
 bool read_file(const std::filesystem::path& path, std::string& out, std::string& error) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     struct stat st {};
@@ -112,8 +114,16 @@ private:
                             entry_.origin, entry_.key.string(), st.st_mode & 07777));
         if (!read_file(entry_.key, pem, error)) return fail(fmt::format("{}: {}", entry_.key.string(), error));
         BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-        out.key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+        // No passphrase callback: OpenSSL's default would prompt on a terminal, and a
+        // master under systemd (or reloading) has nobody to answer it.
+        out.key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
+        const bool encrypted = pem.find("ENCRYPTED") != std::string::npos;
         OPENSSL_cleanse(pem.data(), pem.size());
+        if (!out.key && encrypted)
+            return fail(
+                fmt::format("{}: an encrypted private key; pywebd needs it unencrypted "
+                            "(openssl pkey -in KEY -out KEY.plain, then chmod 600)",
+                            entry_.key.string()));
         if (!out.key) return fail(fmt::format("{}: no PEM private key in it", entry_.key.string()));
         if (X509_check_private_key(out.leaf.get(), out.key.get()) != 1)
             return fail(fmt::format("{} does not match the certificate {}", entry_.key.string(), out.file));

@@ -108,6 +108,32 @@ ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) 
     return role;
 }
 
+// Under socket activation, sockets are matched to listen entries by port alone. When
+// the config asks for HTTPS (or a redirect), a mismatch would quietly serve plain HTTP
+// or nothing: say so at every start and reload.
+void Master::check_activated_roles(const Generation& generation, const Config& config) const {
+    const auto listens = config.effective_listen();
+    const bool special = std::any_of(listens.begin(), listens.end(),
+                                     [](const ListenAddress& e) { return e.tls || e.redirect_to_https; });
+    if (!special) return;
+    for (const auto& socket : generation.listeners) {
+        const bool matched = std::any_of(listens.begin(), listens.end(),
+                                         [&](const ListenAddress& e) { return e.port == socket->address.port; });
+        if (!matched)
+            log_.warn("socket activation: {} (port {}) matches no listen entry by port; it serves plain HTTP",
+                      socket->name, socket->address.port);
+    }
+    for (const ListenAddress& entry : listens) {
+        const bool passed = std::any_of(generation.listeners.begin(), generation.listeners.end(),
+                                        [&](const auto& socket) { return socket->address.port == entry.port; });
+        if (!passed && (entry.tls || entry.redirect_to_https))
+            log_.warn(
+                "socket activation: listen entry {}{} has no socket from systemd (the socket unit must "
+                "listen on port {})",
+                entry.to_string(), entry.tls ? " (tls)" : " (redirect_to_https)", entry.port);
+    }
+}
+
 // Everything a generation needs besides its listening sockets. Throws ConfigError (a
 // certificate that does not load) or BindError (a log that does not open).
 void Master::complete_generation(Generation& generation, Config config) {
@@ -115,6 +141,7 @@ void Master::complete_generation(Generation& generation, Config config) {
     generation.workers = workers_identity(config);
     generation.mime = MimeTypes::load(config.mime_types, config.charset);
     for (const auto& socket : generation.listeners) generation.roles.push_back(role_of(*socket, config));
+    if (socket_activated_) check_activated_roles(generation, config);
     if (std::any_of(generation.roles.begin(), generation.roles.end(), [](const ListenAddress& r) { return r.tls; })) {
         std::vector<std::string> errors, warnings;
         auto certificates = load_certificates(config.tls, std::time(nullptr), errors, warnings);

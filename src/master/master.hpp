@@ -49,6 +49,7 @@ private:
     std::shared_ptr<Generation> make_generation(Config config);
     void complete_generation(Generation& generation, Config config);
     ListenAddress role_of(const ListenSocket& socket, const Config& config) const;
+    void check_activated_roles(const Generation& generation, const Config& config) const;
     Spawned spawn_worker(const Generation& generation, unsigned slot);
     std::string status_line() const;
     int wait_timeout(std::int64_t now) const;

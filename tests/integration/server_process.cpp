@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -165,7 +166,8 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-        ::setpgid(0, 0);  // one group: the destructor can kill master and workers at once
+        ::setpgid(0, 0);                     // one group: the destructor can kill master and workers at once
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test binary that dies (timeout, crash) takes its server along
         ::dup2(stderr_file.get(), 2);
         if (!sockets.empty()) {
             // Out of the way first (one may already sit at 3, 4 …), then into place:
@@ -188,8 +190,13 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     sockets.clear();  // only the server holds the listening sockets now
     if (options.wait_ready) {
         startup_ = wait_for_notification("READY=1");
-        if (startup_.empty() || startup_.back().find("READY=1") == std::string::npos)
-            throw std::runtime_error("pywebd did not become ready; error log:\n" + error_log() + stderr_output());
+        if (startup_.empty() || startup_.back().find("READY=1") == std::string::npos) {
+            // No destructor runs for a constructor that throws: stop what was started here.
+            const std::string why = "pywebd did not become ready; error log:\n" + error_log() + stderr_output();
+            ::kill(-group_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+            throw std::runtime_error(why);
+        }
     }
 }
 

@@ -68,11 +68,16 @@ FilePtr open_file(const std::filesystem::path& path, const char* mode) {
     return f;
 }
 
-void write_pem(const std::filesystem::path& path, const std::vector<X509*>& certs, EVP_PKEY* key, mode_t mode) {
+void write_pem(const std::filesystem::path& path, const std::vector<X509*>& certs, EVP_PKEY* key, mode_t mode,
+               const std::string& passphrase = "") {
     {
         const FilePtr f = open_file(path, "w");
         for (X509* c : certs) PEM_write_X509(f.get(), c);
-        if (key) PEM_write_PrivateKey(f.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+        if (key && passphrase.empty()) PEM_write_PrivateKey(f.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
+        if (key && !passphrase.empty())
+            PEM_write_PrivateKey(f.get(), key, EVP_aes_256_cbc(),
+                                 reinterpret_cast<const unsigned char*>(passphrase.data()),
+                                 static_cast<int>(passphrase.size()), nullptr, nullptr);
     }
     ::chmod(path.c_str(), mode);
 }
@@ -117,7 +122,7 @@ LeafFiles TestPki::leaf(const std::string& stem, const LeafOptions& options) {
     write_pem(files.chain,
               options.chain_reversed ? std::vector<X509*>{ca, cert.get()} : std::vector<X509*>{cert.get(), ca}, nullptr,
               0644);
-    write_pem(files.key, {}, key.get(), 0600);
+    write_pem(files.key, {}, key.get(), 0600, options.passphrase);
     return files;
 }
 

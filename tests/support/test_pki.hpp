@@ -19,6 +19,7 @@ struct LeafOptions {
     bool chain_reversed = false;     // write the CA before the leaf
     std::string ocsp_url;            // set: an Authority Information Access OCSP URI
     std::string crl_url;             // set: a CRL distribution point
+    std::string passphrase;          // set: the key file is encrypted with it
 };
 
 struct LeafFiles {

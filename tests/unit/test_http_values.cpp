@@ -4,6 +4,7 @@
 #include <array>
 
 #include "h1/head_parser.hpp"
+#include "http/authority.hpp"
 #include "http/entity_tag.hpp"
 #include "http/field_block.hpp"
 #include "http/file_facts.hpp"
@@ -151,6 +152,26 @@ TEST(MimeTypes, ReadsCustomFile) {
     const auto file = dir.write("mime.types", "# comment\ntext/x-custom  cst cst2  # trailing\n\nbroken\n");
     const MimeTypes mime = MimeTypes::load(file, "latin1");
     EXPECT_EQ(mime.lookup("a.cst2"), "text/x-custom; charset=latin1");
+}
+
+}  // namespace
+}  // namespace pywebd::http
+
+namespace pywebd::http {
+namespace {
+
+TEST(Authority, HostOfKeepsNamesAndLiteralsDropsThePort) {
+    const std::pair<std::string_view, std::string_view> good[] = {{"example.com", "example.com"},
+                                                                  {"example.com:8080", "example.com"},
+                                                                  {"[::1]:80", "[::1]"},
+                                                                  {"[2001:db8::1]", "[2001:db8::1]"},
+                                                                  {"127.0.0.1:65535", "127.0.0.1"},
+                                                                  {"my_host-1.example", "my_host-1.example"},
+                                                                  {"[::ffff:192.0.2.1]", "[::ffff:192.0.2.1]"}};
+    for (const auto& [authority, host] : good) EXPECT_EQ(host_of(authority), host) << authority;
+    for (const char* bad : {"", ":80", "[::1", "::1", "a:b", "a:0", "a:99999", "a:", "[::1]x", "[::1]:", "[]", "[v1.x]",
+                            "a%41.b", "a b", "a:80:80", "user@host"})
+        EXPECT_FALSE(host_of(bad)) << bad;
 }
 
 }  // namespace

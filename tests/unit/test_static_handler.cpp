@@ -145,6 +145,13 @@ TEST_F(HandlerTest, RedirectToHttpsServesAcmeChallenges) {
     EXPECT_EQ(response_.status, 308);
     get("/.well-known/acme-challenge");  // not a token under it
     EXPECT_EQ(response_.status, 308);
+    // Judged on the normalised path: dot segments cannot climb out of the exemption.
+    for (const char* escape :
+         {"/.well-known/acme-challenge/../../index.html", "/.well-known/acme-challenge/%2e%2e/%2e%2e/file.txt",
+          "/.well-known/acme-challenge/..%2f..%2ffile.txt"}) {
+        get(escape);
+        EXPECT_EQ(response_.status, 308) << escape;
+    }
 }
 
 TEST_F(HandlerTest, RedirectToHttpsNeedsAHost) {
@@ -152,6 +159,20 @@ TEST_F(HandlerTest, RedirectToHttpsNeedsAHost) {
     handle("GET /x HTTP/1.0\r\n\r\n");
     EXPECT_EQ(response_.status, 400);
     EXPECT_FALSE(has("Location: https:///x"));
+    // A host the Location could not carry as a host: 400, not a reflected oddity.
+    for (const char* host : {"[::1", "::1", "a.b:xyz", "[::1]junk", "a.b:", "a.b:123456", "[::1]:", "a%41.b",
+                             "exa_mple.com:80:80", "[]", "[v1.x]"}) {
+        handle(std::string("GET /x HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+        EXPECT_EQ(response_.status, 400) << host << "\n" << head_;
+        EXPECT_FALSE(has("Location: https://" + std::string(host) + "/x"));
+    }
+}
+
+TEST_F(HandlerTest, RedirectToHttpsOfOptionsAsteriskGoesToTheRoot) {
+    https_port_ = 443;
+    handle("OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    EXPECT_EQ(response_.status, 308);
+    EXPECT_TRUE(has("Location: https://example.com/")) << head_;
 }
 
 TEST_F(HandlerTest, PlainHttpOnTlsPortSaysSo) {

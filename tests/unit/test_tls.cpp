@@ -73,6 +73,9 @@ TEST_F(Certificates, EachUnusableOneIsAnErrorNamingItsFile) {
              return test::LeafFiles{pki_.leaf("c").chain, dir_.path() / "nope.key"};
          },
          "nope.key: No such file or directory"},
+        {"an encrypted key (no terminal prompt: the master may run under systemd)",
+         [&] { return pki_.leaf("secret", {.passphrase = "hunter2"}); },
+         "secret.key: an encrypted private key; pywebd needs it unencrypted"},
         {"a key file with no key",
          [&] {
              return test::LeafFiles{pki_.leaf("d").chain, pki_.ca_file()};

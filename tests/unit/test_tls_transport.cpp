@@ -237,6 +237,85 @@ TEST_F(TlsTransportTest, AFileRetryWithASmallerCountSendsTheBlockedRange) {
     EXPECT_EQ(received.size(), offset);
 }
 
+// A TLS 1.3 KeyUpdate carries no data: OpenSSL would process a stream of them inside one
+// SSL_read for as long as the client sends, holding the whole worker. A connection that
+// sends more post-handshake messages than any client needs is cut.
+TEST_F(TlsTransportTest, AFloodOfKeyUpdatesEndsTheConnection) {
+    handshake();
+    for (int i = 0; i < 200; ++i) {
+        ASSERT_EQ(SSL_key_update(client_.get(), SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+        ASSERT_EQ(SSL_do_handshake(client_.get()), 1);  // sends it
+    }
+    char buffer[64];
+    IoResult r{};
+    for (int i = 0; i < 10 && (r = transport_->read(buffer)).status == Io::WouldBlock; ++i) {}
+    EXPECT_EQ(r.status, Io::PeerClosed);
+    EXPECT_EQ(r.error, EPROTO);
+}
+
+// A few are a client's right (a long-lived connection rekeys): they pass.
+TEST_F(TlsTransportTest, AFewKeyUpdatesAreServed) {
+    handshake();
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(SSL_key_update(client_.get(), SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+        ASSERT_EQ(SSL_do_handshake(client_.get()), 1);
+    }
+    client_write("GET / HTTP/1.1\r\n\r\n");
+    char buffer[64];
+    IoResult r{};
+    for (int i = 0; i < 10 && (r = transport_->read(buffer)).status == Io::WouldBlock; ++i) {}
+    ASSERT_EQ(r.status, Io::Done);
+    EXPECT_EQ(std::string(buffer, r.bytes), "GET / HTTP/1.1\r\n\r\n");
+}
+
+// OpenSSL allocates the length a handshake message declares as soon as it reads the
+// message's header: nine bytes could pin 128 KiB until the header timeout. A ClientHello
+// declaring more than any real one is refused before OpenSSL sees it.
+TEST_F(TlsTransportTest, AClientHelloDeclaringAnAbsurdLengthIsRefusedUnread) {
+    const unsigned char header[] = {0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x02, 0x01, 0x40};
+    ASSERT_EQ(::send(client_fd_.get(), header, sizeof header, 0), static_cast<ssize_t>(sizeof header));
+    char byte;
+    const IoResult r = transport_->read({&byte, 1});
+    EXPECT_EQ(r.status, Io::PeerClosed);
+    EXPECT_EQ(r.error, EPROTO);
+}
+
+// The first bytes of a ClientHello arriving one at a time: the transport waits for the
+// nine it checks (each byte raises a new edge), then the handshake goes on.
+TEST_F(TlsTransportTest, AClientHelloHeaderSplitIntoSingleBytesIsWaitedFor) {
+    SslPtr memory_client(SSL_new(client_ctx_.get()));
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    SSL_set_bio(memory_client.get(), in, out);  // the SSL owns both
+    SSL_set_connect_state(memory_client.get());
+    SSL_do_handshake(memory_client.get());
+    std::string hello(static_cast<std::size_t>(BIO_ctrl_pending(out)), '\0');
+    ASSERT_GT(BIO_read(out, hello.data(), static_cast<int>(hello.size())), 9);
+    char byte;
+    for (std::size_t i = 0; i < 9; ++i) {
+        ASSERT_EQ(::send(client_fd_.get(), &hello[i], 1, 0), 1);
+        const IoResult r = transport_->read({&byte, 1});
+        EXPECT_EQ(r.status, Io::WouldBlock) << "after " << i + 1 << " bytes";
+    }
+    ASSERT_EQ(::send(client_fd_.get(), hello.data() + 9, hello.size() - 9, 0), static_cast<ssize_t>(hello.size() - 9));
+    const IoResult r = transport_->read({&byte, 1});
+    EXPECT_EQ(r.status, Io::WouldBlock);  // the server's flight went out; it waits for the client's Finished
+    char flight[8192];
+    EXPECT_GT(::recv(client_fd_.get(), flight, sizeof flight, MSG_DONTWAIT), 0) << "no ServerHello";
+}
+
+// A TLS connection that ends after a response ends with close_notify, so the client can
+// tell the end from a cut (RFC 8446 §6.1), whether or not the connection lingers.
+TEST_F(TlsTransportTest, ClosingSendsCloseNotify) {
+    handshake();
+    EXPECT_EQ(write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").status, Io::Done);
+    transport_->close();
+    client_read_all();
+    char byte;
+    EXPECT_EQ(SSL_read(client_.get(), &byte, 1), 0);
+    EXPECT_EQ(SSL_get_error(client_.get(), 0), SSL_ERROR_ZERO_RETURN) << "the end came without close_notify";
+}
+
 TEST_F(TlsTransportTest, PlainHttpOnTheTlsPortIsReadAsIs) {
     const std::string request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     ASSERT_EQ(::send(client_fd_.get(), request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));

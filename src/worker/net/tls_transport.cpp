@@ -13,6 +13,17 @@ namespace pywebd {
 namespace {
 
 constexpr unsigned char kHandshakeRecord = 0x16;  // the first byte of every TLS ClientHello
+constexpr unsigned char kClientHello = 0x01;
+// What the transport checks before OpenSSL reads anything: the record header (5 bytes)
+// and the handshake message header (type, 24-bit length).
+constexpr std::size_t kHelloHeader = 9;
+// Real ClientHellos are 200 B to 2 KiB (with post-quantum key shares); OpenSSL itself
+// accepts up to 128 KiB and allocates the declared length on reading the header.
+constexpr std::size_t kMaxClientHello = 16 * 1024;
+// Handshake messages a client may send on one connection: at most four in the handshake
+// itself (a second ClientHello after a HelloRetryRequest included), then post-handshake
+// ones (KeyUpdate): a long-lived connection rekeys a handful of times.
+constexpr std::uint8_t kMaxHandshakeMessages = 4 + 32;
 
 int clamp(std::size_t n) { return static_cast<int>(std::min<std::size_t>(n, INT_MAX)); }
 
@@ -24,16 +35,29 @@ TlsTransport::TlsTransport(PlainTransport& socket, SslPtr ssl, TlsWorkerState& s
     BIO* bio = SSL_get_rbio(ssl_.get());
     BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
     BIO_set_callback_ex(bio, on_socket_io);
+    SSL_set_msg_callback(ssl_.get(), on_message);
+    SSL_set_msg_callback_arg(ssl_.get(), this);
 }
 
-// After each read OpenSSL makes of the socket: was it short (or EAGAIN)?
+// Before each read OpenSSL makes of the socket: none once the connection is refused
+// (a read that fails ends the SSL_read that wanted it). After each: was it short?
 long TlsTransport::on_socket_io(BIO* bio, int operation, const char*, std::size_t length, int, long, int result,
                                 std::size_t* processed) {
-    if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
-        auto* self = reinterpret_cast<TlsTransport*>(BIO_get_callback_arg(bio));
-        self->socket_drained_ = result <= 0 || *processed < length;
-    }
+    auto* self = reinterpret_cast<TlsTransport*>(BIO_get_callback_arg(bio));
+    if (operation == BIO_CB_READ && self->broken_) return -1;
+    if (operation == (BIO_CB_READ | BIO_CB_RETURN)) self->socket_drained_ = result <= 0 || *processed < length;
     return result;
+}
+
+// Every handshake message OpenSSL reads is counted (OpenSSL puts itself back "in init"
+// to process a post-handshake one, so the count covers the handshake too).
+void TlsTransport::on_message(int write, int, int content_type, const void*, std::size_t, SSL*, void* self) {
+    auto* transport = static_cast<TlsTransport*>(self);
+    if (write != 0 || content_type != SSL3_RT_HANDSHAKE) return;
+    if (transport->handshake_messages_ == kMaxHandshakeMessages)
+        transport->broken_ = true;  // the next socket read fails, ending this SSL_read
+    else
+        ++transport->handshake_messages_;
 }
 
 bool TlsTransport::short_read_drains() const {
@@ -42,15 +66,29 @@ bool TlsTransport::short_read_drains() const {
 }
 
 // A TLS client's first byte is a handshake record; anything else (most often "GET ") is
-// a client that spoke plain HTTP to this port.
+// a client that spoke plain HTTP to this port. A ClientHello's headers are checked before
+// OpenSSL reads them; until all nine bytes are there, each new byte raises a new edge.
 bool TlsTransport::detect() {
-    unsigned char first = 0;
+    unsigned char header[kHelloHeader] = {};
     ssize_t n;
-    do n = ::recv(socket_.fd(), &first, 1, MSG_PEEK);
+    do n = ::recv(socket_.fd(), header, sizeof header, MSG_PEEK);
     while (n < 0 && errno == EINTR);
-    if (n == 1) {
-        mode_ = first == kHandshakeRecord ? Mode::Tls : Mode::PlainHttp;
+    if (n > 0 && header[0] != kHandshakeRecord) {
+        mode_ = Mode::PlainHttp;
         return true;
+    }
+    if (n == static_cast<ssize_t>(kHelloHeader)) {
+        const std::size_t declared = (std::size_t{header[6]} << 16) | (std::size_t{header[7]} << 8) | header[8];
+        if (header[5] == kClientHello && declared > kMaxClientHello) {
+            detect_result_ = refuse("a ClientHello longer than 16 KiB");
+            return false;
+        }
+        mode_ = Mode::Tls;
+        return true;
+    }
+    if (n > 0) {
+        detect_result_ = {Io::WouldBlock, 0, EAGAIN};
+        return false;
     }
     if (n == 0)
         detect_result_ = {Io::PeerClosed, 0, 0};
@@ -61,19 +99,35 @@ bool TlsTransport::detect() {
     return false;
 }
 
+// A connection ended for what it sent: named at info, as any client's failure is.
+IoResult TlsTransport::refuse(const char* why) {
+    broken_ = true;
+    if (state_.log.enabled(LogLevel::Info)) {
+        char address[INET6_ADDRSTRLEN];
+        state_.log.info("TLS connection refused conn={} peer={}: {}", connection_, peer_.format(address), why);
+    }
+    return {Io::PeerClosed, 0, EPROTO};
+}
+
 // What an SSL call that did not succeed means for the session.
 IoResult TlsTransport::failed(int result, Wait wait) {
     const int error = errno;
+    if (broken_) {  // our own refusal (too many post-handshake messages) made the read fail
+        ERR_clear_error();
+        return refuse("more post-handshake messages than a client needs (a KeyUpdate flood?)");
+    }
     switch (SSL_get_error(ssl_.get(), result)) {
     case SSL_ERROR_WANT_READ: waiting_ = Wait::Readable; return {Io::WouldBlock, 0, EAGAIN};
     case SSL_ERROR_WANT_WRITE: waiting_ = Wait::Writable; return {Io::WouldBlock, 0, EAGAIN};
     case SSL_ERROR_ZERO_RETURN: return {Io::PeerClosed, 0, 0};  // close_notify
     case SSL_ERROR_SYSCALL:
         ERR_clear_error();
+        broken_ = true;  // OpenSSL forbids SSL_shutdown after it
         if (error == 0 || error == ECONNRESET || error == EPIPE) return {Io::PeerClosed, 0, error};
         waiting_ = wait;
         return {Io::Failed, 0, error};
     default: {
+        broken_ = true;
         // A protocol failure: a bad handshake, garbage, a truncated record. Named at info
         // (it is the client's), and the connection ends quietly.
         const unsigned long code = ERR_peek_error();
@@ -151,12 +205,22 @@ IoResult TlsTransport::send_file(int file, std::uint64_t offset, std::size_t cou
 // close_notify first (best effort: if it cannot go out now, the FIN still does), then
 // the socket's write side.
 bool TlsTransport::shutdown_write() {
-    if (mode_ == Mode::Tls && SSL_is_init_finished(ssl_.get())) {
-        ERR_clear_error();
-        SSL_shutdown(ssl_.get());
-        ERR_clear_error();
-    }
+    send_close_notify();
     return socket_.shutdown_write();
+}
+
+void TlsTransport::close() {
+    send_close_notify();
+    socket_.close();
+}
+
+// Once, after a completed handshake and no fatal error; never waits.
+void TlsTransport::send_close_notify() {
+    if (mode_ != Mode::Tls || broken_ || close_notify_sent_ || !SSL_is_init_finished(ssl_.get())) return;
+    close_notify_sent_ = true;
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());
+    ERR_clear_error();
 }
 
 Transport::Wait TlsTransport::waiting_for() const {

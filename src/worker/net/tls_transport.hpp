@@ -32,7 +32,11 @@ struct TlsWorkerState {
 // File ranges go out with SSL_sendfile when the kernel does the encryption (kTLS), else
 // through the worker's buffer in full records. A client whose first byte is not a TLS
 // handshake record spoke plain HTTP: the socket is then used as is, so the session can
-// answer it in plain text.
+// answer it in plain text. What a client could use to make OpenSSL work or hold memory
+// for nothing is cut before: a ClientHello declaring more than any real one (OpenSSL
+// would allocate the declared length at once), and more post-handshake messages than a
+// client needs (a stream of KeyUpdates would be processed inside one SSL_read for as
+// long as it lasts). A connection that ends after the handshake ends with close_notify.
 class TlsTransport final : public Transport {
 public:
     // `connection` and `peer` name the connection in the log; the peer outlives us.
@@ -46,7 +50,7 @@ public:
     Wait waiting_for() const override;
     bool short_read_drains() const override;
     void send_immediately() override { socket_.send_immediately(); }
-    void close() override { socket_.close(); }
+    void close() override;
     bool plain_http_on_tls_port() const override { return mode_ == Mode::PlainHttp; }
     std::string_view tls_protocol() const override;
     std::string_view tls_cipher() const override;
@@ -57,6 +61,10 @@ private:
     bool detect();  // false: not yet known (or the peer left)
     static long on_socket_io(BIO* bio, int operation, const char*, std::size_t length, int, long, int result,
                              std::size_t* processed);
+    static void on_message(int write, int version, int content_type, const void* message, std::size_t length, SSL* ssl,
+                           void* self);
+    IoResult refuse(const char* why);
+    void send_close_notify();
     IoResult encrypt(const char* data, std::size_t length);
     IoResult failed(int result, Wait wait);
 
@@ -68,6 +76,9 @@ private:
     const PeerAddress& peer_;
     Mode mode_ = Mode::Detecting;
     bool socket_drained_ = false;  // OpenSSL's last read of the socket got less than it asked for
+    bool broken_ = false;          // a fatal error or a refusal: no close_notify, no more reads
+    bool close_notify_sent_ = false;
+    std::uint8_t handshake_messages_ = 0;  // received, the handshake's and those after it (KeyUpdate …)
     Wait waiting_ = Wait::Readable;
     IoResult detect_result_{Io::Done, 0, 0};
 };

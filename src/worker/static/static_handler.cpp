@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "http/authority.hpp"
 #include "http/decide.hpp"
 #include "static/directory_listing.hpp"
 
@@ -251,17 +252,18 @@ void StaticHandler::redirect_to_directory(const Lookup& lookup, Response& out) {
 // nothing for HTTPS. A bracketed IPv6 literal keeps its brackets.
 void StaticHandler::redirect_to_https(Site& site, const http::Request& request, std::uint16_t https_port,
                                       std::int64_t now_ms, Response& out) {
-    if (request.path.starts_with("/.well-known/acme-challenge/")) return handle(site, request, now_ms, out);
+    // Judged on the normalised path: "/.well-known/acme-challenge/../x" is not a challenge.
+    if (normalize_path(request.path, path_) == PathError::None &&
+        path_.path.starts_with("/.well-known/acme-challenge/"))
+        return handle(site, request, now_ms, out);
     const bool head_only = request.method == http::Method::Head;
-    std::string_view host = request.authority;
-    const auto colon = host.rfind(':');
-    if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos)
-        host = host.substr(0, colon);
-    if (host.empty()) return error(site, 400, head_only, out);
+    const std::optional<std::string_view> host = http::host_of(request.authority);
+    if (!host) return error(site, 400, head_only, out);  // none, or none a URL can carry
     std::string location = "https://";
-    location.append(host);
+    location.append(*host);
     if (https_port != 443) location.append(":").append(std::to_string(https_port));
-    location.append(request.path);  // percent-encoded as received; it starts with '/'
+    // The path as received (percent-encoded; "OPTIONS *" and CONNECT have none: the root).
+    location.append(request.asterisk || request.path.empty() ? std::string_view("/") : request.path);
     if (request.has_query) location.append("?").append(request.query);
     error(site, 308, head_only, out);
     out.fields.add("Location", location);
