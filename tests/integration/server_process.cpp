@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -166,8 +165,7 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-        ::setpgid(0, 0);                     // one group: the destructor can kill master and workers at once
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test binary that dies (timeout, crash) takes its server along
+        ::setpgid(0, 0);  // one group: the destructor can kill master and workers at once
         ::dup2(stderr_file.get(), 2);
         if (!sockets.empty()) {
             // Out of the way first (one may already sit at 3, 4 …), then into place:
@@ -188,6 +186,7 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     ::setpgid(pid_, pid_);  // also from the parent, so it holds whichever runs first
     group_ = pid_;
     sockets.clear();  // only the server holds the listening sockets now
+    start_watchdog();
     if (options.wait_ready) {
         startup_ = wait_for_notification("READY=1");
         if (startup_.empty() || startup_.back().find("READY=1") == std::string::npos) {
@@ -195,6 +194,7 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
             const std::string why = "pywebd did not become ready; error log:\n" + error_log() + stderr_output();
             ::kill(-group_, SIGKILL);
             ::waitpid(pid_, nullptr, 0);
+            stop_watchdog();
             throw std::runtime_error(why);
         }
     }
@@ -209,9 +209,48 @@ ServerProcess::~ServerProcess() {
     }
     // Anything of ours still in the group (a worker that outlived its master) goes too.
     if (group_ > 1) ::kill(-group_, SIGKILL);
+    stop_watchdog();
     const std::string errors = stderr_output();
     if (errors.find("Sanitizer") != std::string::npos || errors.find("runtime error:") != std::string::npos)
         ADD_FAILURE() << "pywebd reported a sanitizer error:\n" << errors;
+}
+
+// A test binary that dies (a ctest timeout, a crash) runs no destructor. The watchdog,
+// a fork of the test that keeps nothing but a pipe's read end, kills the server's group
+// when that pipe ends without a word (PR_SET_PDEATHSIG would not do: the server's
+// credential changes clear it).
+void ServerProcess::start_watchdog() {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) return;
+    const pid_t watchdog = ::fork();
+    if (watchdog == 0) {
+        const int keep = ends[0];
+        if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);  // nothing of the test stays open here
+        ::close_range(static_cast<unsigned>(keep) + 1, ~0U, 0);
+        char word = 0;
+        ssize_t n;
+        do n = ::read(keep, &word, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 0) ::kill(-group_, SIGKILL);  // the test is gone
+        ::_exit(0);
+    }
+    ::close(ends[0]);
+    if (watchdog < 0) {
+        ::close(ends[1]);
+        return;
+    }
+    watchdog_ = watchdog;
+    watchdog_pipe_.reset(ends[1]);
+}
+
+// The server was stopped by the test: the watchdog leaves without killing anything.
+void ServerProcess::stop_watchdog() {
+    if (watchdog_ <= 0) return;
+    const char word = 'x';
+    static_cast<void>(::write(watchdog_pipe_.get(), &word, 1));
+    watchdog_pipe_.reset();
+    ::waitpid(watchdog_, nullptr, 0);
+    watchdog_ = -1;
 }
 
 ClientTls ServerProcess::client_tls() const {

@@ -102,6 +102,8 @@ public:
 
 private:
     std::string expand(std::string yaml, bool tls);
+    void start_watchdog();
+    void stop_watchdog();
 
     TempDir dir_;
     UniqueFd notify_;
@@ -112,6 +114,8 @@ private:
     LeafFiles leaf_;
     pid_t pid_ = -1;    // the master while it runs, else -1
     pid_t group_ = -1;  // its process group, kept after it exits for the final sweep
+    pid_t watchdog_ = -1;
+    UniqueFd watchdog_pipe_;  // its write end: closed without a word when the test dies
 };
 
 // Runs pywebd to completion (for -t, bad arguments, startup failures) with a time limit.

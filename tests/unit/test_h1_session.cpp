@@ -249,3 +249,38 @@ TEST_F(H1SessionTest, ABadRequestShutsTheWriteSideThenLingers) {
 
 }  // namespace
 }  // namespace pywebd
+
+namespace pywebd {
+namespace {
+
+// A client that keeps sending while the connection lingers (over TLS every read may
+// return one tiny record, and the socket never runs dry) must not hold the worker: the
+// session reads a bounded number of times per turn, then waits for its next one.
+TEST_F(H1SessionTest, LingeringReadsABoundedAmountPerTurn) {
+    transport_.drains = false;  // like TLS with records left: only WouldBlock says "empty"
+    transport_.reads = {"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /a.txt HTTP/1.1\r\n"};
+    for (int i = 0; i < 100000; ++i) transport_.reads.emplace_back("x");
+    H1Context c = context();
+    session_.start(c);
+    ASSERT_EQ(session_.state(), ConnState::Lingering);
+    EXPECT_TRUE(session_.wants_turn()) << "one turn read " << 100001 - transport_.reads.size() << " times";
+    EXPECT_GT(transport_.reads.size(), 99000u);
+    session_.resume(c);  // the next turn goes on where it stopped
+    EXPECT_GT(transport_.reads.size(), 98000u);
+    EXPECT_LT(transport_.reads.size(), 99990u);
+}
+
+// The same for a request head that arrives in tiny pieces with no end in sight.
+TEST_F(H1SessionTest, ReadingAHeadReadsABoundedAmountPerTurn) {
+    transport_.drains = false;
+    transport_.reads = {"GET /a.txt HTTP/1.1\r\n"};
+    for (int i = 0; i < 1000; ++i) transport_.reads.emplace_back("X");
+    H1Context c = context();
+    session_.start(c);
+    EXPECT_EQ(session_.state(), ConnState::ReadingHead);
+    EXPECT_TRUE(session_.wants_turn());
+    EXPECT_GT(transport_.reads.size(), 800u);
+}
+
+}  // namespace
+}  // namespace pywebd

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <thread>
@@ -95,6 +98,41 @@ TEST_F(Certificates, EachUnusableOneIsAnErrorNamingItsFile) {
         EXPECT_EQ(errors_[0].rfind("server.yaml:7:5: tls.certificates: ", 0), 0u) << errors_[0];
         EXPECT_NE(errors_[0].find(c.expected), std::string::npos) << errors_[0];
     }
+}
+
+// A master run from a terminal (pywebd -t, or one started by hand and reloaded) must not
+// stop to ask for a passphrase: OpenSSL's default callback would, on the controlling
+// terminal. The load runs in a child whose terminal is a pty; a prompt would hang it.
+TEST_F(Certificates, AnEncryptedKeyIsRefusedWithoutAPromptEvenOnATerminal) {
+    const auto leaf = pki_.leaf("secret", {.passphrase = "hunter2"});
+    int terminal = -1, child_side = -1;
+    ASSERT_EQ(::openpty(&terminal, &child_side, nullptr, nullptr, nullptr), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::setsid();
+        ::ioctl(child_side, TIOCSCTTY, 0);
+        for (int fd : {0, 1, 2}) ::dup2(child_side, fd);
+        TlsSettings settings;
+        settings.certificates.push_back({leaf.chain, leaf.key, {}, "x"});
+        std::vector<std::string> errors, warnings;
+        load_certificates(settings, std::time(nullptr), errors, warnings);
+        ::_exit(errors.size() == 1 && errors[0].find("an encrypted private key") != std::string::npos ? 0 : 1);
+    }
+    ::close(child_side);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 2000 && (done = ::waitpid(child, &status, WNOHANG)) == 0; ++i) ::usleep(10000);
+    std::string shown(4096, '\0');
+    const ssize_t n = ::read(terminal, shown.data(), shown.size());  // what the child wrote to its terminal
+    shown.resize(static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+    ::close(terminal);
+    if (done == 0) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        FAIL() << "the load waited on the terminal: " << shown;
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << shown;
+    EXPECT_EQ(shown.find("pass phrase"), std::string::npos) << shown;
 }
 
 TEST_F(Certificates, WarningsForWhatServesButShouldBeFixed) {

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <string>
@@ -242,15 +243,25 @@ TEST_F(TlsTransportTest, AFileRetryWithASmallerCountSendsTheBlockedRange) {
 // sends more post-handshake messages than any client needs is cut.
 TEST_F(TlsTransportTest, AFloodOfKeyUpdatesEndsTheConnection) {
     handshake();
-    for (int i = 0; i < 200; ++i) {
+    // About 54 KB of KeyUpdates, more than OpenSSL reads ahead at once, made in memory and
+    // sent in large writes (a write per record would fill the socket pair's buffer).
+    BIO* flood = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(client_.get(), flood);  // the SSL owns it
+    for (int i = 0; i < 2000; ++i) {
         ASSERT_EQ(SSL_key_update(client_.get(), SSL_KEY_UPDATE_NOT_REQUESTED), 1);
-        ASSERT_EQ(SSL_do_handshake(client_.get()), 1);  // sends it
+        ASSERT_EQ(SSL_do_handshake(client_.get()), 1);
     }
+    char chunk[16384];
+    for (int n; (n = BIO_read(flood, chunk, sizeof chunk)) > 0;)
+        ASSERT_EQ(::send(client_fd_.get(), chunk, static_cast<std::size_t>(n), 0), n);
     char buffer[64];
     IoResult r{};
     for (int i = 0; i < 10 && (r = transport_->read(buffer)).status == Io::WouldBlock; ++i) {}
     EXPECT_EQ(r.status, Io::PeerClosed);
     EXPECT_EQ(r.error, EPROTO);
+    int unread = 0;
+    ASSERT_EQ(::ioctl(server_fd_, FIONREAD, &unread), 0);
+    EXPECT_GT(unread, 0) << "OpenSSL read the whole flood: nothing stopped it at the limit";
 }
 
 // A few are a client's right (a long-lived connection rekeys): they pass.
@@ -278,6 +289,61 @@ TEST_F(TlsTransportTest, AClientHelloDeclaringAnAbsurdLengthIsRefusedUnread) {
     const IoResult r = transport_->read({&byte, 1});
     EXPECT_EQ(r.status, Io::PeerClosed);
     EXPECT_EQ(r.error, EPROTO);
+}
+
+// The 4-byte handshake header split across records would hide the declared length from
+// a check of the first record: a first record too short to hold it is refused.
+TEST_F(TlsTransportTest, AClientHelloHeaderSplitAcrossRecordsIsRefused) {
+    const unsigned char records[] = {0x16, 0x03, 0x01, 0x00, 0x02, 0x01, 0x00,
+                                     0x16, 0x03, 0x01, 0x00, 0x02, 0xff, 0xff};
+    ASSERT_EQ(::send(client_fd_.get(), records, sizeof records, 0), static_cast<ssize_t>(sizeof records));
+    char byte;
+    const IoResult r = transport_->read({&byte, 1});
+    EXPECT_EQ(r.status, Io::PeerClosed);
+    EXPECT_EQ(r.error, EPROTO);
+}
+
+// A client whose key share the server cannot use gets a HelloRetryRequest and sends a
+// second ClientHello: it goes through the same check as the first.
+TEST_F(TlsTransportTest, AHelloRetryRequestHandshakeCompletes) {
+    SSL_CTX_set1_groups_list(client_ctx_.get(), "P-384:P-256");  // a P-384 share; the server wants P-256
+    client_.reset(SSL_new(client_ctx_.get()));
+    SSL_set_fd(client_.get(), client_fd_.get());
+    SSL_set_connect_state(client_.get());
+    handshake();
+    client_write("ping");
+    char buffer[8];
+    const IoResult r = transport_->read(buffer);
+    ASSERT_EQ(r.status, Io::Done);
+    EXPECT_EQ(std::string(buffer, r.bytes), "ping");
+}
+
+TEST_F(TlsTransportTest, ASecondClientHelloDeclaringAnAbsurdLengthIsRefusedUnread) {
+    SSL_CTX_set1_groups_list(client_ctx_.get(), "P-384:P-256");
+    client_.reset(SSL_new(client_ctx_.get()));
+    SSL_set_fd(client_.get(), client_fd_.get());
+    SSL_set_connect_state(client_.get());
+    EXPECT_FALSE(client_step());  // the first ClientHello
+    char byte;
+    EXPECT_EQ(transport_->read({&byte, 1}).status, Io::WouldBlock);  // the HelloRetryRequest went out
+    char flight[4096];
+    ASSERT_GT(::recv(client_fd_.get(), flight, sizeof flight, 0), 0);
+    const unsigned char second[] = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01,  // ChangeCipherSpec, as clients send
+                                    0x16, 0x03, 0x03, 0x00, 0x04, 0x01, 0x02, 0x00, 0x00};
+    ASSERT_EQ(::send(client_fd_.get(), second, sizeof second, 0), static_cast<ssize_t>(sizeof second));
+    const IoResult r = transport_->read({&byte, 1});
+    EXPECT_EQ(r.status, Io::PeerClosed);
+    EXPECT_EQ(r.error, EPROTO);
+}
+
+// A client that sends the start of a record and then closes is gone: the connection ends
+// at once, not at the header timeout.
+TEST_F(TlsTransportTest, APartialClientHelloThenCloseEndsAtOnce) {
+    const unsigned char start[] = {0x16, 0x03};
+    ASSERT_EQ(::send(client_fd_.get(), start, sizeof start, 0), 2);
+    ::shutdown(client_fd_.get(), SHUT_WR);
+    char byte;
+    EXPECT_EQ(transport_->read({&byte, 1}).status, Io::PeerClosed);
 }
 
 // The first bytes of a ClientHello arriving one at a time: the transport waits for the

@@ -12,6 +12,10 @@ constexpr std::size_t kMaxIov = 8;
 // fills the socket, so without a budget one download would hold the worker to its end;
 // with it, a turn costs at most about one large sendfile and the others get theirs.
 constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
+// Reads one connection may make per turn. A normal request takes one or two; a client
+// that keeps the socket full with tiny pieces (one-byte TLS records cost a read each)
+// would otherwise keep the worker in one connection's loop, its timers unchecked.
+constexpr std::size_t kReadsPerTurn = 64;
 
 // The first line of whatever was received, for logging a request we could not parse.
 std::string_view first_line(std::string_view buffered) {
@@ -59,16 +63,17 @@ void H1Session::resume(H1Context& c) {
 void H1Session::drive(H1Context& c) {
     wants_turn_ = false;
     std::size_t budget = kSendBudgetPerTurn;
+    std::size_t reads = kReadsPerTurn;
     for (;;) {
         switch (state_) {
         case ConnState::ReadingHead:
         case ConnState::Idle:
-            if (!read_request(c)) return;
+            if (!read_request(c, reads)) return;
             break;
         case ConnState::Sending:
             if (!send_response(c, budget)) return;
             break;
-        case ConnState::Lingering: return linger(c);
+        case ConnState::Lingering: return linger(c, reads);
         case ConnState::Closed: return;
         }
     }
@@ -88,9 +93,10 @@ void H1Session::blocked(const Transport& transport, bool writing) {
 
 // Returns true when there is a response to send (or the state changed otherwise and
 // drive() should look again), false when waiting for the client.
-bool H1Session::read_request(H1Context& c) {
+bool H1Session::read_request(H1Context& c, std::size_t& reads) {
     if (buffers_ && buffers_->length > 0 && process_input(c)) return true;
     while (can_read()) {
+        if (!take_read(reads)) return false;
         if (!buffers_) buffers_ = c.h1.pool.acquire();
         RequestBuffers& b = *buffers_;
         const std::size_t room = b.capacity - b.length;
@@ -349,14 +355,24 @@ void H1Session::start_lingering(H1Context& c) {
     c.arm(TimerKind::Linger);
 }
 
-void H1Session::linger(H1Context& c) {
-    while (can_read()) {
+void H1Session::linger(H1Context& c, std::size_t& reads) {
+    while (can_read() && take_read(reads)) {
         const IoResult r = c.transport.read(c.services.drop_buffer);
         if (r.status == Io::WouldBlock)
             blocked(c.transport, false);
         else if (r.status != Io::Done)
             return close(c);
     }
+}
+
+// One read from this turn's allowance; none left: the connection waits for its next turn.
+bool H1Session::take_read(std::size_t& reads) {
+    if (reads == 0) {
+        wants_turn_ = true;
+        return false;
+    }
+    --reads;
+    return true;
 }
 
 void H1Session::on_timeout(TimerKind kind, H1Context& c) {

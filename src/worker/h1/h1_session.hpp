@@ -59,7 +59,7 @@ public:
 
 private:
     void drive(H1Context& c);
-    bool read_request(H1Context& c);
+    bool read_request(H1Context& c, std::size_t& reads);
     bool process_input(H1Context& c);
     void answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
                 H1Context& c);
@@ -72,7 +72,8 @@ private:
     void finish_response(H1Context& c);
     void complete(H1Context& c, Ending how, int error = 0);
     void start_lingering(H1Context& c);
-    void linger(H1Context& c);
+    void linger(H1Context& c, std::size_t& reads);
+    bool take_read(std::size_t& reads);
     void release_buffers(H1Context& c);
     // The one way the connection closes; a response still being sent ends with `why`.
     void close(H1Context& c, Ending why = Ending::PeerClosed, int error = 0);
@@ -88,7 +89,7 @@ private:
     // A transport may wait for the other direction (TLS: a write that must read first).
     bool write_waits_read_ = false;
     bool read_waits_write_ = false;
-    bool wants_turn_ = false;  // stopped at the send budget with the transport still writable
+    bool wants_turn_ = false;  // stopped at a per-turn budget (sending, reading) with more to do
 };
 
 }  // namespace pywebd

@@ -1,6 +1,7 @@
 #include "net/tls_transport.hpp"
 
 #include <openssl/err.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,13 @@ namespace {
 
 constexpr unsigned char kHandshakeRecord = 0x16;  // the first byte of every TLS ClientHello
 constexpr unsigned char kClientHello = 0x01;
+constexpr unsigned char kServerHello = 0x02;
+constexpr unsigned char kChangeCipherSpec = 0x14;
+constexpr std::size_t kChangeCipherSpecRecord = 6;  // 14 03 03 00 01 01
+// A ServerHello with this random is a HelloRetryRequest (RFC 8446 §4.1.3).
+constexpr unsigned char kHelloRetryRandom[32] = {0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C,
+                                                 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB,
+                                                 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
 // What the transport checks before OpenSSL reads anything: the record header (5 bytes)
 // and the handshake message header (type, 24-bit length).
 constexpr std::size_t kHelloHeader = 9;
@@ -45,15 +53,29 @@ long TlsTransport::on_socket_io(BIO* bio, int operation, const char*, std::size_
                                 std::size_t* processed) {
     auto* self = reinterpret_cast<TlsTransport*>(BIO_get_callback_arg(bio));
     if (operation == BIO_CB_READ && self->broken_) return -1;
+    if (operation == BIO_CB_READ && self->hello_retry_) {  // not before read() has checked the next ClientHello
+        BIO_set_retry_read(bio);
+        return -1;
+    }
     if (operation == (BIO_CB_READ | BIO_CB_RETURN)) self->socket_drained_ = result <= 0 || *processed < length;
     return result;
 }
 
 // Every handshake message OpenSSL reads is counted (OpenSSL puts itself back "in init"
 // to process a post-handshake one, so the count covers the handshake too).
-void TlsTransport::on_message(int write, int, int content_type, const void*, std::size_t, SSL*, void* self) {
+void TlsTransport::on_message(int write, int, int content_type, const void* message, std::size_t length, SSL*,
+                              void* self) {
     auto* transport = static_cast<TlsTransport*>(self);
-    if (write != 0 || content_type != SSL3_RT_HANDSHAKE) return;
+    if (content_type != SSL3_RT_HANDSHAKE) return;
+    if (write != 0) {
+        // A HelloRetryRequest (type, 3-byte length, version, then the random): the second
+        // ClientHello is checked like the first before OpenSSL may read it.
+        const auto* bytes = static_cast<const unsigned char*>(message);
+        if (length >= 6 + sizeof kHelloRetryRandom && bytes[0] == kServerHello &&
+            std::memcmp(bytes + 6, kHelloRetryRandom, sizeof kHelloRetryRandom) == 0)
+            transport->hello_retry_ = true;
+        return;
+    }
     if (transport->handshake_messages_ == kMaxHandshakeMessages)
         transport->broken_ = true;  // the next socket read fails, ending this SSL_read
     else
@@ -66,37 +88,66 @@ bool TlsTransport::short_read_drains() const {
 }
 
 // A TLS client's first byte is a handshake record; anything else (most often "GET ") is
-// a client that spoke plain HTTP to this port. A ClientHello's headers are checked before
-// OpenSSL reads them; until all nine bytes are there, each new byte raises a new edge.
+// a client that spoke plain HTTP to this port.
 bool TlsTransport::detect() {
-    unsigned char header[kHelloHeader] = {};
+    unsigned char first = 0;
     ssize_t n;
-    do n = ::recv(socket_.fd(), header, sizeof header, MSG_PEEK);
+    do n = ::recv(socket_.fd(), &first, 1, MSG_PEEK);
     while (n < 0 && errno == EINTR);
-    if (n > 0 && header[0] != kHandshakeRecord) {
+    if (n == 1 && first != kHandshakeRecord) {
         mode_ = Mode::PlainHttp;
         return true;
     }
-    if (n == static_cast<ssize_t>(kHelloHeader)) {
-        const std::size_t declared = (std::size_t{header[6]} << 16) | (std::size_t{header[7]} << 8) | header[8];
-        if (header[5] == kClientHello && declared > kMaxClientHello) {
-            detect_result_ = refuse("a ClientHello longer than 16 KiB");
-            return false;
-        }
+    if (n == 1 && !check_client_hello(false)) return false;
+    if (n == 1) {
         mode_ = Mode::Tls;
         return true;
     }
-    if (n > 0) {
-        detect_result_ = {Io::WouldBlock, 0, EAGAIN};
+    detect_result_ = n == 0 ? IoResult{Io::PeerClosed, 0, 0} : unread(errno);
+    return false;
+}
+
+IoResult TlsTransport::unread(int error) {
+    waiting_ = Wait::Readable;
+    return error == EAGAIN || error == EWOULDBLOCK ? IoResult{Io::WouldBlock, 0, error}
+                                                   : IoResult{Io::Failed, 0, error};
+}
+
+// The headers of the ClientHello at the front of the socket (after the ChangeCipherSpec
+// record a client may send before its second one), checked before OpenSSL reads them:
+// a first record too short to hold the message header, or a ClientHello declaring more
+// than kMaxClientHello, is refused. Until the headers are all there, each new byte raises
+// a new edge; a client that closes before is gone. False with detect_result_ set when
+// the read cannot go on now.
+bool TlsTransport::check_client_hello(bool after_retry) {
+    unsigned char bytes[kChangeCipherSpecRecord + kHelloHeader] = {};
+    ssize_t n;
+    do n = ::recv(socket_.fd(), bytes, sizeof bytes, MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        detect_result_ = n == 0 ? IoResult{Io::PeerClosed, 0, 0} : unread(errno);
         return false;
     }
-    if (n == 0)
-        detect_result_ = {Io::PeerClosed, 0, 0};
-    else if (errno == EAGAIN || errno == EWOULDBLOCK)
-        detect_result_ = {Io::WouldBlock, 0, errno};
-    else
-        detect_result_ = {Io::Failed, 0, errno};
-    return false;
+    const std::size_t have = static_cast<std::size_t>(n);
+    const std::size_t at = after_retry && bytes[0] == kChangeCipherSpec ? kChangeCipherSpecRecord : 0;
+    if (have < at + kHelloHeader) {
+        pollfd p{socket_.fd(), POLLRDHUP, 0};
+        const bool gone = ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+        detect_result_ = gone ? IoResult{Io::PeerClosed, 0, 0} : unread(EAGAIN);
+        return false;
+    }
+    const unsigned char* header = bytes + at;
+    const std::size_t record = (std::size_t{header[3]} << 8) | header[4];
+    const std::size_t declared = (std::size_t{header[6]} << 16) | (std::size_t{header[7]} << 8) | header[8];
+    if (header[0] == kHandshakeRecord && record < 4) {
+        detect_result_ = refuse("a ClientHello whose header is split across records");
+        return false;
+    }
+    if (header[0] == kHandshakeRecord && header[5] == kClientHello && declared > kMaxClientHello) {
+        detect_result_ = refuse("a ClientHello longer than 16 KiB");
+        return false;
+    }
+    return true;
 }
 
 // A connection ended for what it sent: named at info, as any client's failure is.
@@ -146,10 +197,17 @@ IoResult TlsTransport::failed(int result, Wait wait) {
 IoResult TlsTransport::read(std::span<char> into) {
     if (mode_ == Mode::Detecting && !detect()) return detect_result_;
     if (mode_ == Mode::PlainHttp) return socket_.read(into);
-    ERR_clear_error();
-    const int n = SSL_read(ssl_.get(), into.data(), clamp(into.size()));
-    if (n > 0) return {Io::Done, static_cast<std::size_t>(n), 0};
-    return failed(n, Wait::Readable);
+    for (;;) {
+        ERR_clear_error();
+        const int n = SSL_read(ssl_.get(), into.data(), clamp(into.size()));
+        if (n > 0) return {Io::Done, static_cast<std::size_t>(n), 0};
+        if (!hello_retry_ || broken_ || SSL_get_error(ssl_.get(), n) != SSL_ERROR_WANT_READ)
+            return failed(n, Wait::Readable);
+        // OpenSSL sent a HelloRetryRequest and stopped before reading on (the BIO
+        // callback): check the second ClientHello, then let it read.
+        if (!check_client_hello(true)) return detect_result_;
+        hello_retry_ = false;
+    }
 }
 
 IoResult TlsTransport::encrypt(const char* data, std::size_t length) {

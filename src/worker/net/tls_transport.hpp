@@ -59,6 +59,8 @@ private:
     enum class Mode : std::uint8_t { Detecting, Tls, PlainHttp };
 
     bool detect();  // false: not yet known (or the peer left)
+    bool check_client_hello(bool after_retry);
+    IoResult unread(int error);
     static long on_socket_io(BIO* bio, int operation, const char*, std::size_t length, int, long, int result,
                              std::size_t* processed);
     static void on_message(int write, int version, int content_type, const void* message, std::size_t length, SSL* ssl,
@@ -78,6 +80,7 @@ private:
     bool socket_drained_ = false;  // OpenSSL's last read of the socket got less than it asked for
     bool broken_ = false;          // a fatal error or a refusal: no close_notify, no more reads
     bool close_notify_sent_ = false;
+    bool hello_retry_ = false;             // a HelloRetryRequest went out: check the second ClientHello first
     std::uint8_t handshake_messages_ = 0;  // received, the handshake's and those after it (KeyUpdate …)
     Wait waiting_ = Wait::Readable;
     IoResult detect_result_{Io::Done, 0, 0};

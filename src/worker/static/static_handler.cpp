@@ -253,7 +253,7 @@ void StaticHandler::redirect_to_directory(const Lookup& lookup, Response& out) {
 void StaticHandler::redirect_to_https(Site& site, const http::Request& request, std::uint16_t https_port,
                                       std::int64_t now_ms, Response& out) {
     // Judged on the normalised path: "/.well-known/acme-challenge/../x" is not a challenge.
-    if (normalize_path(request.path, path_) == PathError::None &&
+    if (request.path.starts_with('/') && normalize_path(request.path, path_) == PathError::None &&
         path_.path.starts_with("/.well-known/acme-challenge/"))
         return handle(site, request, now_ms, out);
     const bool head_only = request.method == http::Method::Head;
