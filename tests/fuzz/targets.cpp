@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "h1/chunked_body.hpp"
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
 #include "h1/request_framing.hpp"
@@ -70,6 +71,31 @@ void request_parser(const std::uint8_t* data, std::size_t size) {
     FUZZ_CHECK(inside(request.path, head) || request.path == "/");
     FUZZ_CHECK(inside(request.query, head) && inside(request.authority, head));
     FUZZ_CHECK(request.asterisk || request.path.empty() || request.path.front() == '/');
+    if (message.chunked) chunked_body(input.substr(whole.head_end()), data[0]);
+}
+
+// A chunked body read whole, and again in two pieces split where `seed` says (the
+// unconsumed rest of the first piece given again with the second, as a connection's
+// buffer does), must end in the same place with the same verdict.
+void chunked_body(std::string_view body, std::uint8_t seed) {
+    const h1::ChunkedBody::Limits limits{.max_data = 4096, .max_line = 256, .max_trailers = 512};
+    h1::ChunkedBody whole;
+    const auto a = whole.feed(body, limits);
+    FUZZ_CHECK(a.consumed <= body.size());
+    FUZZ_CHECK(a.status != h1::ChunkedBody::Status::NeedMore || body.size() - a.consumed <= limits.max_line + 1);
+    FUZZ_CHECK((a.status == h1::ChunkedBody::Status::Invalid) == (a.error != h1::ParseError::None));
+    FUZZ_CHECK(whole.data_bytes() <= limits.max_data);
+    h1::ChunkedBody split;
+    const std::size_t cut = seed % (body.size() + 1);
+    auto b = split.feed(body.substr(0, cut), limits);
+    std::size_t used = b.consumed;
+    if (b.status == h1::ChunkedBody::Status::NeedMore) {
+        b = split.feed(body.substr(used), limits);
+        used += b.consumed;
+    }
+    FUZZ_CHECK(a.status == b.status);
+    FUZZ_CHECK(a.error == b.error);
+    FUZZ_CHECK(a.consumed == used);
 }
 
 // A normalised path starts with '/', has no empty, "." or ".." segment, no NUL, no

@@ -304,6 +304,15 @@ TYPED_TEST(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) 
         "GET /a b HTTP/1.1\r\nHost: t\r\n\r\n",
         "GET /a\tb HTTP/1.1\r\nHost: t\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        // Chunked bodies that do not follow the grammar: where they end is unknowable.
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : y\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n z\r\n\r\n",
     };
     for (const std::string& vector : vectors) {
         SCOPED_TRACE(testing::PrintToString(vector));
@@ -317,6 +326,31 @@ TYPED_TEST(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) 
         EXPECT_EQ(answer.find("SECRET"), std::string::npos);
         EXPECT_EQ(answer.find("HTTP/1.1", 1), std::string::npos);  // exactly one response
     }
+}
+
+// A chunked request body is read and dropped (RFC 9112 §7.1), with extensions and
+// trailers, whether it comes with the head or after the response; the connection is
+// kept and the request pipelined behind it answered.
+TYPED_TEST(Semantics, ChunkedBodiesAreDroppedAndTheConnectionKept) {
+    const std::string head = "GET /secret.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::string body = "5;name=\"v\"\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nChecksum: x\r\n\r\n";
+    const std::string next = "GET /secret.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    HttpClient together = this->server_->connect();
+    ASSERT_TRUE(together.send(head + body + next));
+    std::string answer = together.read_until_close();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
+    EXPECT_NE(answer.find("HTTP/1.1 200 OK\r\n", 1), std::string::npos) << "the pipelined request: " << answer;
+
+    HttpClient later = this->server_->connect();  // the body after the response has begun
+    ASSERT_TRUE(later.send(head));
+    auto first = later.read_response();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200);
+    EXPECT_EQ(first->header("connection"), "");
+    ASSERT_TRUE(later.send(body));
+    ASSERT_TRUE(later.send(next));
+    answer = later.read_until_close();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << answer;
 }
 
 TEST(Hostile, NormalClientServedWhileFiveHundredSlowConnectionsHang) {

@@ -132,7 +132,7 @@ TEST_F(ConnectionTest, SmallBodyIsDiscardedAndTheConnectionKept) {
     EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u);
 }
 
-TEST_F(ConnectionTest, LargeOrChunkedBodyClosesAfterTheResponse) {
+TEST_F(ConnectionTest, ABodyOverTheDiscardLimitClosesAfterTheResponse) {
     start();
     send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
     std::string r = receive();

@@ -282,5 +282,71 @@ TEST_F(H1SessionTest, ReadingAHeadReadsABoundedAmountPerTurn) {
     EXPECT_GT(transport_.reads.size(), 800u);
 }
 
+// Chunked request bodies (RFC 9112 §7.1) are read and dropped, so the connection stays
+// usable: what came with the head is judged before anything is answered, the rest after.
+constexpr std::string_view kChunkedHead = "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+constexpr std::string_view kNext = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(H1SessionTest, AChunkedBodyIsDroppedAndThePipelinedRequestAnswered) {
+    transport_.reads.emplace_back(std::string(kChunkedHead) + "5;ext=1\r\nhello\r\n0\r\nTrailer: t\r\n\r\n" +
+                                  std::string(kNext));
+    run();
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 2) << transport_.sent;
+    EXPECT_EQ(count("Connection: close"), 0);
+    EXPECT_EQ(body_of(1), "AAAA");
+    EXPECT_EQ(session_.state(), ConnState::Idle);
+}
+
+TEST_F(H1SessionTest, AChunkedBodyArrivingByteByByteAfterItsResponseIsDropped) {
+    transport_.reads.emplace_back(kChunkedHead);
+    for (char ch : std::string("a\r\n0123456789\r\n0\r\n\r\n") + std::string(kNext))
+        transport_.reads.emplace_back(1, ch);
+    run();
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 2) << transport_.sent;
+    EXPECT_EQ(count("Connection: close"), 0);
+    EXPECT_EQ(session_.state(), ConnState::Idle);
+}
+
+TEST_F(H1SessionTest, AMalformedChunkWithTheHeadIsA400AndAClose) {
+    transport_.reads.emplace_back(std::string(kChunkedHead) + "5\r\nhelloXX0\r\n\r\n" + std::string(kNext));
+    run();
+    EXPECT_EQ(transport_.sent.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << transport_.sent;
+    EXPECT_EQ(count("HTTP/1.1"), 1);
+    EXPECT_NE(transport_.sent.find("Connection: close\r\n"), std::string::npos);
+    EXPECT_TRUE(transport_.shut);
+}
+
+TEST_F(H1SessionTest, AMalformedChunkAfterTheResponseEndsTheConnectionWithoutASecondAnswer) {
+    transport_.reads = {std::string(kChunkedHead) + "5\r\nhel"};
+    H1Context c = context();
+    session_.start(c);
+    ASSERT_EQ(count("HTTP/1.1 200 OK"), 1) << transport_.sent;
+    transport_.reads = {"lo\r\nzz\r\n" + std::string(kNext)};  // "zz" is no chunk size
+    session_.on_ready(true, false, false, c);
+    EXPECT_EQ(count("HTTP/1.1"), 1) << transport_.sent;
+    EXPECT_TRUE(transport_.shut);
+    EXPECT_EQ(session_.state(), ConnState::Lingering);
+}
+
+TEST_F(H1SessionTest, AChunkedBodyOverTheDiscardLimitClosesAfterTheResponse) {
+    transport_.reads.emplace_back(std::string(kChunkedHead) + "41\r\n" + std::string(65, 'x') + "\r\n0\r\n\r\n" +
+                                  std::string(kNext));  // 65 bytes, the limit is 64
+    run();
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 1) << transport_.sent;
+    EXPECT_NE(transport_.sent.find("Connection: close\r\n"), std::string::npos);
+    EXPECT_TRUE(transport_.shut);
+}
+
+TEST_F(H1SessionTest, AStalledChunkedBodyTimesOutWithoutA408) {
+    transport_.reads = {std::string(kChunkedHead) + "5;ext"};
+    H1Context c = context();
+    session_.start(c);
+    ASSERT_EQ(count("HTTP/1.1 200 OK"), 1);
+    EXPECT_FALSE(session_.between_requests()) << "a drain must wait for the body";
+    session_.on_timeout(TimerKind::Header, c);
+    EXPECT_EQ(count("HTTP/1.1"), 1) << "a second response to a request already answered";
+    EXPECT_EQ(session_.state(), ConnState::Closed);
+}
+
 }  // namespace
 }  // namespace pywebd

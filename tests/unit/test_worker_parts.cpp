@@ -69,7 +69,8 @@ TEST(BufferPool, ReusesAndCapsSparesAndResetsEveryRequestField) {
     a->discard = 5;
     a->body_sent = 7;
     a->segment = 2;
-    a->responding = a->client_closes = true;
+    a->responding = a->client_closes = a->chunked_body = true;
+    ASSERT_EQ(a->chunked.feed("5\r\nab", {1024, 64, 64}).status, h1::ChunkedBody::Status::NeedMore);
     pool.release(std::move(c));
     pool.release(std::move(b));
     pool.release(std::move(a));
@@ -81,6 +82,9 @@ TEST(BufferPool, ReusesAndCapsSparesAndResetsEveryRequestField) {
     EXPECT_EQ(again->segment, 0u);
     EXPECT_FALSE(again->responding);
     EXPECT_FALSE(again->client_closes);
+    EXPECT_FALSE(again->chunked_body);
+    EXPECT_EQ(again->chunked.feed("0\r\n\r\n", {1024, 64, 64}).status, h1::ChunkedBody::Status::Done)
+        << "the chunked decoder starts over";
 }
 
 TEST(RequestBuffers, DropFrontKeepsTheRest) {

@@ -16,6 +16,8 @@ constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
 // that keeps the socket full with tiny pieces (one-byte TLS records cost a read each)
 // would otherwise keep the worker in one connection's loop, its timers unchecked.
 constexpr std::size_t kReadsPerTurn = 64;
+// Longest chunk-size line (with its extensions) or trailer line of a chunked body.
+constexpr std::size_t kMaxChunkLine = 4096;
 
 // The first line of whatever was received, for logging a request we could not parse.
 std::string_view first_line(std::string_view buffered) {
@@ -45,7 +47,7 @@ void H1Session::on_ready(bool readable, bool writable, bool hangup, H1Context& c
 
 bool H1Session::between_requests() const {
     return state_ == ConnState::Idle ||
-           (state_ == ConnState::ReadingHead && (!buffers_ || (buffers_->discard == 0 && buffers_->length == 0)));
+           (state_ == ConnState::ReadingHead && (!buffers_ || (!dropping_body() && buffers_->length == 0)));
 }
 
 void H1Session::close_if_idle(H1Context& c) {
@@ -138,6 +140,20 @@ bool H1Session::process_input(H1Context& c) {
         b.discard -= drop;
         if (b.discard > 0) return false;
     }
+    if (b.chunked_body) {
+        const auto r = b.chunked.feed(b.buffered(), chunked_limits(b, c));
+        b.drop_front(r.consumed);
+        if (r.status == h1::ChunkedBody::Status::NeedMore) return false;
+        b.chunked_body = false;
+        if (r.status != h1::ChunkedBody::Status::Done) {
+            // The response went out already: all that is left is to stop reading.
+            c.services.log.info(
+                "request body refused conn={} token={}", c.id,
+                r.status == h1::ChunkedBody::Status::TooLarge ? "body_too_large" : h1::info(r.error).token);
+            start_lingering(c);
+            return true;
+        }
+    }
     if (b.length == 0) return false;
     if (c.transport.plain_http_on_tls_port()) {
         refuse_plain_http(c);
@@ -170,10 +186,13 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     RequestBuffers& b = *buffers_;
     b.close = !message.keep_alive || c.services.draining;
     // A body we will not read in full leaves the connection unframed: close after.
-    if (message.chunked || message.content_length > c.h1.max_body_discard)
+    if (message.chunked) {
+        if (!b.close && !begin_chunked_body(c)) return;
+    } else if (message.content_length > c.h1.max_body_discard) {
         b.close = true;
-    else
+    } else {
         b.discard = message.content_length;
+    }
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
     if (c.listener.redirect_to_https)
@@ -189,6 +208,31 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     b.referer = request.referer;
     b.user_agent = request.user_agent;
     begin_sending(c);
+}
+
+// Reads what came of a chunked body with its head, so that a malformed one is refused
+// before anything is answered (false: refused); the rest is dropped after the response,
+// like a body with a Content-Length.
+bool H1Session::begin_chunked_body(H1Context& c) {
+    RequestBuffers& b = *buffers_;
+    const auto r = b.chunked.feed(b.buffered().substr(b.consumed), chunked_limits(b, c));
+    b.consumed += r.consumed;  // dropped with the head
+    switch (r.status) {
+    case h1::ChunkedBody::Status::Invalid:
+        answer_error(h1::info(r.error).status, h1::info(r.error).token, c);
+        return false;
+    case h1::ChunkedBody::Status::TooLarge: b.close = true; break;
+    case h1::ChunkedBody::Status::NeedMore: b.chunked_body = true; break;
+    case h1::ChunkedBody::Status::Done: break;
+    }
+    return true;
+}
+
+h1::ChunkedBody::Limits H1Session::chunked_limits(const RequestBuffers& b, const H1Context& c) {
+    // A line must fit in the buffer with its CRLF, or its end could never be seen.
+    return {.max_data = c.h1.max_body_discard,
+            .max_line = std::min<std::size_t>(kMaxChunkLine, b.capacity - 2),
+            .max_trailers = b.capacity};
 }
 
 void H1Session::answer_error(std::uint16_t status, std::string_view token, H1Context& c) {
@@ -218,6 +262,7 @@ void H1Session::send_then_close(H1Context& c) {
     b.request_line = first_line(b.buffered());
     b.referer = b.user_agent = {};
     b.discard = 0;
+    b.chunked_body = false;
     b.client_closes = false;
     begin_sending(c);
 }
@@ -329,7 +374,7 @@ void H1Session::finish_response(H1Context& c) {
     b.drop_front(b.consumed);
     b.consumed = 0;
     b.scanner.reset();
-    if (b.length > 0 || b.discard > 0) {
+    if (b.length > 0 || dropping_body()) {
         state_ = ConnState::ReadingHead;  // a pipelined request, or a body to skip first
         c.arm(TimerKind::Header);
     } else {
@@ -378,7 +423,8 @@ bool H1Session::take_read(std::size_t& reads) {
 void H1Session::on_timeout(TimerKind kind, H1Context& c) {
     switch (kind) {
     case TimerKind::Header:
-        if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0) {
+        // A head in progress gets a 408; a body being dropped after its response, nothing.
+        if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0 && !dropping_body()) {
             answer_error(408, "header_timeout", c);
             return drive(c);
         }

@@ -25,7 +25,8 @@ void BufferPool::release(std::unique_ptr<RequestBuffers> buffers) {
     buffers->request_line = buffers->referer = buffers->user_agent = {};
     buffers->head_offset = buffers->segment_offset = buffers->body_sent = buffers->discard = 0;
     buffers->segment = 0;
-    buffers->responding = buffers->client_closes = buffers->close = false;
+    buffers->responding = buffers->client_closes = buffers->close = buffers->chunked_body = false;
+    buffers->chunked = {};
     if (free_.size() < keep_) free_.push_back(std::move(buffers));
 }
 

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "h1/chunked_body.hpp"
 #include "h1/head_scanner.hpp"
 #include "h1/request_head.hpp"
 #include "http/response.hpp"
@@ -23,7 +24,8 @@ struct RequestBuffers {
     std::unique_ptr<char[]> input;
     std::size_t capacity;
     std::size_t length = 0;    // bytes in `input`
-    std::size_t consumed = 0;  // bytes of the current request's head, dropped when it is answered
+    std::size_t consumed = 0;  // bytes of the current request (its head, and what came of a
+                               // chunked body with it), dropped when it is answered
     h1::HeadScanner scanner;
     std::vector<http::Header> headers;  // the parsed fields of the current request
     Response response;
@@ -41,6 +43,8 @@ struct RequestBuffers {
     bool responding = false;     // begun and not yet completed (logged)
     bool client_closes = false;  // the request asked to close, and nothing follows it
     std::uint64_t discard = 0;   // request body bytes still to drop before the next head
+    bool chunked_body = false;   // a chunked request body still to drop before the next head
+    h1::ChunkedBody chunked;     // how far that body has been read
 
     std::string_view buffered() const { return {input.get(), length}; }
     void drop_front(std::size_t n);  // moves what follows to the front

@@ -54,6 +54,8 @@ enum class ParseError : std::uint8_t {
     ChunkedNotFinal,
     UnknownTransferCoding,
     TargetFormMismatch,
+    BadChunk,
+    BadTrailer,
 };
 
 struct ParseErrorInfo {
@@ -90,6 +92,8 @@ constexpr ParseErrorInfo info(ParseError error) {
     case ParseError::ChunkedNotFinal: return {400, "chunked_not_final"};
     case ParseError::UnknownTransferCoding: return {501, "unknown_transfer_coding"};
     case ParseError::TargetFormMismatch: return {400, "target_form_mismatch"};
+    case ParseError::BadChunk: return {400, "bad_chunk"};
+    case ParseError::BadTrailer: return {400, "bad_trailer"};
     }
     return {500, "unknown"};
 }
