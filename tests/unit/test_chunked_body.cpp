@@ -163,6 +163,14 @@ TEST(ChunkedBody, FramingIsBoundedLikeTheData) {
     EXPECT_LE(got.consumed, kLimits.max_data + chunk.size());
 }
 
+TEST(ChunkedBody, ABodyWhoseLastLineCrossesTheFramingLimitIsDoneAllTheSame) {
+    // 10 bytes of framing ("1\r\n", "\r\n", "0\r\n", "\r\n"); the last line takes it past
+    // a limit of 9, but by then the body has been read to its end: nothing is gained by
+    // closing the connection.
+    const ChunkedBody::Limits limits{.max_data = 9, .max_line = 64, .max_trailers = 128};
+    expect_everywhere("1\r\nx\r\n0\r\n\r\n", {Status::Done, 11, ParseError::None, 1}, limits);
+}
+
 TEST(ChunkedBody, NothingToReadYetIsNeedMore) {
     ChunkedBody body;
     EXPECT_EQ(body.feed("", kLimits).status, Status::NeedMore);

@@ -337,6 +337,33 @@ TEST_F(H1SessionTest, AChunkedBodyOverTheDiscardLimitClosesAfterTheResponse) {
     EXPECT_TRUE(transport_.shut);
 }
 
+// The review's smuggling case: a decoder left "done" by one body read the next chunked
+// body as requests. Every chunked body starts from a fresh decoder.
+TEST_F(H1SessionTest, TwoChunkedBodiesOnOneConnectionAreEachReadFromTheStart) {
+    transport_.reads.emplace_back(std::string(kChunkedHead) + "0\r\n\r\n" + std::string(kChunkedHead) +
+                                  "5\r\nhello\r\n0\r\n\r\n" + std::string(kNext));
+    run();
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 3) << transport_.sent;
+    EXPECT_EQ(count("HTTP/1.1 400"), 0);
+    EXPECT_EQ(session_.state(), ConnState::Idle);
+}
+
+TEST_F(H1SessionTest, ABodyDroppedAfterItsResponseLeavesTheConnectionIdleAndReadyForAnother) {
+    transport_.reads = {std::string(kChunkedHead)};
+    H1Context c = context();
+    session_.start(c);
+    ASSERT_EQ(count("HTTP/1.1 200 OK"), 1);
+    transport_.reads = {"0\r\n\r\n"};
+    session_.on_ready(true, false, false, c);
+    EXPECT_EQ(session_.state(), ConnState::Idle) << "the body ended: the connection waits for a request";
+    EXPECT_TRUE(session_.between_requests());
+    transport_.reads = {std::string(kChunkedHead) + "3\r\nabc\r\n0\r\n\r\n"};
+    session_.on_ready(true, false, false, c);
+    EXPECT_EQ(count("HTTP/1.1 200 OK"), 2) << transport_.sent;
+    EXPECT_EQ(count("HTTP/1.1 400"), 0);
+    EXPECT_EQ(session_.state(), ConnState::Idle);
+}
+
 TEST_F(H1SessionTest, AStalledChunkedBodyTimesOutWithoutA408) {
     transport_.reads = {std::string(kChunkedHead) + "5;ext"};
     H1Context c = context();

@@ -127,7 +127,7 @@ ChunkedBody::Result ChunkedBody::feed(std::string_view input, const Limits& limi
             if (r.status != Status::NeedMore) return {r.status, used, r.error};
             used += line.size() + 2;
             framing_ += line.size() + 2;
-            if (framing_ > limits.max_data) return {Status::TooLarge, used};
+            if (framing_ > limits.max_data && state_ != State::Done) return {Status::TooLarge, used};
             break;
         }
         }

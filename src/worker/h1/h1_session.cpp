@@ -134,25 +134,15 @@ bool H1Session::read_request(H1Context& c, std::size_t& reads) {
 // complete head, and plans its response. True once a response is planned.
 bool H1Session::process_input(H1Context& c) {
     RequestBuffers& b = *buffers_;
-    if (b.discard > 0) {
-        const auto drop = static_cast<std::size_t>(std::min<std::uint64_t>(b.discard, b.length));
-        b.drop_front(drop);
-        b.discard -= drop;
-        if (b.discard > 0) return false;
-    }
-    if (b.chunked_body) {
-        const auto r = b.chunked.feed(b.buffered(), chunked_limits(b, c));
-        b.drop_front(r.consumed);
-        if (r.status == h1::ChunkedBody::Status::NeedMore) return false;
-        b.chunked_body = false;
-        if (r.status != h1::ChunkedBody::Status::Done) {
-            // The response went out already: all that is left is to stop reading.
-            c.services.log.info(
-                "request body refused conn={} token={}", c.id,
-                r.status == h1::ChunkedBody::Status::TooLarge ? "body_too_large" : h1::info(r.error).token);
-            start_lingering(c);
-            return true;
+    if (dropping_body()) {
+        if (!drop_body(c)) return state_ == ConnState::Lingering || state_ == ConnState::Closed;
+        // The body is gone: the next request gets a whole header timeout, or the
+        // connection is idle.
+        if (b.length == 0) {
+            become_idle(c);
+            return false;
         }
+        c.arm(TimerKind::Header);
     }
     if (b.length == 0) return false;
     if (c.transport.plain_http_on_tls_port()) {
@@ -210,11 +200,34 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     begin_sending(c);
 }
 
+// Drops what is buffered of a request body answered already. True once it has ended;
+// false while more is to come, or when it cannot be read on (then lingering).
+bool H1Session::drop_body(H1Context& c) {
+    RequestBuffers& b = *buffers_;
+    if (b.discard > 0) {
+        const auto drop = static_cast<std::size_t>(std::min<std::uint64_t>(b.discard, b.length));
+        b.drop_front(drop);
+        b.discard -= drop;
+        return b.discard == 0;
+    }
+    const auto r = b.chunked.feed(b.buffered(), chunked_limits(b, c));
+    b.drop_front(r.consumed);
+    if (r.status == h1::ChunkedBody::Status::NeedMore) return false;
+    b.chunked_body = false;
+    if (r.status == h1::ChunkedBody::Status::Done) return true;
+    // The response went out already: all that is left is to stop reading.
+    c.services.log.info("request body refused conn={} token={}", c.id,
+                        r.status == h1::ChunkedBody::Status::TooLarge ? "body_too_large" : h1::info(r.error).token);
+    start_lingering(c);
+    return false;
+}
+
 // Reads what came of a chunked body with its head, so that a malformed one is refused
 // before anything is answered (false: refused); the rest is dropped after the response,
 // like a body with a Content-Length.
 bool H1Session::begin_chunked_body(H1Context& c) {
     RequestBuffers& b = *buffers_;
+    b.chunked = {};  // each body from the start: a decoder left done would read the next as requests
     const auto r = b.chunked.feed(b.buffered().substr(b.consumed), chunked_limits(b, c));
     b.consumed += r.consumed;  // dropped with the head
     switch (r.status) {
@@ -378,9 +391,7 @@ void H1Session::finish_response(H1Context& c) {
         state_ = ConnState::ReadingHead;  // a pipelined request, or a body to skip first
         c.arm(TimerKind::Header);
     } else {
-        state_ = ConnState::Idle;
-        c.arm(TimerKind::KeepAlive);
-        release_buffers(c);
+        become_idle(c);
     }
     c.transport.send_immediately();  // kept alive: the next response must not wait for this one's ACK
 }
@@ -424,7 +435,9 @@ void H1Session::on_timeout(TimerKind kind, H1Context& c) {
     switch (kind) {
     case TimerKind::Header:
         // A head in progress gets a 408; a body being dropped after its response, nothing.
-        if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0 && !dropping_body()) {
+        if (state_ == ConnState::ReadingHead && buffers_ && dropping_body()) {
+            c.services.log.info("request body timed out conn={}", c.id);
+        } else if (state_ == ConnState::ReadingHead && buffers_ && buffers_->length > 0) {
             answer_error(408, "header_timeout", c);
             return drive(c);
         }
@@ -433,6 +446,12 @@ void H1Session::on_timeout(TimerKind kind, H1Context& c) {
     case TimerKind::KeepAlive:
     case TimerKind::Linger: return close(c);
     }
+}
+
+void H1Session::become_idle(H1Context& c) {
+    state_ = ConnState::Idle;
+    c.arm(TimerKind::KeepAlive);
+    release_buffers(c);
 }
 
 void H1Session::release_buffers(H1Context& c) {

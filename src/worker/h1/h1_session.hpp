@@ -64,6 +64,8 @@ private:
     void answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
                 H1Context& c);
     bool begin_chunked_body(H1Context& c);
+    bool drop_body(H1Context& c);
+    void become_idle(H1Context& c);
     static h1::ChunkedBody::Limits chunked_limits(const RequestBuffers& b, const H1Context& c);
     bool dropping_body() const { return buffers_->discard > 0 || buffers_->chunked_body; }
     void answer_error(std::uint16_t status, std::string_view token, H1Context& c);
