@@ -8,6 +8,11 @@ same cipher. The HTTPS scenarios: (a) 1 KiB over 64 keep-alive connections, (b) 
 TLS 1.3 handshake per request, (c) a resumed one per request, (d) 10 MiB over 8
 connections, (e) memory per idle TLS connection.
 
+With --h2 the servers speak HTTP/2 over TLS (same certificate and ciphers) to nghttp2's
+h2load: (a) the 1 KiB file, 16 connections with 32 streams each in flight, (b) a page
+load: 100 distinct 4 KiB files per connection, 8 connections with 100 streams each,
+(c) 10 MiB, 4 connections. Against nginx and h2o, which are the HTTP/2 peers here.
+
 Every server gets the same generated document root, the same worker count, access logs
 off (scenario f: on, to a file), sendfile and keep-alive on. Measurements are
 interleaved (round 1: A B C, round 2: A B C, ...) and each figure is the median over the
@@ -121,6 +126,7 @@ class Server:
     def __init__(self, name, workdir, port, root, workers, access_log, pin, tls=None):
         self.name, self.workdir, self.port, self.root = name, workdir, port, root
         self.workers, self.access_log, self.pin, self.tls = workers, access_log, pin, tls
+        self.h2 = False  # HTTP/2 on the TLS listener where the server needs to be told (nginx)
         self.process = None
 
     def command(self):
@@ -197,7 +203,7 @@ http {{
     client_body_temp_path {self.workdir}/nginx-tmp; proxy_temp_path {self.workdir}/nginx-tmp;
     fastcgi_temp_path {self.workdir}/nginx-tmp; uwsgi_temp_path {self.workdir}/nginx-tmp;
     scgi_temp_path {self.workdir}/nginx-tmp;
-    server {{ listen 127.0.0.1:{self.port}{" ssl" if self.tls else ""}; root {self.root}; {self.tls_block()} }}
+    server {{ listen 127.0.0.1:{self.port}{(" ssl http2" if self.h2 else " ssl") if self.tls else ""}; root {self.root}; {self.tls_block()} }}
 }}
 """)
         return ["nginx", "-c", conf, "-p", self.workdir, "-e", f"{self.workdir}/{self.name}-error.log"]
@@ -305,7 +311,29 @@ def tls_load(port, path, connections, seconds, pin, mode, tls):
             "resumed_share": resumed / max(requests, 1)}
 
 
+def h2load(server, spec, seconds, pin):
+    """HTTP/2 load over TLS: h2load with `streams` requests in flight per connection."""
+    cmd = ["h2load", "-c", str(spec["connections"]), "-m", str(spec["streams"]), "-D", str(seconds)]
+    if spec.get("uris"):
+        cmd += ["-i", os.path.join(server.root, spec["uris"])]
+        with open(cmd[-1]) as f:
+            uris = [line.strip().replace("PORT", str(server.port)) for line in f]
+        cmd[-1] = os.path.join(server.workdir, f"{server.name}-uris.txt")
+        with open(cmd[-1], "w") as f:
+            f.write("\n".join(uris) + "\n")
+    else:
+        cmd.append(f"https://127.0.0.1:{server.port}{spec['path']}")
+    out = subprocess.run(pinned(cmd, pin), capture_output=True, text=True, check=True, env=server.tls.client_env()).stdout
+    m = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    if not m or "h2" not in re.search(r"Application protocol: (\S+)", out).group(1):
+        raise RuntimeError(f"h2load against {server.name}: {out[-2000:]}")
+    return {"requests": int(m.group(2)), "p50_us": None, "p99_us": None,
+            "non_2xx": int(m.group(3)) + int(m.group(4)), "socket_errors": ""}
+
+
 def run_load(server, spec, seconds, pin):
+    if spec.get("streams"):
+        return h2load(server, spec, seconds, pin)
     if spec.get("handshakes"):
         return tls_load(server.port, spec["path"], spec["connections"], seconds, pin, spec["handshakes"], server.tls)
     return wrk(server.port, spec["path"], spec["connections"], seconds, pin, spec.get("close", False), server.tls)
@@ -362,6 +390,13 @@ def make_root(root):
             f.write(os.urandom(size))
     with open(os.path.join(root, "index.html"), "w") as f:
         f.write("<h1>bench</h1>\n")
+    # A page's assets for the HTTP/2 page load: 100 distinct 4 KiB files, and their URIs.
+    os.makedirs(os.path.join(root, "page"), exist_ok=True)
+    for i in range(100):
+        with open(os.path.join(root, "page", f"a{i}.bin"), "wb") as f:
+            f.write(os.urandom(4 * KIB))
+    with open(os.path.join(root, "page-uris.txt"), "w") as f:
+        f.write("".join(f"https://127.0.0.1:PORT/page/a{i}.bin\n" for i in range(100)))
     os.chmod(root, 0o755)
 
 
@@ -371,6 +406,13 @@ SCENARIOS = {
     "c": dict(title="64 KiB, 16 keep-alive connections", path="/64k.bin", connections=16, size=64 * KIB),
     "d": dict(title="10 MiB, 8 connections", path="/10m.bin", connections=8, size=10 * KIB * KIB),
     "f": dict(title="1 KiB, 64 keep-alive, access log on", path="/1k.bin", connections=64, size=KIB, log=True),
+}
+
+H2_SCENARIOS = {
+    "a": dict(title="h2 1 KiB, 16 connections x 32 streams", path="/1k.bin", connections=16, streams=32, size=KIB),
+    "b": dict(title="h2 page load: 100 distinct 4 KiB files, 8 connections x 100 streams", uris="page-uris.txt",
+              connections=8, streams=100, size=4 * KIB),
+    "c": dict(title="h2 10 MiB, 4 connections", path="/10m.bin", connections=4, streams=1, size=10 * KIB * KIB),
 }
 
 TLS_SCENARIOS = {
@@ -395,7 +437,9 @@ def main():
     parser.add_argument("--baseline", action="store_true",
                         help="add pywebd-base, built by bench/run --baseline REV in build-bench-base/")
     parser.add_argument("--tls", action="store_true", help="the HTTPS scenarios (a)-(e) instead of plain HTTP")
+    parser.add_argument("--h2", action="store_true", help="the HTTP/2 scenarios (a)-(c), against nginx and h2o")
     args = parser.parse_args()
+    args.tls = args.tls or args.h2
 
     cpus = os.cpu_count() or 1
     server_pin, load_pin = (cpus - 1, 0) if cpus > 1 else (None, None)
@@ -405,15 +449,18 @@ def main():
     make_root(root)
     os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
     tls = Tls(work) if args.tls else None
-    scenarios = TLS_SCENARIOS if args.tls else SCENARIOS
+    scenarios = H2_SCENARIOS if args.h2 else TLS_SCENARIOS if args.tls else SCENARIOS
     kinds = [("pywebd", Pywebd), ("nginx", Nginx)] + ([] if args.tls else [("floor", Floor)])
     if args.baseline:
         kinds.insert(1, ("pywebd-base", PywebdBaseline))
-    if args.peers:
+    if args.h2:
+        kinds += [("h2o", H2o)]  # lighttpd is not among the HTTP/2 peers
+    elif args.peers:
         kinds += [("lighttpd", Lighttpd), ("h2o", H2o)]
     servers, port = {}, 20080
     for name, cls in kinds:
         servers[name] = cls(name, work, port, root, args.workers, None, server_pin, tls)
+        servers[name].h2 = args.h2
         port += 1
     if not args.tls:
         for name, cls in (("pywebd", Pywebd), ("nginx", Nginx)):
@@ -427,7 +474,7 @@ def main():
             s.start()
         idle_rss = {n: [rss_kib(p) for p in servers[n].worker_pids()] for n in ("pywebd", "nginx")}
         for scenario in args.scenarios:
-            if scenario == "e" or scenario not in scenarios:
+            if (scenario == "e" and not args.h2) or scenario not in scenarios:
                 continue
             spec = scenarios[scenario]
             names = ["pywebd+log", "nginx+log"] if spec.get("log") else [n for n, _ in kinds]
@@ -441,7 +488,7 @@ def main():
                     results.setdefault(scenario, {}).setdefault(name, []).append(m)
                     print(f"  ({scenario}) round {round_ + 1} {name:12} {m['rps']:>10.0f} req/s "
                           f"{m['cpu_us_per_request']:>8.2f} us CPU/req", file=sys.stderr)
-        if "e" in args.scenarios:
+        if "e" in args.scenarios and not args.h2:
             for round_ in range(args.rounds):
                 for name in [n for n, _ in kinds if n != "floor"]:
                     m = measure_idle_memory(servers[name], args.idle, load_pin)
@@ -475,9 +522,9 @@ def report(results, idle_rss, args, server_pin, load_pin, scenarios):
         spec = scenarios.get(scenario, {"title": idle_title})
         metrics = (["bytes_per_connection"] if scenario == "e" else
                    ["rps", "cpu_us_per_request", "p50_us", "p99_us"] +
-                   (["mbps"] if scenario in ("d" if args.tls else "cd") else []) +
-                   (["resumed_share"] if args.tls and scenario in "bc" else []) +
-                   (["busiest_worker_share"] if scenario == "b" else []))
+                   (["mbps"] if scenario in ("c" if args.h2 else "d" if args.tls else "cd") else []) +
+                   (["resumed_share"] if args.tls and not args.h2 and scenario in "bc" else []) +
+                   (["busiest_worker_share"] if scenario == "b" and not args.h2 else []))
         table = {}
         for name, runs in per_server.items():
             table[name] = {m: median([r.get(m) for r in runs]) for m in metrics}

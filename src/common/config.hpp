@@ -75,6 +75,16 @@ struct TlsSettings {
     bool log_protocol = false;          // the access log adds the TLS protocol and cipher
 };
 
+// HTTP/2 (h2 on TLS listeners, h2c where a plain listener allows it): what the server
+// advertises in its SETTINGS and holds clients to.
+struct Http2Settings {
+    std::uint32_t max_concurrent_streams = 100;
+    std::size_t max_header_list_size = 16 * 1024;        // decoded request fields, as RFC 9113 counts them
+    std::uint32_t header_table_size = 4096;              // the HPACK table a client may make us keep
+    std::uint32_t initial_window_size = 65535;           // request body bytes a stream may send unacknowledged
+    std::uint32_t max_control_frames_per_second = 1000;  // of each kind; more is a flood: GOAWAY
+};
+
 // The immutable result of loading and validating a configuration. Workers receive it
 // at fork; it is never global.
 struct Config {
@@ -103,6 +113,7 @@ struct Config {
     Timeouts timeouts;
     CacheConfig cache;
     TlsSettings tls;
+    Http2Settings http2;
     // Things worth telling the operator that do not stop the server (a certificate about
     // to expire, a key file others may read), found by validate().
     std::vector<std::string> warnings;

@@ -148,8 +148,8 @@ auto at(const YAML::Node& node, Parse&& parse) {
     }
 }
 
-// A listen entry: "ADDR[:PORT]", or a mapping {address: …, tls: true} /
-// {address: …, redirect_to_https: true, https_port: 8443}.
+// A listen entry: "ADDR[:PORT]", or a mapping {address: …, tls: true[, h2: false]} /
+// {address: …, redirect_to_https: true, https_port: 8443} / {address: …, h2c: true}.
 ListenAddress listen_entry_in(const YAML::Node& node) {
     auto address_in = [](const YAML::Node& value) {
         std::string error;
@@ -161,6 +161,7 @@ ListenAddress listen_entry_in(const YAML::Node& node) {
     if (!node.IsMap()) throw ValueError("each entry is an address or a map with address and tls", node.Mark());
     std::optional<ListenAddress> address;
     bool tls = false, redirect = false;
+    std::optional<bool> h2, h2c;
     std::optional<std::uint16_t> https_port;
     for (const auto& entry : node) {
         const std::string key = scalar(entry.first);
@@ -173,13 +174,26 @@ ListenAddress listen_entry_in(const YAML::Node& node) {
             redirect = at(value, [&] { return bool_in(value); });
         else if (key == "https_port")
             https_port = at(value, [&] { return static_cast<std::uint16_t>(count_in(value, 1, 65535)); });
+        else if (key == "h2")
+            h2 = at(value, [&] { return bool_in(value); });
+        else if (key == "h2c")
+            h2c = at(value, [&] { return bool_in(value); });
         else
-            throw ValueError(fmt::format("unknown key '{}' (address, tls, redirect_to_https, https_port)", key),
-                             entry.first.Mark());
+            throw ValueError(
+                fmt::format("unknown key '{}' (address, tls, h2, h2c, redirect_to_https, https_port)", key),
+                entry.first.Mark());
     }
     if (!address) throw ValueError("a listen map needs an address", node.Mark());
     if (tls && redirect) throw ValueError("a TLS listener cannot redirect to HTTPS: it is HTTPS", node.Mark());
     if (https_port && !redirect) throw ValueError("https_port goes with redirect_to_https: true", node.Mark());
+    if (h2.value_or(false) && !tls)
+        throw ValueError("h2 is for TLS listeners (tls: true); plain ones take h2c", node.Mark());
+    if (h2c.value_or(false) && tls)
+        throw ValueError("h2c is for plain listeners; a TLS listener offers HTTP/2 with h2", node.Mark());
+    if (h2c.value_or(false) && redirect)
+        throw ValueError("a listener that redirects to HTTPS cannot also speak h2c", node.Mark());
+    address->h2 = h2.value_or(true);
+    address->h2c = h2c.value_or(false);
     address->tls = tls;
     address->redirect_to_https = redirect;
     if (https_port) address->https_port = *https_port;
@@ -411,6 +425,29 @@ const std::array
                  }},
                 {"tls.log_protocol", "false", "add the TLS protocol and cipher to each HTTPS request's access-log line",
                  [](const YAML::Node& n, const KeyContext&, Config& c) { c.tls.log_protocol = bool_in(n); }},
+                {"http2.max_concurrent_streams", "100", "HTTP/2 requests a connection may have open at once",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.http2.max_concurrent_streams = static_cast<std::uint32_t>(count_in(n, 1, 10'000));
+                 }},
+                {"http2.max_header_list_size", "16KiB", "decoded fields of one HTTP/2 request (then 431)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.http2.max_header_list_size = bytes_in(n, 1024, std::size_t{1} << 20);
+                 }},
+                {"http2.header_table_size", "4KiB", "HPACK table a client may make the server keep per connection",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.http2.header_table_size = static_cast<std::uint32_t>(bytes_in(n, 0, std::size_t{1} << 16));
+                 }},
+                {"http2.initial_window_size", "65535", "request body bytes an HTTP/2 stream may send unacknowledged",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.http2.initial_window_size =
+                         static_cast<std::uint32_t>(bytes_in(n, 0, (std::size_t{1} << 31) - 1));
+                 }},
+                {"http2.max_control_frames_per_second", "1000",
+                 "PING, SETTINGS, WINDOW_UPDATE, PRIORITY, RST_STREAM or empty DATA frames of one kind a connection "
+                 "may send per second",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.http2.max_control_frames_per_second = static_cast<std::uint32_t>(count_in(n, 10, 1'000'000));
+                 }},
                 {"timeouts.header", "10s", "from the first byte of a request to the end of its head (then 408)",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.timeouts.header = duration_in(n, Millis{100}, kMaxTimeout);

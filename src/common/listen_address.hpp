@@ -20,6 +20,8 @@ struct ListenAddress {
     // What connections accepted here get (a `listen` entry written as a mapping).
     bool tls = false;                // HTTPS
     bool redirect_to_https = false;  // plain HTTP answered with 308 to https://host[:https_port]/…
+    bool h2 = true;                  // TLS: HTTP/2 offered by ALPN
+    bool h2c = false;                // plain: HTTP/2 with prior knowledge (for a proxy in front)
     std::uint16_t https_port = 443;
 
     std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"

@@ -79,7 +79,7 @@ private:
 
     std::string role_;
     LogLevel level_ = LogLevel::Notice;
-    std::string path_;  // empty: stderr
+    std::string path_;            // empty: stderr
     std::optional<Identity> as_;  // who opens path_ (reopen does the same)
     UniqueFd file_;
     bool journal_ = false;

@@ -18,6 +18,9 @@ namespace {
 
 constexpr unsigned char kSessionContext[] = "pywebd";
 constexpr std::string_view kHttp11 = "http/1.1";
+constexpr std::string_view kH2 = "h2";
+// What SSL_get_app_data() holds for a connection whose listener offers h2.
+constexpr char kOffersH2 = 1;
 
 template <typename Function>
 void (*as_callback(Function* function))(void) {
@@ -125,9 +128,10 @@ void TlsContext::add_context(const TlsSettings& settings, const std::vector<std:
     contexts_.push_back(std::move(owned));
 }
 
-SslPtr TlsContext::accept(int fd) const {
+SslPtr TlsContext::accept(int fd, bool offer_h2) const {
     SslPtr ssl(SSL_new(contexts_.front().get()));
     if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) return nullptr;
+    if (offer_h2) SSL_set_app_data(ssl.get(), const_cast<char*>(&kOffersH2));
     SSL_set_accept_state(ssl.get());
     return ssl;
 }
@@ -152,22 +156,29 @@ int TlsContext::on_servername(SSL* ssl, int*, void* self) {
     return SSL_TLSEXT_ERR_OK;
 }
 
-// ALPN: HTTP/1.1 when the client offers it; a client offering only protocols we do not
-// speak gets no ALPN answer and HTTP/1.1 (RFC 7301 allows the server to ignore them).
-int TlsContext::on_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+// ALPN, in the server's order: h2 where the listener offers it, then HTTP/1.1; a client
+// offering only protocols we do not speak gets no ALPN answer and HTTP/1.1 (RFC 7301
+// allows the server to ignore them).
+int TlsContext::on_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
                         unsigned in_length, void*) {
+    const bool h2_allowed = SSL_get_app_data(ssl) != nullptr;
+    const unsigned char* http11 = nullptr;
     for (unsigned at = 0; at < in_length;) {
         const unsigned length = in[at];
         if (at + 1 + length > in_length) break;
         const std::string_view offered(reinterpret_cast<const char*>(in + at + 1), length);
-        if (offered == kHttp11) {
+        if (offered == kH2 && h2_allowed) {
             *out = in + at + 1;
             *out_length = static_cast<unsigned char>(length);
             return SSL_TLSEXT_ERR_OK;
         }
+        if (offered == kHttp11) http11 = in + at + 1;
         at += 1 + length;
     }
-    return SSL_TLSEXT_ERR_NOACK;
+    if (http11 == nullptr) return SSL_TLSEXT_ERR_NOACK;
+    *out = http11;
+    *out_length = static_cast<unsigned char>(kHttp11.size());
+    return SSL_TLSEXT_ERR_OK;
 }
 
 // OCSP stapling: the response for the certificate this connection uses, when there is one.

@@ -41,7 +41,8 @@ public:
     TlsContext& operator=(const TlsContext&) = delete;
 
     // A server-side SSL for a freshly accepted connection, or null (out of memory).
-    SslPtr accept(int fd) const;
+    // `offer_h2`: its listener offers HTTP/2 by ALPN.
+    SslPtr accept(int fd, bool offer_h2) const;
     bool ktls() const { return ktls_; }  // kernel TLS asked for and offered by the kernel
 
 private:

@@ -62,7 +62,8 @@ void raise_fd_limit(const Config& config, Logger& log) {
         limit.rlim_cur = limit.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &limit);
     }
-    // Idle connections hold one descriptor; only those sending a file hold two.
+    // Idle connections hold one descriptor; one sending a file holds two, an HTTP/2 one up
+    // to one per stream sending a file (a file the cache holds open is shared).
     const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + 64;
     if (limit.rlim_cur < needed)
         log.warn(
@@ -96,13 +97,16 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
 // address, or under socket activation the entry for its port.
 ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) const {
     ListenAddress role = socket.address;
-    role.tls = role.redirect_to_https = false;
+    role.tls = role.redirect_to_https = role.h2c = false;
+    role.h2 = true;
     for (const ListenAddress& entry : config.effective_listen()) {
         const bool same = socket.inherited ? entry.port == socket.address.port : entry.same_endpoint(socket.address);
         if (!same) continue;
         role.tls = entry.tls;
         role.redirect_to_https = entry.redirect_to_https;
         role.https_port = entry.https_port;
+        role.h2 = entry.h2;
+        role.h2c = entry.h2c;
         break;
     }
     return role;

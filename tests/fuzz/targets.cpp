@@ -7,11 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "fake_transport.hpp"
 #include "h1/chunked_body.hpp"
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
 #include "h1/request_framing.hpp"
 #include "http/byte_ranges.hpp"
+#include "session_parts.hpp"
 #include "static/uri_path.hpp"
 
 namespace pywebd::fuzz {
@@ -143,6 +145,69 @@ void byte_ranges(const std::uint8_t* data, std::size_t size) {
         total += ranges[i].length();
     }
     FUZZ_CHECK(total <= file_size);
+}
+
+namespace {
+
+// A worker's services over a document root with a small and a large file, made once,
+// with an h2c listener and a low flood limit the fuzzer can reach.
+struct H2Fixture : test::SessionParts {
+    H2Fixture() {
+        dir.write("a.txt", "small file\n");
+        dir.write("big.bin", std::string(40000, 'b'));  // sent as file ranges, several DATA frames
+        listeners[0].h2c = true;
+        services.h2.settings.max_control_frames_per_second = 50;
+    }
+};
+
+// Walks the frames the session wrote: each header's length must fit the bytes that
+// follow and the default maximum frame size, and the first frame is SETTINGS.
+void check_frames(std::string_view out) {
+    bool first = true;
+    while (out.size() >= 9) {
+        const std::size_t length = (static_cast<std::size_t>(static_cast<unsigned char>(out[0])) << 16) |
+                                   (static_cast<std::size_t>(static_cast<unsigned char>(out[1])) << 8) |
+                                   static_cast<unsigned char>(out[2]);
+        FUZZ_CHECK(length <= 16384);
+        if (first) FUZZ_CHECK(out[3] == 0x4);  // the server's SETTINGS
+        first = false;
+        if (out.size() < 9 + length) return;  // the last frame may be cut by a write that stopped
+        out.remove_prefix(9 + length);
+    }
+}
+
+}  // namespace
+
+// Input: one byte for the size of the pieces reads hand out, one for the length of the
+// write script at the end, then the frames.
+void h2_session(const std::uint8_t* data, std::size_t size) {
+    static H2Fixture fixture;
+    if (size < 2) return;
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+    const std::size_t piece = data[0] > 0 ? data[0] : 256;
+    const std::size_t script_length = std::min<std::size_t>(data[1], size - 2);
+    const std::string_view frames = input.substr(2, size - 2 - script_length);
+    test::FakeTransport transport;
+    transport.drains = false;
+    transport.write_script = std::string(input.substr(size - script_length));
+    for (std::size_t at = 0; at < frames.size(); at += piece) transport.reads.emplace_back(frames.substr(at, piece));
+    TimerNode timer;
+    const PeerAddress peer{};
+    H2Context c{{transport, timer, peer, 1, fixture.listeners[0], fixture.services.session}, fixture.services.h2};
+    H2Session session;
+    session.start("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", c);
+    for (int turn = 0; turn < 200 && !session.closed(); ++turn) {
+        if (session.wants_turn())
+            session.resume(c);
+        else
+            session.on_ready(true, true, transport.reads.empty() && turn > 100, c);
+        fixture.services.session.now_ms += 10;
+    }
+    if (!session.closed()) session.on_timeout(TimerKind::KeepAlive, c);
+    if (!session.closed()) session.abort(c);
+    FUZZ_CHECK(session.closed());
+    fixture.timers.disarm(timer);
+    check_frames(transport.sent);
 }
 
 }  // namespace pywebd::fuzz

@@ -14,5 +14,8 @@ void request_parser(const std::uint8_t* data, std::size_t size);
 void chunked_body(std::string_view body, std::uint8_t seed);
 void uri_path(const std::uint8_t* data, std::size_t size);
 void byte_ranges(const std::uint8_t* data, std::size_t size);
+// Frames (after the client preface, which the target adds) into an HTTP/2 session over
+// a scripted transport and a small document root.
+void h2_session(const std::uint8_t* data, std::size_t size);
 
 }  // namespace pywebd::fuzz

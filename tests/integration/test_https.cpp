@@ -95,8 +95,12 @@ TEST(Https, CurlSpeaksTls12AndTls13) {
     const RunResult v13 = curl(server, {"--tlsv1.3"});
     ASSERT_EQ(v13.status, 0) << v13.output;
     EXPECT_NE(v13.output.find("SSL connection using TLSv1.3"), std::string::npos) << v13.output;
-    EXPECT_NE(v13.output.find("ALPN: server accepted http/1.1"), std::string::npos) << v13.output;
+    EXPECT_NE(v13.output.find("ALPN: server accepted h2"), std::string::npos) << v13.output;
     EXPECT_TRUE(v13.output.ends_with("hello\n"));
+    const RunResult h1 = curl(server, {"--tlsv1.3", "--http1.1"});
+    ASSERT_EQ(h1.status, 0) << h1.output;
+    EXPECT_NE(h1.output.find("ALPN: server accepted http/1.1"), std::string::npos) << h1.output;
+    EXPECT_TRUE(h1.output.ends_with("hello\n"));
     const RunResult v12 = curl(server, {"--tlsv1.2", "--tls-max", "1.2"});
     ASSERT_EQ(v12.status, 0) << v12.output;
     EXPECT_TRUE(std::regex_search(v12.output, std::regex("SSL connection using TLSv1\\.2 / ECDHE-ECDSA-AES\\S+-GCM-")))
@@ -145,25 +149,48 @@ TEST(Https, SniPicksTheCertificateByNameWithADefault) {
     EXPECT_NE(ecdsa.find("Peer signature type: ECDSA"), std::string::npos) << ecdsa;
 }
 
-TEST(Https, AlpnOffersHttp11AndIgnoresUnknownProtocols) {
-    ServerProcess server(https());
-    server.write("hello.txt", "hello\n");
-    const struct {
-        std::string offer;
-        std::string chosen;
-    } cases[] = {{"h2,http/1.1", "http/1.1"}, {"http/1.1", "http/1.1"}, {"spdy/3,foo", ""}, {"h2", ""}, {"", ""}};
-    for (const auto& c : cases) {
+struct AlpnCase {
+    std::string offer;
+    std::string chosen;
+};
+
+// Connects with each offer, checks what ALPN chose, and fetches over HTTP/1.1 where
+// that is what was chosen (or nothing was).
+void expect_alpn(ServerProcess& server, const std::vector<AlpnCase>& cases) {
+    for (const AlpnCase& c : cases) {
         ClientTls tls = server.client_tls();
         tls.alpn = c.offer;
         HttpClient client(server.port(), tls);
         ASSERT_TRUE(client.connected()) << c.offer << ": " << client.tls_error();
         EXPECT_EQ(client.alpn(), c.chosen) << c.offer;
-        auto r = client.get("/hello.txt");  // HTTP/1.1 whatever was offered
+        if (c.chosen == "h2") continue;
+        auto r = client.get("/hello.txt");
         ASSERT_TRUE(r) << c.offer;
         EXPECT_EQ(r->body, "hello\n");
     }
-    const std::string out = s_client(server, {"-servername", "localhost", "-alpn", "h2,http/1.1"});
-    EXPECT_NE(out.find("ALPN protocol: http/1.1"), std::string::npos) << out;
+}
+
+TEST(Https, AlpnPrefersH2ThenHttp11AndIgnoresUnknownProtocols) {
+    ServerProcess server(https());
+    server.write("hello.txt", "hello\n");
+    expect_alpn(server, {{"h2,http/1.1", "h2"},
+                         {"http/1.1,h2", "h2"},
+                         {"http/1.1", "http/1.1"},
+                         {"spdy/3,foo", ""},
+                         {"h2", "h2"},
+                         {"", ""}});
+    const std::string out = s_client(server, {"-servername", "localhost", "-alpn", "http/1.1,h2"});
+    EXPECT_NE(out.find("ALPN protocol: h2"), std::string::npos) << out;
+}
+
+TEST(Https, AListenerWithH2FalseOffersOnlyHttp11) {
+    ServerProcess server(https("listen: [{address: \"127.0.0.1:{port0}\", tls: true, h2: false}]\n"));
+    server.write("hello.txt", "hello\n");
+    expect_alpn(server, {{"h2,http/1.1", "http/1.1"}, {"h2", ""}});
+    const RunResult r = curl(server, {"--http2"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("ALPN: server accepted http/1.1"), std::string::npos) << r.output;
+    EXPECT_TRUE(r.output.ends_with("hello\n"));
 }
 
 // Every connection after the first resumes with the first one's ticket, whichever

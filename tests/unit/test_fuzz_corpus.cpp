@@ -28,6 +28,7 @@ void replay(const std::string& name, void (*target)(const std::uint8_t*, std::si
 TEST(FuzzCorpus, RequestParser) { replay("request_parser", request_parser); }
 TEST(FuzzCorpus, UriPath) { replay("uri_path", uri_path); }
 TEST(FuzzCorpus, ByteRanges) { replay("byte_ranges", byte_ranges); }
+TEST(FuzzCorpus, H2Session) { replay("h2_session", h2_session); }
 
 }  // namespace
 }  // namespace pywebd::fuzz

@@ -7,70 +7,12 @@
 #include <deque>
 #include <string>
 
+#include "fake_transport.hpp"
 #include "h1/h1_session.hpp"
 #include "session_parts.hpp"
 
 namespace pywebd {
 namespace {
-
-// A transport whose every answer the test decides.
-class FakeTransport final : public Transport {
-public:
-    std::deque<std::string> reads;       // what each read returns, in order; then WouldBlock
-    bool eof_after_reads = false;        // then PeerClosed instead of WouldBlock
-    std::size_t write_limit = SIZE_MAX;  // bytes taken per write or send_file call
-    bool block_every_other = false;      // WouldBlock before every call that would succeed
-    bool drains = true;                  // short_read_drains()
-    Wait write_waits_for = Wait::Writable;
-    Wait read_waits_for = Wait::Readable;
-    std::vector<bool> more;  // the "more follows" flag of each successful write
-    std::string sent;
-    bool shut = false, closed = false;
-    int calls = 0;
-
-    IoResult read(std::span<char> into) override {
-        if (should_block()) return blocked(read_waits_for);
-        if (reads.empty()) return eof_after_reads ? IoResult{Io::PeerClosed, 0, 0} : blocked(Wait::Readable);
-        std::string& next = reads.front();
-        const std::size_t n = std::min(next.size(), into.size());
-        next.copy(into.data(), n);
-        next.erase(0, n);
-        if (next.empty()) reads.pop_front();
-        return {Io::Done, n, 0};
-    }
-    IoResult write(std::span<const iovec> segments, bool more_follows) override {
-        if (should_block()) return blocked(write_waits_for);
-        more.push_back(more_follows);
-        std::size_t taken = 0;
-        for (const iovec& v : segments) {
-            const std::size_t n = std::min(v.iov_len, write_limit - taken);
-            sent.append(static_cast<const char*>(v.iov_base), n);
-            taken += n;
-            if (taken == write_limit) break;
-        }
-        return {Io::Done, taken, 0};
-    }
-    IoResult send_file(int file, std::uint64_t offset, std::size_t count) override {
-        if (should_block()) return blocked(write_waits_for);
-        std::string chunk(std::min(count, write_limit), '\0');
-        const ssize_t n = ::pread(file, chunk.data(), chunk.size(), static_cast<off_t>(offset));
-        sent.append(chunk.data(), static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
-        return {Io::Done, static_cast<std::size_t>(std::max<ssize_t>(n, 0)), 0};
-    }
-    bool shutdown_write() override { return shut = true; }
-    Wait waiting_for() const override { return waiting_; }
-    bool short_read_drains() const override { return drains; }
-    void send_immediately() override {}
-    void close() override { closed = true; }
-
-private:
-    bool should_block() { return block_every_other && (calls++ % 2 == 0); }
-    IoResult blocked(Wait wait) {
-        waiting_ = wait;
-        return {Io::WouldBlock, 0, EAGAIN};
-    }
-    Wait waiting_ = Wait::Readable;
-};
 
 class H1SessionTest : public testing::Test, protected test::SessionParts {
 protected:
@@ -111,7 +53,7 @@ protected:
     }
 
     const std::string big_ = std::string(100000, 'b') + "end";
-    FakeTransport transport_;
+    test::FakeTransport transport_;
     TimerNode timer_;
     PeerAddress peer_{};
     H1Session session_;

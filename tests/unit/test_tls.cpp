@@ -168,12 +168,13 @@ struct Handshake {
     SslPtr server, client;
     bool done = false;
 
-    Handshake(const TlsContext& context, SSL_CTX* client_ctx, const char* sni, SSL_SESSION* resume = nullptr) {
+    Handshake(const TlsContext& context, SSL_CTX* client_ctx, const char* sni, SSL_SESSION* resume = nullptr,
+              bool offer_h2 = true) {
         int fds[2];
         ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
         server_fd_.reset(fds[0]);
         client_fd_.reset(fds[1]);
-        server = context.accept(server_fd_.get());
+        server = context.accept(server_fd_.get(), offer_h2);
         client.reset(SSL_new(client_ctx));
         SSL_set_fd(client.get(), client_fd_.get());
         if (sni)
@@ -253,11 +254,16 @@ TEST_F(Context, AnRsaAndAnEcdsaCertificateForTheSameNamesServeSideBySide) {
     EXPECT_EQ(EVP_PKEY_get_base_id(SSL_get_privatekey(ec_only.server.get())), EVP_PKEY_EC);
 }
 
-TEST_F(Context, AlpnSelectsHttp11AndIgnoresProtocolsItDoesNotSpeak) {
+TEST_F(Context, AlpnPrefersH2WhereOfferedThenHttp11AndIgnoresProtocolsItDoesNotSpeak) {
     const auto tls = context({pki_.leaf("a")}, nullptr);
-    const unsigned char both[] = "\x02h2\x08http/1.1";
+    const unsigned char both[] = "\x08http/1.1\x02h2";  // the client's order does not decide
     SSL_CTX_set_alpn_protos(client_ctx_.get(), both, sizeof both - 1);
-    EXPECT_EQ(Handshake(*tls, client_ctx_.get(), "localhost").alpn(), "http/1.1");
+    EXPECT_EQ(Handshake(*tls, client_ctx_.get(), "localhost").alpn(), "h2");
+    EXPECT_EQ(Handshake(*tls, client_ctx_.get(), "localhost", nullptr, false).alpn(), "http/1.1")
+        << "a listener with h2: false";
+    const unsigned char h2_only[] = "\x02h2";
+    SSL_CTX_set_alpn_protos(client_ctx_.get(), h2_only, sizeof h2_only - 1);
+    EXPECT_EQ(Handshake(*tls, client_ctx_.get(), "localhost", nullptr, false).alpn(), "");
     const unsigned char unknown[] = "\x06spdy/3";
     SSL_CTX_set_alpn_protos(client_ctx_.get(), unknown, sizeof unknown - 1);
     Handshake h(*tls, client_ctx_.get(), "localhost");
@@ -362,6 +368,28 @@ TEST(TlsConfig, ListenMappingsAndTheTlsSectionAreCheckedWithPositions) {
     e = errors_of("listen: [{address: \"127.0.0.1:80\", tls: true, redirect_to_https: true}]\n" + certs);
     ASSERT_EQ(e.size(), 1u);
     EXPECT_NE(e[0].find("cannot redirect to HTTPS"), std::string::npos) << e[0];
+    // HTTP/2 per listener: h2 (on by default) for TLS ones, h2c (off by default) for plain ones.
+    EXPECT_TRUE(errors_of("listen: [{address: \"127.0.0.1:8080\", h2c: true}, {address: \"127.0.0.1:8443\", tls: "
+                          "true, h2: false}]\n" +
+                          certs)
+                    .empty());
+    EXPECT_TRUE(errors_of("listen: [{address: \"127.0.0.1:8080\", h2: false}, {address: \"127.0.0.1:8443\", tls: "
+                          "true, h2c: false}]\n" +
+                          certs)
+                    .empty())
+        << "saying no is never an error";
+    e = errors_of("listen: [{address: \"127.0.0.1:80\", h2: true}]\n");
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_NE(e[0].find("h2 is for TLS listeners"), std::string::npos) << e[0];
+    e = errors_of("listen: [{address: \"127.0.0.1:8443\", tls: true, h2c: true}]\n" + certs);
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_NE(e[0].find("h2c is for plain listeners"), std::string::npos) << e[0];
+    e = errors_of("listen: [{address: \"127.0.0.1:80\", redirect_to_https: true, h2c: true}]\n");
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_NE(e[0].find("cannot also speak h2c"), std::string::npos) << e[0];
+    e = errors_of("http2:\n  max_concurrent_streams: 0\n");
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_NE(e[0].find("http2.max_concurrent_streams"), std::string::npos) << e[0];
     e = errors_of("listen: [{address: \"127.0.0.1:8443\", tls: true}]\n" + certs + "  ciphers: \"RC4-NOPE\"\n");
     ASSERT_EQ(e.size(), 1u);
     EXPECT_NE(e[0].find("tls.ciphers: OpenSSL accepts none of 'RC4-NOPE'"), std::string::npos) << e[0];

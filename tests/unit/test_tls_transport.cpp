@@ -48,7 +48,7 @@ protected:
         server_fd_ = fds[0];
         client_fd_.reset(fds[1]);
         socket_ = std::make_unique<PlainTransport>(UniqueFd(fds[0]), false);
-        transport_ = std::make_unique<TlsTransport>(*socket_, context_->accept(server_fd_), state_, 1, peer_);
+        transport_ = std::make_unique<TlsTransport>(*socket_, context_->accept(server_fd_, false), state_, 1, peer_);
         client_.reset(SSL_new(client_ctx_.get()));
         SSL_set_fd(client_.get(), client_fd_.get());
         SSL_ctrl(client_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "h1/h1_session.hpp"
+#include "h2/h2_session.hpp"
 #include "net/peer_address.hpp"
 #include "net/plain_transport.hpp"
 #include "net/timer_lists.hpp"
@@ -16,6 +17,7 @@ namespace pywebd {
 struct ConnectionServices {
     SessionServices session;
     H1Services h1;
+    H2Services h2;
     std::span<const ListenAddress> listeners;  // what each listener's connections get, by index
 };
 
@@ -24,7 +26,9 @@ struct ConnectionServices {
 // epoll readiness and timer expiry into session calls. Held inline, with no allocation
 // beyond the connection itself: an idle plain keep-alive connection costs the worker
 // this object and nothing else; a TLS one adds its TlsTransport and OpenSSL's state.
-// (An HTTP/2 session joins H1Session as an alternative here.)
+// Every connection starts with the HTTP/1 session, which also recognises HTTP/2 (ALPN h2,
+// or the h2c preface where the listener allows it) and hands over: the HTTP/2 session
+// is then allocated and takes the bytes already read.
 class Connection : public TimerNode {
 public:
     // `tcp`: a TCP socket (TCP_NODELAY applies), not a unix one from socket activation.
@@ -43,12 +47,13 @@ public:
     void abort(ConnectionServices& s);  // the worker is exiting
     void resume(ConnectionServices& s);
 
-    bool wants_turn() const { return session_.wants_turn(); }
+    bool wants_turn() const { return h2_ ? h2_->wants_turn() : session_.wants_turn(); }
     // Whether the worker has it on its ready list (so it is listed once).
     bool queued() const { return queued_; }
     void set_queued(bool queued) { queued_ = queued; }
-    bool closed() const { return session_.closed(); }
+    bool closed() const { return h2_ ? h2_->closed() : session_.closed(); }
     const H1Session& session() const { return session_; }  // for tests
+    bool speaks_http2() const { return h2_ != nullptr; }
     std::uint32_t slot() const { return slot_; }
     std::uint32_t reuse_tag() const { return reuse_tag_; }
 
@@ -56,12 +61,18 @@ private:
     H1Context context(ConnectionServices& s) {
         return {{transport(), *this, peer_, id_, s.listeners[listener_], s.session}, s.h1};
     }
+    H2Context h2_context(ConnectionServices& s) {
+        return {{transport(), *this, peer_, id_, s.listeners[listener_], s.session}, s.h2};
+    }
     Transport& transport() { return tls_ ? static_cast<Transport&>(*tls_) : socket_; }
+    // After each call into the HTTP/1 session: hands over when it found HTTP/2.
+    void hand_over_if_http2(ConnectionServices& s);
 
     PlainTransport socket_;
     std::unique_ptr<TlsTransport> tls_;  // over socket_, for a TLS listener's connections
     H1Session session_;
-    std::uint32_t id_;  // for logs: wraps after 4 billion connections of a worker
+    std::unique_ptr<H2Session> h2_;  // once the connection speaks HTTP/2
+    std::uint32_t id_;               // for logs: wraps after 4 billion connections of a worker
     std::uint32_t slot_;
     std::uint32_t reuse_tag_;
     PeerAddress peer_;

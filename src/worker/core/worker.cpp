@@ -106,6 +106,7 @@ bool Worker::setup_loop() {
                         monotonic_ms(), false, config_.timeouts.linger.count() > 0},
         H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
                    config_.limits.max_body_discard},
+        H2Services{config_.http2, drop_buffer_},  // nghttp2 takes what it reads at once: the buffer is free again
         listener_roles_});
     if (tls_) {
         tls_state_.ktls = tls_->ktls();
@@ -282,7 +283,7 @@ void Worker::pause_accepting() {
 void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address, std::size_t listener) {
     SslPtr ssl;
     if (listener_roles_[listener].tls) {
-        ssl = tls_ ? tls_->accept(fd.get()) : nullptr;
+        ssl = tls_ ? tls_->accept(fd.get(), listener_roles_[listener].h2) : nullptr;
         if (!ssl) {
             log_.error("cannot start TLS on a new connection: {}", openssl_errors());
             return;

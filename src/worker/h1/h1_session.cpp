@@ -19,6 +19,21 @@ constexpr std::size_t kReadsPerTurn = 64;
 // Longest chunk-size line (with its extensions) or trailer line of a chunked body.
 constexpr std::size_t kMaxChunkLine = 4096;
 
+// HTTP/2 with prior knowledge starts with this (RFC 9113 §3.4); no HTTP/1 request can.
+constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+enum class Protocol : unsigned char { Http1, Http2, Undecided };
+
+// What a connection's first bytes speak: HTTP/2 when TLS negotiated h2, or on a listener
+// that allows h2c when they are the preface (undecided while they are only its start).
+Protocol first_protocol(std::string_view received, const H1Context& c) {
+    if (c.transport.alpn() == "h2") return Protocol::Http2;
+    if (!c.listener.h2c) return Protocol::Http1;
+    const std::size_t n = std::min(received.size(), kHttp2Preface.size());
+    if (received.substr(0, n) != kHttp2Preface.substr(0, n)) return Protocol::Http1;
+    return n == kHttp2Preface.size() ? Protocol::Http2 : Protocol::Undecided;
+}
+
 // The first line of whatever was received, for logging a request we could not parse.
 std::string_view first_line(std::string_view buffered) {
     const auto end = buffered.find_first_of("\r\n");
@@ -33,17 +48,11 @@ void H1Session::start(H1Context& c) {
 }
 
 void H1Session::on_ready(bool readable, bool writable, bool hangup, H1Context& c) {
-    if (readable) {
-        readable_ = true;
-        write_waits_read_ = false;
-    }
-    if (writable) {
-        writable_ = true;
-        read_waits_write_ = false;
-    }
-    peer_shut_ = peer_shut_ || hangup;
+    ready_.on_events(readable, writable, hangup);
     if (!wants_turn_) drive(c);  // otherwise its turn comes from the ready list
 }
+
+std::string_view H1Session::received() const { return buffers_ ? buffers_->buffered() : std::string_view(); }
 
 bool H1Session::between_requests() const {
     return state_ == ConnState::Idle ||
@@ -76,20 +85,9 @@ void H1Session::drive(H1Context& c) {
             if (!send_response(c, budget)) return;
             break;
         case ConnState::Lingering: return linger(c, reads);
+        case ConnState::Http2:
         case ConnState::Closed: return;
         }
-    }
-}
-
-// A call said WouldBlock: wait for what the transport waits for (a TLS write may need
-// to read first, a TLS read to write).
-void H1Session::blocked(const Transport& transport, bool writing) {
-    if (transport.waiting_for() == Transport::Wait::Readable) {
-        readable_ = false;
-        write_waits_read_ = writing;
-    } else {
-        writable_ = false;
-        read_waits_write_ = !writing;
     }
 }
 
@@ -97,19 +95,18 @@ void H1Session::blocked(const Transport& transport, bool writing) {
 // drive() should look again), false when waiting for the client.
 bool H1Session::read_request(H1Context& c, std::size_t& reads) {
     if (buffers_ && buffers_->length > 0 && process_input(c)) return true;
-    while (can_read()) {
+    while (ready_.can_read()) {
         if (!take_read(reads)) return false;
         if (!buffers_) buffers_ = c.h1.pool.acquire();
         RequestBuffers& b = *buffers_;
         const std::size_t room = b.capacity - b.length;
         const IoResult r = c.transport.read({b.input.get() + b.length, room});
-        // A short read emptied the socket: new data will raise a new edge, so the read
-        // that would only say EAGAIN is skipped. Not after a hangup, whose EOF must be
-        // read, and not where the transport may hold bytes the socket no longer shows.
-        if (r.status == Io::Done && r.bytes < room && !peer_shut_ && c.transport.short_read_drains()) readable_ = false;
+        // A short read emptied the socket, unless the transport may hold bytes the socket
+        // no longer shows.
+        if (r.status == Io::Done) ready_.after_read(r.bytes, room, c.transport);
         switch (r.status) {
         case Io::WouldBlock:
-            blocked(c.transport, false);
+            ready_.blocked(c.transport, false);
             if (state_ == ConnState::Idle && b.length == 0) release_buffers(c);
             return false;
         case Io::PeerClosed:
@@ -149,6 +146,14 @@ bool H1Session::process_input(H1Context& c) {
         refuse_plain_http(c);
         return true;
     }
+    if (!answered_) {
+        const Protocol protocol = first_protocol(b.buffered(), c);
+        if (protocol == Protocol::Undecided) return false;
+        if (protocol == Protocol::Http2) {
+            state_ = ConnState::Http2;
+            return true;
+        }
+    }
     const auto scan = b.scanner.scan(b.buffered(), b.length == b.capacity);
     if (scan.status == h1::HeadScanner::Status::Incomplete) return false;
     if (scan.status == h1::HeadScanner::Status::Error) {
@@ -174,6 +179,7 @@ bool H1Session::process_input(H1Context& c) {
 void H1Session::answer(const h1::RequestHead& head, const http::Request& request, const h1::MessageFacts& message,
                        H1Context& c) {
     RequestBuffers& b = *buffers_;
+    answered_ = true;
     b.close = !message.keep_alive || c.services.draining;
     // A body we will not read in full leaves the connection unframed: close after.
     if (message.chunked) {
@@ -270,6 +276,7 @@ void H1Session::refuse_plain_http(H1Context& c) {
 // logged with the first line received.
 void H1Session::send_then_close(H1Context& c) {
     RequestBuffers& b = *buffers_;
+    answered_ = true;
     b.close = true;
     h1::render_head(b.response, h1::ConnectionField::Close, b.head);
     b.request_line = first_line(b.buffered());
@@ -315,7 +322,7 @@ void H1Session::advance(std::size_t bytes) {
 bool H1Session::send_response(H1Context& c, std::size_t& budget) {
     const RequestBuffers& b = *buffers_;
     const Response& r = b.response;
-    while (can_write()) {
+    while (ready_.can_write()) {
         if (budget == 0) {
             wants_turn_ = true;  // more to send and room for it, but others go first
             return false;
@@ -351,7 +358,7 @@ bool H1Session::send_response(H1Context& c, std::size_t& budget) {
             budget -= std::min(budget, result.bytes);
             c.arm(TimerKind::Send);  // progress restarts the clock
             break;
-        case Io::WouldBlock: blocked(c.transport, true); return false;
+        case Io::WouldBlock: ready_.blocked(c.transport, true); return false;
         case Io::PeerClosed: close(c, Ending::PeerClosed); return false;
         case Io::Failed: close(c, Ending::SendFailed, result.error); return false;
         }
@@ -404,7 +411,7 @@ void H1Session::finish_response(H1Context& c) {
 // buffer, a half-close, a transport that may hold more), shut our side, then read and
 // drop what the client still sends until it closes or the linger timer fires.
 void H1Session::start_lingering(H1Context& c) {
-    const bool quiet = buffers_->client_closes && !readable_;
+    const bool quiet = buffers_->client_closes && !ready_.readable;
     release_buffers(c);
     if (!c.services.linger || quiet || !c.transport.shutdown_write()) return close(c);
     state_ = ConnState::Lingering;
@@ -412,10 +419,10 @@ void H1Session::start_lingering(H1Context& c) {
 }
 
 void H1Session::linger(H1Context& c, std::size_t& reads) {
-    while (can_read() && take_read(reads)) {
+    while (ready_.can_read() && take_read(reads)) {
         const IoResult r = c.transport.read(c.services.drop_buffer);
         if (r.status == Io::WouldBlock)
-            blocked(c.transport, false);
+            ready_.blocked(c.transport, false);
         else if (r.status != Io::Done)
             return close(c);
     }

@@ -13,6 +13,7 @@
 #include "h1/request_framing.hpp"
 #include "h1/response_head.hpp"
 #include "log/ending.hpp"
+#include "session/readiness.hpp"
 #include "session/session_context.hpp"
 
 namespace pywebd {
@@ -22,6 +23,7 @@ enum class ConnState : std::uint8_t {
     Sending,      // a response is being written
     Idle,         // keep-alive, between requests: holds no buffers
     Lingering,    // our side is shut; reading what the client still sends, then close
+    Http2,        // the client speaks HTTP/2 (ALPN h2, or h2c's preface): the connection hands over
     Closed,       // transport closed; the worker frees the slot after the current event batch
 };
 
@@ -54,6 +56,10 @@ public:
     void resume(H1Context& c);
 
     ConnState state() const { return state_; }
+    // In state Http2: what was read so far (the connection preface, perhaps more), for the
+    // HTTP/2 session; then release() gives the buffers back.
+    std::string_view received() const;
+    void release(H1Context& c) { release_buffers(c); }
     bool closed() const { return state_ == ConnState::Closed; }
     bool between_requests() const;
 
@@ -82,19 +88,12 @@ private:
     void release_buffers(H1Context& c);
     // The one way the connection closes; a response still being sent ends with `why`.
     void close(H1Context& c, Ending why = Ending::PeerClosed, int error = 0);
-    void blocked(const Transport& transport, bool writing);
-    bool can_read() const { return readable_ && !read_waits_write_; }
-    bool can_write() const { return writable_ && !write_waits_read_; }
 
     std::unique_ptr<RequestBuffers> buffers_;  // only while a request is in progress
     ConnState state_ = ConnState::ReadingHead;
-    bool readable_ = true;  // edge-triggered: assume data until a read says otherwise
-    bool writable_ = true;
-    bool peer_shut_ = false;  // EPOLLRDHUP seen: keep reading to the EOF
-    // A transport may wait for the other direction (TLS: a write that must read first).
-    bool write_waits_read_ = false;
-    bool read_waits_write_ = false;
+    Readiness ready_;
     bool wants_turn_ = false;  // stopped at a per-turn budget (sending, reading) with more to do
+    bool answered_ = false;    // a request (or a bad one) was answered: the protocol is settled
 };
 
 }  // namespace pywebd

@@ -28,6 +28,7 @@ struct TimerNode {
 class TimerLists {
 public:
     explicit TimerLists(const std::array<std::chrono::milliseconds, kTimerKinds>& durations) : durations_(durations) {}
+    std::chrono::milliseconds duration(TimerKind kind) const { return durations_[index(kind)]; }
 
     void arm(TimerNode& node, TimerKind kind, std::int64_t now_ms) {
         disarm(node);

@@ -289,6 +289,13 @@ std::string_view TlsTransport::tls_protocol() const {
     return mode_ == Mode::Tls && SSL_is_init_finished(ssl_.get()) ? SSL_get_version(ssl_.get()) : std::string_view();
 }
 
+std::string_view TlsTransport::alpn() const {
+    const unsigned char* name = nullptr;
+    unsigned length = 0;
+    SSL_get0_alpn_selected(ssl_.get(), &name, &length);
+    return {reinterpret_cast<const char*>(name), length};
+}
+
 std::string_view TlsTransport::tls_cipher() const {
     return mode_ == Mode::Tls && SSL_is_init_finished(ssl_.get()) ? SSL_get_cipher_name(ssl_.get())
                                                                   : std::string_view();

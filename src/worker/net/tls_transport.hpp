@@ -54,6 +54,7 @@ public:
     bool plain_http_on_tls_port() const override { return mode_ == Mode::PlainHttp; }
     std::string_view tls_protocol() const override;
     std::string_view tls_cipher() const override;
+    std::string_view alpn() const override;
 
 private:
     enum class Mode : std::uint8_t { Detecting, Tls, PlainHttp };

@@ -51,6 +51,8 @@ public:
     virtual bool plain_http_on_tls_port() const { return false; }
     virtual std::string_view tls_protocol() const { return {}; }
     virtual std::string_view tls_cipher() const { return {}; }
+    // The protocol ALPN chose ("h2", "http/1.1"), empty when none or before the handshake.
+    virtual std::string_view alpn() const { return {}; }
 };
 
 }  // namespace pywebd

@@ -1,0 +1,548 @@
+#include "h2/h2_session.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "strings.hpp"
+
+namespace pywebd {
+namespace {
+
+// As for HTTP/1: a bounded amount of work per connection per event-loop turn.
+constexpr std::size_t kReadsPerTurn = 64;
+constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
+// Bytes serialised into the output queue before it is written: enough for one large
+// write, little enough that one connection's burst is not held in memory.
+constexpr std::uint64_t kBatch = 256 * 1024;
+// What a lingering close reads at most before it closes anyway.
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+// The PING that follows a drain's first GOAWAY; its ACK says the client has read both.
+constexpr std::uint8_t kDrainPing[8] = {'p', 'y', 'w', 'e', 'b', 'd', 'g', 'o'};
+
+H2Session& session_of(void* self) { return *static_cast<H2Session*>(self); }
+
+// HTTP/1's connection-specific fields, which HTTP/2 forbids (RFC 9113 §8.2.2).
+bool connection_specific(std::string_view name) {
+    return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "proxy-connection") ||
+           iequals(name, "transfer-encoding") || iequals(name, "upgrade");
+}
+
+struct CallbacksDeleter {
+    void operator()(nghttp2_session_callbacks* callbacks) const { nghttp2_session_callbacks_del(callbacks); }
+};
+struct OptionDeleter {
+    void operator()(nghttp2_option* option) const { nghttp2_option_del(option); }
+};
+
+}  // namespace
+
+H2Stream* H2Session::stream(std::int32_t id) {
+    const auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+}
+
+bool H2Session::set_up(H2Context& c) {
+    nghttp2_session_callbacks* raw_callbacks = nullptr;
+    if (nghttp2_session_callbacks_new(&raw_callbacks) != 0) return false;
+    const std::unique_ptr<nghttp2_session_callbacks, CallbacksDeleter> callbacks(raw_callbacks);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(raw_callbacks, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(raw_callbacks, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(raw_callbacks, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(raw_callbacks, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(raw_callbacks, on_frame_send);
+    nghttp2_session_callbacks_set_error_callback2(raw_callbacks, on_error);
+    nghttp2_session_callbacks_set_send_data_callback(raw_callbacks, on_send_data);
+    nghttp2_option* raw_option = nullptr;
+    if (nghttp2_option_new(&raw_option) != 0) return false;
+    const std::unique_ptr<nghttp2_option, OptionDeleter> option(raw_option);
+    // HPACK: the table our encoder may use for response fields, whatever the client allows.
+    nghttp2_option_set_max_deflate_dynamic_table_size(raw_option, 4096);
+    nghttp2_session* raw_session = nullptr;
+    if (nghttp2_session_server_new2(&raw_session, raw_callbacks, this, raw_option) != 0) return false;
+    session_.reset(raw_session);
+    const Http2Settings& s = c.h2.settings;
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s.max_concurrent_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s.initial_window_size},
+        {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, s.header_table_size},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(s.max_header_list_size)},
+    };
+    return nghttp2_submit_settings(raw_session, NGHTTP2_FLAG_NONE, settings, std::size(settings)) == 0;
+}
+
+void H2Session::start(std::string_view received, H2Context& c) {
+    c_ = &c;
+    if (!set_up(c)) {
+        c.services.log.error("HTTP/2 session could not start conn={}: out of memory", c.id);
+        return close(c, Ending::Shutdown);
+    }
+    c.transport.send_immediately();  // frames are batched here; what is written should go at once
+    c.arm(TimerKind::KeepAlive);
+    if (receive(received, c)) drive(c);
+}
+
+void H2Session::on_ready(bool readable, bool writable, bool hangup, H2Context& c) {
+    if (closed_) return;
+    c_ = &c;
+    ready_.on_events(readable, writable, hangup);
+    if (lingering_) return linger(c);
+    if (!wants_turn_) drive(c);  // otherwise its turn comes from the ready list
+}
+
+void H2Session::resume(H2Context& c) {
+    if (closed_ || !wants_turn_) return;
+    c_ = &c;
+    if (lingering_) return linger(c);
+    drive(c);
+}
+
+// Reads and writes until the transport would block, the turn's allowance is spent, or
+// nothing is left to do; then logs the streams that are done and settles the timer.
+void H2Session::drive(H2Context& c) {
+    wants_turn_ = false;
+    std::size_t reads = kReadsPerTurn;
+    std::size_t budget = kSendBudgetPerTurn;
+    while (!closed_) {
+        if (!flooded_ && ready_.can_read() && reads > 0 && !read(c, reads)) return;
+        if (out_.empty() && !produce(c)) return;
+        if (out_.empty() || !ready_.can_write() || budget == 0) break;
+        const std::size_t budget_before = budget;
+        const IoResult r = out_.flush(c.transport, budget);
+        written_ += budget_before - budget;
+        if (r.status == Io::WouldBlock) {
+            ready_.blocked(c.transport, true);
+        } else if (r.status != Io::Done) {
+            if (r.status == Io::Failed && r.error != 0)
+                c.services.log.info("HTTP/2 send failed conn={} error={}", c.id, r.error);
+            return close(c, r.status == Io::PeerClosed ? Ending::PeerClosed
+                            : r.error == 0             ? Ending::FileShrank
+                                                       : Ending::SendFailed);
+        }
+        if (!out_.empty()) break;  // blocked, or the budget is spent
+    }
+    if (closed_) return;
+    wants_turn_ = (reads == 0 && ready_.can_read()) ||
+                  (budget == 0 && (!out_.empty() || nghttp2_session_want_write(session_.get())));
+    settle(c);
+}
+
+bool H2Session::read(H2Context& c, std::size_t& reads) {
+    const std::span<char> buffer = c.h2.read_buffer;
+    while (ready_.can_read() && reads > 0) {
+        --reads;
+        const IoResult r = c.transport.read(buffer);
+        switch (r.status) {
+        case Io::WouldBlock: ready_.blocked(c.transport, false); return true;
+        case Io::PeerClosed: close(c, Ending::PeerClosed); return false;
+        case Io::Failed:
+            c.services.log.info("read failed conn={} error={}", c.id, r.error);
+            close(c, Ending::PeerClosed);
+            return false;
+        case Io::Done: break;
+        }
+        ready_.after_read(r.bytes, buffer.size(), c.transport);
+        if (!receive({buffer.data(), r.bytes}, c)) return false;
+        if (flooded_) return true;
+    }
+    return true;
+}
+
+// Gives nghttp2 what was read. False when that ended the connection (a bad preface, a
+// fatal protocol error); a flood makes it stop reading instead, so the GOAWAY goes out.
+bool H2Session::receive(std::string_view bytes, H2Context& c) {
+    const std::uint32_t limit = c.h2.settings.max_control_frames_per_second;
+    scanner_.scan(bytes, [&](std::uint8_t type, std::uint8_t flags, std::uint32_t length) {
+        const FrameRates::Kind kind = FrameRates::kind_of(type, flags, length);
+        if (kind != FrameRates::kKinds && !rates_.allow(kind, c.services.now_ms, limit))
+            calm_down(fmt::format("more than {} {} frames in a second", limit, FrameRates::name(kind)));
+    });
+    if (flooded_) {
+        ready_.readable = false;  // whatever else it sends is not read: the GOAWAY goes, then the close
+        return true;
+    }
+    const auto used =
+        nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    if (used == NGHTTP2_ERR_FLOODED || used == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS)
+        calm_down(nghttp2_strerror(static_cast<int>(used)));  // nghttp2's own limits: unanswered PINGs, CONTINUATION
+    if (flooded_) {
+        ready_.readable = false;  // whatever else it sends is not read: the GOAWAY goes, then the close
+        return true;
+    }
+    if (used < 0) {
+        c.services.log.info("HTTP/2 protocol error conn={}: {}", c.id, nghttp2_strerror(static_cast<int>(used)));
+        close(c, Ending::PeerClosed);
+        return false;
+    }
+    return true;
+}
+
+// Serialises what nghttp2 has to send into the output queue, up to a batch. False if
+// nghttp2 failed (the connection is closed).
+bool H2Session::produce(H2Context& c) {
+    while (out_.bytes() < kBatch) {
+        const std::uint8_t* data = nullptr;
+        const auto length = nghttp2_session_mem_send(session_.get(), &data);
+        if (length < 0) {
+            c.services.log.error("HTTP/2 session failed conn={}: {}", c.id, nghttp2_strerror(static_cast<int>(length)));
+            close(c, Ending::SendFailed);
+            return false;
+        }
+        if (length == 0) break;
+        out_.copy(data, static_cast<std::size_t>(length));
+    }
+    return true;
+}
+
+// Streams that are closed and whose bytes have all gone are logged and freed; the
+// connection ends when neither side has anything more to say; the timer watches what
+// is left.
+void H2Session::settle(H2Context& c) {
+    for (auto it = streams_.begin(); it != streams_.end();) {
+        H2Stream& s = *it->second;
+        if (s.closed && s.queued == 0) {
+            finish(s, s.timed_out                         ? Ending::SendTimeout
+                      : s.close_error == NGHTTP2_NO_ERROR ? Ending::Complete
+                                                          : Ending::PeerClosed);
+            it = streams_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (flooded_ && out_.empty()) return end_after_goaway(c);
+    const bool want_more = nghttp2_session_want_read(session_.get()) || nghttp2_session_want_write(session_.get());
+    if (out_.empty() && (!want_more || (goaway_ && streams_.empty()))) return end_after_goaway(c);
+    // Busy (streams open, or bytes waiting): the stall watch, checked every timeouts.send.
+    // Idle: the keep-alive timer, armed once as the connection becomes idle, so neither
+    // new requests nor control frames keep a connection open.
+    const bool busy = !streams_.empty() || !out_.empty();
+    if (busy != busy_ && !awaiting_drain_ack()) {
+        busy_ = busy;
+        c.arm(busy ? TimerKind::Send : TimerKind::KeepAlive);
+    }
+}
+
+// Every timeouts.send while busy: a connection that wrote nothing although bytes were
+// waiting is closed (the client is not reading); a stream whose body made no progress
+// since the last check (a client that opens no window for it) is reset with CANCEL; a
+// request head that never completed ends the connection. Progress elsewhere on the
+// connection keeps no stalled stream alive.
+void H2Session::check_stalls(H2Context& c) {
+    if (!out_.empty() && written_ == written_at_check_) {
+        c.services.log.info("HTTP/2 connection stalled conn={}: nothing written for {} s", c.id,
+                            c.services.timers.duration(TimerKind::Send).count() / 1000);
+        return close(c, Ending::SendTimeout);
+    }
+    written_at_check_ = written_;
+    for (auto& [id, stream] : streams_) {
+        H2Stream& s = *stream;
+        if (s.closed) continue;
+        if (!s.checked) {
+            s.checked = true;
+            s.sent_at_check = s.body_sent;
+            continue;
+        }
+        if (!s.responded) {
+            c.services.log.info("HTTP/2 request head never completed conn={} stream={}", c.id, s.id);
+            return close(c, Ending::SendTimeout);
+        }
+        if (s.body_sent == s.sent_at_check) {
+            s.timed_out = true;
+            nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
+        }
+        s.sent_at_check = s.body_sent;
+    }
+    c.arm(TimerKind::Send);
+    drive(c);
+}
+
+bool H2Session::awaiting_drain_ack() const { return drain_started_ && !goaway_; }
+
+void H2Session::send_final_goaway() {
+    goaway_ = true;
+    nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_.get()),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+}
+
+void H2Session::finish(H2Stream& s, Ending why) {
+    if (!s.responded || c_ == nullptr) return;
+    const H2Context& c = *c_;
+    const SessionServices& services = c.services;
+    if (services.access_log.enabled())
+        services.access_log.add({c.peer, services.date.now(), s.request_line, s.response.status, s.body_sent,
+                                 s.request.referer, s.request.user_agent, services.log_tls, c.transport.tls_protocol(),
+                                 c.transport.tls_cipher()});
+    if (why != Ending::Complete)
+        services.log.info("response aborted conn={} stream={} status={} sent={} reason={}", c.id, s.id,
+                          s.response.status, s.body_sent, token(why));
+}
+
+void H2Session::on_timeout(TimerKind kind, H2Context& c) {
+    if (closed_) return;
+    c_ = &c;
+    if (lingering_) return close(c, Ending::Complete);
+    switch (kind) {
+    case TimerKind::Send: return check_stalls(c);
+    case TimerKind::KeepAlive:  // idle: say so before closing, so the client knows nothing was lost
+        if (!goaway_) send_final_goaway();
+        busy_ = true;  // the GOAWAY must go out within the stall watch
+        c.arm(TimerKind::Send);
+        return drive(c);
+    case TimerKind::Linger:  // a drain whose PING was never acknowledged: the final GOAWAY anyway
+        if (awaiting_drain_ack()) send_final_goaway();
+        c.arm(busy_ ? TimerKind::Send : TimerKind::KeepAlive);
+        return drive(c);
+    case TimerKind::Header: return close(c, Ending::SendTimeout);
+    }
+}
+
+// Graceful stop in two steps (RFC 9113 §6.8): a GOAWAY naming the highest stream id
+// tells the client to open nothing new, and a PING after it comes back once the client
+// has read both; only then the final GOAWAY names the last stream taken. Requests the
+// client sent before it knew are served, so a reload under load fails none.
+void H2Session::close_if_idle(H2Context& c) {
+    if (closed_ || lingering_ || drain_started_) return;
+    c_ = &c;
+    drain_started_ = true;
+    nghttp2_submit_shutdown_notice(session_.get());  // the PING follows once it is out (on_frame_send)
+    c.arm(TimerKind::Linger);                        // how long the acknowledgement may take
+    drive(c);
+}
+
+void H2Session::abort(H2Context& c) {
+    if (closed_) return;
+    c_ = &c;
+    close(c, Ending::Shutdown);
+}
+
+// Everything has been said (the last GOAWAY is out): our side is shut, and what the
+// client still sends is read and dropped until it closes or the linger timer fires,
+// since closing with unread input would reset the connection and could destroy the
+// last frames before the client reads them.
+void H2Session::end_after_goaway(H2Context& c) {
+    for (auto& [id, s] : streams_)
+        finish(*s, s->closed && s->queued == 0 && s->close_error == NGHTTP2_NO_ERROR ? Ending::Complete
+                                                                                     : Ending::PeerClosed);
+    streams_.clear();
+    session_.reset();
+    if (!c.services.linger || !c.transport.shutdown_write()) return close(c, Ending::Complete);
+    lingering_ = true;
+    linger_left_ = kLingerBytes;
+    ready_.readable = true;  // what arrived while we were not reading is waiting
+    ready_.read_waits_write = false;
+    c.arm(TimerKind::Linger);
+    linger(c);
+}
+
+void H2Session::linger(H2Context& c) {
+    wants_turn_ = false;
+    for (std::size_t reads = kReadsPerTurn; ready_.can_read(); --reads) {
+        if (reads == 0) {
+            wants_turn_ = true;
+            return;
+        }
+        const IoResult r = c.transport.read(c.services.drop_buffer);
+        if (r.status == Io::WouldBlock) {
+            ready_.blocked(c.transport, false);
+        } else if (r.status != Io::Done || r.bytes >= linger_left_) {
+            return close(c, Ending::Complete);  // closed, failed, or more than a client with nothing to say sends
+        } else {
+            linger_left_ -= r.bytes;
+        }
+    }
+}
+
+void H2Session::close(H2Context& c, Ending why) {
+    c_ = &c;
+    out_.clear();
+    for (auto& [id, s] : streams_)
+        finish(*s, s->closed && s->queued == 0 && s->close_error == NGHTTP2_NO_ERROR ? Ending::Complete : why);
+    streams_.clear();
+    session_.reset();
+    c.services.timers.disarm(c.timer);
+    c.transport.close();
+    closed_ = true;
+}
+
+// The handler's answer as HEADERS (names lower-cased, HTTP/1's connection fields left
+// out) and, when there is a body, DATA frames read from the response's segments.
+void H2Session::respond(H2Stream& s) {
+    H2Context& c = *c_;
+    Response& r = s.response;
+    r.clear();
+    if (s.too_large)
+        c.services.handler.error(c.services.site, 431, s.request.method == http::Method::Head, r);
+    else
+        c.services.handler.handle(c.services.site, s.request, c.services.now_ms, r);
+    names_.clear();
+    r.for_each_field([&](const http::Header& field) {
+        if (connection_specific(field.name)) return;
+        for (char ch : field.name) names_.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    });
+    const std::string status = std::to_string(r.status);
+    nva_.clear();
+    nva_.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status")),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(status.data())), 7, status.size(),
+                    NGHTTP2_NV_FLAG_NONE});
+    std::size_t at = 0;
+    r.for_each_field([&](const http::Header& field) {
+        if (connection_specific(field.name)) return;
+        nva_.push_back({reinterpret_cast<std::uint8_t*>(names_.data() + at),
+                        reinterpret_cast<std::uint8_t*>(const_cast<char*>(field.value.data())), field.name.size(),
+                        field.value.size(), NGHTTP2_NV_FLAG_NONE});
+        at += field.name.size();
+    });
+    const bool has_body = std::any_of(r.segments.begin(), r.segments.end(),
+                                      [](const BodySegment& segment) { return segment.length > 0; });
+    nghttp2_data_provider body{};
+    body.source.ptr = &s;
+    body.read_callback = on_read_body;
+    // nghttp2 copies the fields now, so the scratch above is free again after this call.
+    const int rv = nghttp2_submit_response(session_.get(), s.id, nva_.data(), nva_.size(), has_body ? &body : nullptr);
+    if (rv != 0) {
+        c.services.log.error("HTTP/2 response not sent conn={} stream={}: {}", c.id, s.id, nghttp2_strerror(rv));
+        nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, s.id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    s.responded = true;
+}
+
+void H2Session::calm_down(std::string_view why) {
+    if (flooded_) return;
+    flooded_ = true;
+    char address[INET6_ADDRSTRLEN];
+    c_->services.log.info("HTTP/2 client flooding conn={} peer={}: {}", c_->id, c_->peer.format(address), why);
+    nghttp2_session_terminate_session(session_.get(), NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+// Connection errors nghttp2 answers by itself (GOAWAY with the RFC's code): logged.
+int H2Session::on_error(nghttp2_session*, int, const char* message, std::size_t length, void* self) {
+    const H2Session& session = session_of(self);
+    if (session.c_ != nullptr)
+        session.c_->services.log.info("HTTP/2 protocol error conn={}: {}", session.c_->id,
+                                      std::string_view(message, length));
+    return 0;
+}
+
+int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    session_of(self).streams_.emplace(frame->hd.stream_id, std::make_unique<H2Stream>(frame->hd.stream_id));
+    return 0;
+}
+
+int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                         std::size_t name_length, const std::uint8_t* value, std::size_t value_length, std::uint8_t,
+                         void* self) {
+    H2Session& session = session_of(self);
+    H2Stream* s = frame->hd.type == NGHTTP2_HEADERS ? session.stream(frame->hd.stream_id) : nullptr;
+    if (s == nullptr) return 0;
+    const std::size_t limit = session.c_->h2.settings.max_header_list_size;
+    if (s->head_done)
+        s->field_bytes += name_length + value_length + 32;  // trailers are not kept, only counted
+    else
+        s->add_field({reinterpret_cast<const char*>(name), name_length},
+                     {reinterpret_cast<const char*>(value), value_length}, limit);
+    // Past the limit the request gets a 431; a block that expands far beyond it (an
+    // HPACK bomb: a large table entry referenced over and over) ends the connection.
+    if (s->field_bytes > 4 * limit) session.calm_down("a header block that decodes past 4 times the limit");
+    return 0;
+}
+
+// A request's head is complete (END_HEADERS, after any CONTINUATION): it is answered at
+// once; a body that may follow is read and dropped by nghttp2.
+int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+    H2Session& session = session_of(self);
+    if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) != 0 && session.awaiting_drain_ack() &&
+        std::equal(kDrainPing, kDrainPing + 8, frame->ping.opaque_data)) {
+        session.send_final_goaway();
+        session.c_->arm(session.busy_ ? TimerKind::Send : TimerKind::KeepAlive);
+        return 0;
+    }
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    H2Stream* s = session.stream(frame->hd.stream_id);
+    if (s == nullptr || s->head_done) return 0;
+    s->finish_head();
+    session.respond(*s);
+    return 0;
+}
+
+// Streams the server resets (refused past max_concurrent_streams, malformed requests)
+// are the client's doing: counted like the frames a flood sends.
+int H2Session::on_frame_send(nghttp2_session* raw, const nghttp2_frame* frame, void* self) {
+    H2Session& session = session_of(self);
+    if (frame->hd.type == NGHTTP2_GOAWAY && session.awaiting_drain_ack()) {
+        // The drain's first GOAWAY is out: the PING behind it comes back once the client read both.
+        nghttp2_submit_ping(raw, NGHTTP2_FLAG_NONE, kDrainPing);
+        return 0;
+    }
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 &&
+        nghttp2_session_get_stream_remote_close(raw, frame->hd.stream_id) == 0) {
+        // The response is complete while the request is still sending (a body we drop):
+        // ask the client to stop, without error (RFC 9113 §8.1).
+        nghttp2_submit_rst_stream(raw, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        return 0;
+    }
+    if (frame->hd.type != NGHTTP2_RST_STREAM || frame->rst_stream.error_code == NGHTTP2_NO_ERROR) return 0;
+    const H2Context& c = *session.c_;
+    if (!session.rates_.allow(FrameRates::ResetByServer, c.services.now_ms,
+                              c.h2.settings.max_control_frames_per_second))
+        session.calm_down(fmt::format("more than {} of its streams reset by the server in a second",
+                                      c.h2.settings.max_control_frames_per_second));
+    return 0;
+}
+
+int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* self) {
+    if (H2Stream* s = session_of(self).stream(stream_id)) {
+        s->closed = true;
+        s->close_error = error_code;
+    }
+    return 0;
+}
+
+// The next DATA frame's length: at most the rest of the current body segment, so a
+// frame never spans two (a memory one and a file range, say). The bytes are not copied
+// here: on_send_data queues them (NGHTTP2_DATA_FLAG_NO_COPY).
+ssize_t H2Session::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length, std::uint32_t* flags,
+                                nghttp2_data_source* source, void*) {
+    H2Stream& s = *static_cast<H2Stream*>(source->ptr);
+    const std::vector<BodySegment>& segments = s.response.segments;
+    while (s.segment < segments.size() && s.segment_offset >= segments[s.segment].length) {
+        ++s.segment;
+        s.segment_offset = 0;
+    }
+    if (s.segment == segments.size()) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+    }
+    const std::uint64_t left = segments[s.segment].length - s.segment_offset;
+    const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(length, left));
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    const bool rest_empty = std::all_of(segments.begin() + static_cast<std::ptrdiff_t>(s.segment) + 1, segments.end(),
+                                        [](const BodySegment& segment) { return segment.length == 0; });
+    if (take == left && rest_empty) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(take);
+}
+
+// One DATA frame: its 9-byte header copied, its payload pointed to (memory) or named (a
+// file range). A full queue makes nghttp2 ask again later with the same frame.
+int H2Session::on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* header, std::size_t length,
+                            nghttp2_data_source* source, void* self) {
+    H2Session& session = session_of(self);
+    if (frame->data.padlen > 0) return NGHTTP2_ERR_CALLBACK_FAILURE;  // we never ask for padding
+    if (session.out_.bytes() >= kBatch) return NGHTTP2_ERR_WOULDBLOCK;
+    H2Stream& s = *static_cast<H2Stream*>(source->ptr);
+    session.out_.copy(header, 9, &s);
+    if (length > 0) {
+        const BodySegment& segment = s.response.segments[s.segment];
+        if (segment.data != nullptr)
+            session.out_.memory(segment.data + s.segment_offset, length, &s);
+        else
+            session.out_.file(s.response.file_fd, segment.offset + s.segment_offset, length, &s);
+        s.segment_offset += length;
+    }
+    return 0;
+}
+
+}  // namespace pywebd

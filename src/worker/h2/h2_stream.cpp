@@ -1,0 +1,55 @@
+#include "h2/h2_stream.hpp"
+
+namespace pywebd {
+
+bool H2Stream::add_field(std::string_view name, std::string_view value, std::size_t limit) {
+    field_bytes += name.size() + value.size() + 32;
+    if (field_bytes > limit) too_large = true;
+    if (too_large) return false;
+    const auto at = static_cast<std::uint32_t>(text.size());
+    text.append(name).append(value);
+    spans.push_back({at, static_cast<std::uint32_t>(name.size()), static_cast<std::uint32_t>(at + name.size()),
+                     static_cast<std::uint32_t>(value.size())});
+    return true;
+}
+
+void H2Stream::finish_head() {
+    head_done = true;
+    request = http::Request{};
+    http::FieldNotes notes;
+    std::string_view method, path, authority;
+    const std::string_view all(text);
+    for (const Span& s : spans) {
+        const std::string_view name = all.substr(s.name, s.name_length);
+        const std::string_view value = all.substr(s.value, s.value_length);
+        if (name == ":method")
+            method = value;
+        else if (name == ":path")
+            path = value;
+        else if (name == ":authority")
+            authority = value;
+        else if (name.front() != ':')
+            fields.push_back({name, value});
+    }
+    for (const http::Header& field : fields) {
+        if (authority.empty() && field.name == "host") authority = field.value;  // §8.3.1: :authority wins
+        notes.note(field);
+    }
+    request.method = http::method_from(method);
+    request.authority = authority;
+    request.fields = fields;
+    if (path == "*") {
+        request.asterisk = true;
+    } else {
+        const auto question = path.find('?');
+        request.path = path.substr(0, question);
+        if (question != std::string_view::npos) {
+            request.query = path.substr(question + 1);
+            request.has_query = true;
+        }
+    }
+    notes.finish(request);
+    request_line.assign(method).append(" ").append(path).append(" HTTP/2.0");
+}
+
+}  // namespace pywebd

@@ -1,0 +1,212 @@
+// The parts of the HTTP/2 session that need no nghttp2: the output queue and its
+// per-stream accounting, a stream's request built from its fields, the flood counters
+// and the frame-header scanner.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "fake_transport.hpp"
+#include "h2/frame_rates.hpp"
+#include "h2/h2_stream.hpp"
+#include "h2/output_queue.hpp"
+#include "temp_dir.hpp"
+
+namespace pywebd {
+namespace {
+
+IoResult flush_all(OutputQueue& queue, Transport& transport) {
+    IoResult r{Io::Done, 0, 0};
+    for (int i = 0; i < 10000 && !queue.empty(); ++i) {
+        std::size_t budget = 1 << 20;
+        r = queue.flush(transport, budget);
+        if (r.status != Io::Done && r.status != Io::WouldBlock) break;
+    }
+    return r;
+}
+
+TEST(OutputQueue, WritesCopiesMemoryAndFileRangesInOrderThroughPartialWrites) {
+    test::TempDir dir;
+    dir.write("file.bin", "0123456789abcdef");
+    const int fd = ::open((dir.path() / "file.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    H2Stream a(1), b(3);
+    const std::string body = "BODY";
+    OutputQueue queue;
+    queue.copy("head-a|", 7, &a);
+    queue.memory(body.data(), body.size(), &a);
+    queue.copy("head-b|", 7, &b);
+    queue.file(fd, 4, 6, &b);
+    queue.copy("|tail", 5);
+    EXPECT_EQ(queue.bytes(), 29u);
+    EXPECT_EQ(a.queued, 2u);
+    EXPECT_EQ(b.queued, 2u);
+    test::FakeTransport sink;
+    sink.write_limit = 3;  // every chunk split across writes
+    sink.block_every_other = true;
+    ASSERT_EQ(flush_all(queue, sink).status, Io::Done);
+    EXPECT_EQ(sink.sent, "head-a|BODYhead-b|456789|tail");
+    EXPECT_TRUE(queue.empty());
+    EXPECT_EQ(queue.bytes(), 0u);
+    // Each stream learns that its chunks went, and counts only body bytes.
+    EXPECT_EQ(a.queued, 0u);
+    EXPECT_EQ(b.queued, 0u);
+    EXPECT_EQ(a.body_sent, 4u);
+    EXPECT_EQ(b.body_sent, 6u);
+    ::close(fd);
+}
+
+TEST(OutputQueue, MoreFollowsOnlyBeforeAFileRange) {
+    test::TempDir dir;
+    dir.write("file.bin", "xyz");
+    const int fd = ::open((dir.path() / "file.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    OutputQueue queue;
+    queue.copy("frame header", 12);
+    queue.file(fd, 0, 3, nullptr);
+    queue.copy("next", 4);
+    test::FakeTransport sink;
+    ASSERT_EQ(flush_all(queue, sink).status, Io::Done);
+    EXPECT_EQ(sink.sent, "frame headerxyznext");
+    EXPECT_EQ(sink.more, (std::vector<bool>{true, false}));
+    ::close(fd);
+}
+
+TEST(OutputQueue, AFileThatEndsEarlyIsAFailureWithoutAnErrorNumber) {
+    test::TempDir dir;
+    dir.write("short.bin", "ab");
+    const int fd = ::open((dir.path() / "short.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    OutputQueue queue;
+    queue.file(fd, 0, 10, nullptr);  // announced 10, the file has 2
+    test::FakeTransport sink;
+    const IoResult r = flush_all(queue, sink);
+    EXPECT_EQ(r.status, Io::Failed);
+    EXPECT_EQ(r.error, 0);
+    ::close(fd);
+}
+
+TEST(OutputQueue, ClearForgetsEverythingAndReleasesTheStreams) {
+    H2Stream s(1);
+    OutputQueue queue;
+    queue.copy("abc", 3, &s);
+    queue.memory("def", 3, &s);
+    ASSERT_EQ(s.queued, 2u);
+    queue.clear();
+    EXPECT_TRUE(queue.empty());
+    EXPECT_EQ(queue.bytes(), 0u);
+    EXPECT_EQ(s.queued, 0u);
+    EXPECT_EQ(s.body_sent, 0u);
+}
+
+TEST(OutputQueue, TheBudgetStopsAFlushEarly) {
+    std::string big(100000, 'z');
+    OutputQueue queue;
+    queue.memory(big.data(), big.size(), nullptr);
+    test::FakeTransport sink;
+    sink.write_limit = 1000;
+    std::size_t budget = 5000;
+    EXPECT_EQ(queue.flush(sink, budget).status, Io::Done);
+    EXPECT_EQ(budget, 0u);
+    EXPECT_EQ(sink.sent.size(), 5000u);
+    EXPECT_EQ(queue.bytes(), 95000u);
+}
+
+H2Stream stream_with(const std::vector<std::pair<std::string, std::string>>& fields, std::size_t limit = 4096) {
+    H2Stream s(1);
+    for (const auto& [name, value] : fields) s.add_field(name, value, limit);
+    s.finish_head();
+    return s;
+}
+
+TEST(H2Stream, TheRequestComesFromThePseudoFieldsAndTheRest) {
+    const H2Stream s = stream_with({{":method", "GET"},
+                                    {":scheme", "https"},
+                                    {":authority", "example.org"},
+                                    {":path", "/a/b.txt?x=1&y"},
+                                    {"if-none-match", "\"abc\""},
+                                    {"range", "bytes=0-1"},
+                                    {"user-agent", "test"}});
+    EXPECT_EQ(s.request.method, http::Method::Get);
+    EXPECT_EQ(s.request.path, "/a/b.txt");
+    EXPECT_TRUE(s.request.has_query);
+    EXPECT_EQ(s.request.query, "x=1&y");
+    EXPECT_EQ(s.request.authority, "example.org");
+    EXPECT_TRUE(s.request.has_if_none_match);
+    EXPECT_EQ(s.request.range, "bytes=0-1");
+    EXPECT_EQ(s.request.user_agent, "test");
+    ASSERT_EQ(s.request.fields.size(), 3u);  // the pseudo-fields are not among them
+    EXPECT_EQ(s.request_line, "GET /a/b.txt?x=1&y HTTP/2.0");
+}
+
+TEST(H2Stream, HostStandsInForAMissingAuthorityAndAsteriskIsOptionsStar) {
+    const H2Stream s = stream_with({{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"host", "h.test"}});
+    EXPECT_EQ(s.request.authority, "h.test");
+    const H2Stream both =
+        stream_with({{":method", "GET"}, {":authority", "a.test"}, {":path", "/"}, {"host", "h.test"}});
+    EXPECT_EQ(both.request.authority, "a.test");  // RFC 9113 §8.3.1
+    const H2Stream star = stream_with({{":method", "OPTIONS"}, {":scheme", "http"}, {":path", "*"}});
+    EXPECT_TRUE(star.request.asterisk);
+    EXPECT_EQ(star.request.method, http::Method::Options);
+}
+
+TEST(H2Stream, FieldsPastTheLimitAreCountedNotKept) {
+    H2Stream s(1);
+    EXPECT_TRUE(s.add_field(":method", "GET", 100));         // 7 + 3 + 32 = 42
+    EXPECT_TRUE(s.add_field(":path", "/", 100));             // 42 + 6 + 32 = 80
+    EXPECT_FALSE(s.add_field("x-long", "0123456789", 100));  // 80 + 16 + 32 = 128 > 100
+    EXPECT_TRUE(s.too_large);
+    EXPECT_FALSE(s.add_field("a", "b", 100)) << "nothing more is kept once past the limit";
+    EXPECT_EQ(s.spans.size(), 2u);
+    EXPECT_EQ(s.field_bytes, 128u + 34u);
+}
+
+TEST(FrameRates, EachKindHasItsOwnBudgetPerSecond) {
+    FrameRates rates;
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(rates.allow(FrameRates::Ping, 1000, 10));
+    EXPECT_FALSE(rates.allow(FrameRates::Ping, 1500, 10));
+    EXPECT_TRUE(rates.allow(FrameRates::Settings, 1500, 10)) << "another kind is not affected";
+    EXPECT_TRUE(rates.allow(FrameRates::Ping, 2000, 10)) << "a new second starts over";
+}
+
+TEST(FrameRates, WhatCounts) {
+    EXPECT_EQ(FrameRates::kind_of(0x0, 0x0, 0), FrameRates::EmptyData);
+    EXPECT_EQ(FrameRates::kind_of(0x0, 0x1, 0), FrameRates::kKinds);  // an empty DATA that ends the stream
+    EXPECT_EQ(FrameRates::kind_of(0x0, 0x0, 5), FrameRates::kKinds);
+    EXPECT_EQ(FrameRates::kind_of(0x1, 0x5, 20), FrameRates::kKinds);  // HEADERS: a request
+    EXPECT_EQ(FrameRates::kind_of(0x3, 0x0, 4), FrameRates::RstStream);
+    EXPECT_EQ(FrameRates::kind_of(0x6, 0x0, 8), FrameRates::Ping);
+    EXPECT_EQ(FrameRates::kind_of(0x8, 0x0, 4), FrameRates::WindowUpdate);
+}
+
+std::string frame(std::uint8_t type, std::uint8_t flags, const std::string& payload) {
+    const auto n = static_cast<std::uint32_t>(payload.size());
+    std::string out = {static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8),
+                       static_cast<char>(n),
+                       static_cast<char>(type),
+                       static_cast<char>(flags),
+                       0,
+                       0,
+                       0,
+                       1};
+    return out + payload;
+}
+
+TEST(FrameScanner, FindsEveryHeaderAfterThePrefaceHoweverTheBytesAreSplit) {
+    const std::string input = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + frame(0x4, 0, "") +
+                              frame(0x1, 0x5, std::string(20, 'h')) + frame(0x0, 0, "") +
+                              frame(0x0, 0x1, std::string(100, 'd')) + frame(0x6, 0, "12345678");
+    const std::vector<int> expected = {0x4, 0x1, 0x0, 0x0, 0x6};
+    for (std::size_t piece = 1; piece <= input.size(); ++piece) {
+        FrameScanner scanner;
+        std::vector<int> types;
+        for (std::size_t at = 0; at < input.size(); at += piece)
+            scanner.scan(std::string_view(input).substr(at, piece),
+                         [&](std::uint8_t type, std::uint8_t, std::uint32_t) { types.push_back(type); });
+        ASSERT_EQ(types, expected) << "pieces of " << piece;
+    }
+}
+
+}  // namespace
+}  // namespace pywebd
