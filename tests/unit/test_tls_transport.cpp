@@ -216,6 +216,28 @@ TEST_F(TlsTransportTest, FileRangesAreEncryptedThroughTheBuffer) {
     EXPECT_TRUE(received == content.substr(1000, 89000));
 }
 
+// An HTTP/2 DATA frame: its 9-byte header and 16,375 bytes of a file make exactly one
+// 16 KiB record, one write: not a record for the header and another for the payload.
+TEST_F(TlsTransportTest, AHeadAndAFileRangeGoOutAsOneRecord) {
+    handshake();
+    client_read_all();  // the session tickets
+    const std::string content(20000, 'f');
+    test::TempDir files;
+    UniqueFd file(::open(files.write("f.bin", content).c_str(), O_RDONLY | O_CLOEXEC));
+    const std::string head = "123456789";
+    const iovec segment{const_cast<char*>(head.data()), head.size()};
+    const IoResult r = transport_->write_then_file({&segment, 1}, file.get(), 100, 16375);
+    ASSERT_EQ(r.status, Io::Done);
+    EXPECT_EQ(r.bytes, 16384u);
+    // On the wire: one record, its header announcing the whole (TLS 1.3: + type + tag).
+    unsigned char record[5];
+    ASSERT_EQ(::recv(client_fd_.get(), record, 5, MSG_PEEK), 5);
+    EXPECT_EQ(record[0], 23);  // application data
+    EXPECT_EQ((record[3] << 8) | record[4], 16384 + 1 + 16);
+    const std::string received = client_read_all();
+    EXPECT_TRUE(received == head + content.substr(100, 16375));
+}
+
 // The session's budget may offer fewer file bytes on the retry than on the call that
 // blocked; OpenSSL refuses a shorter retry, so the transport sends the blocked call's
 // range again (never past it).

@@ -20,6 +20,8 @@ constexpr std::uint64_t kBatch = 256 * 1024;
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 // The PING that follows a drain's first GOAWAY; its ACK says the client has read both.
 constexpr std::uint8_t kDrainPing[8] = {'p', 'y', 'w', 'e', 'b', 'd', 'g', 'o'};
+constexpr std::uint64_t kTlsRecord = 16384;
+constexpr std::uint64_t kFrameHeader = 9;
 
 H2Session& session_of(void* self) { return *static_cast<H2Session*>(self); }
 
@@ -79,6 +81,9 @@ void H2Session::start(std::string_view received, H2Context& c) {
         return close(c, Ending::Shutdown);
     }
     c.transport.send_immediately();  // frames are batched here; what is written should go at once
+    // Over TLS a DATA frame whose header and payload fill one 16 KiB record exactly goes
+    // out as one record and one write (Transport::write_then_file).
+    if (!c.transport.tls_protocol().empty()) max_data_payload_ = kTlsRecord - kFrameHeader;
     c.arm(TimerKind::KeepAlive);
     if (receive(received, c)) drive(c);
 }
@@ -505,7 +510,7 @@ int H2Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::ui
 // frame never spans two (a memory one and a file range, say). The bytes are not copied
 // here: on_send_data queues them (NGHTTP2_DATA_FLAG_NO_COPY).
 ssize_t H2Session::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length, std::uint32_t* flags,
-                                nghttp2_data_source* source, void*) {
+                                nghttp2_data_source* source, void* self) {
     H2Stream& s = *static_cast<H2Stream*>(source->ptr);
     const std::vector<BodySegment>& segments = s.response.segments;
     while (s.segment < segments.size() && s.segment_offset >= segments[s.segment].length) {
@@ -517,7 +522,8 @@ ssize_t H2Session::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t*, s
         return 0;
     }
     const std::uint64_t left = segments[s.segment].length - s.segment_offset;
-    const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(length, left));
+    const auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>({length, left, session_of(self).max_data_payload_}));
     *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     const bool rest_empty = std::all_of(segments.begin() + static_cast<std::ptrdiff_t>(s.segment) + 1, segments.end(),
                                         [](const BodySegment& segment) { return segment.length == 0; });

@@ -110,6 +110,7 @@ private:
     std::uint64_t written_ = 0;  // bytes written on the connection, for the stall watch
     std::uint64_t written_at_check_ = 0;
     FrameRates rates_;
+    std::uint64_t max_data_payload_ = UINT64_MAX;  // per DATA frame, besides what nghttp2 allows
     FrameScanner scanner_;
     bool closed_ = false;
 };

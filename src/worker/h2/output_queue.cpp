@@ -7,7 +7,8 @@
 namespace pywebd {
 namespace {
 
-constexpr std::size_t kMaxIov = 16;
+// Enough for a batch of small responses to fill a 16 KiB TLS record, or one writev.
+constexpr std::size_t kMaxIov = 64;
 
 }  // namespace
 
@@ -98,7 +99,14 @@ IoResult OutputQueue::flush(Transport& transport, std::size_t& budget) {
             iovec iov[kMaxIov];
             bool more = false;
             const std::size_t count = gather(iov, kMaxIov, more);
-            r = transport.write({iov, count}, more);
+            if (more && count < chunks_.size()) {  // a file range follows: with it where the transport can
+                const Chunk& range = chunks_[count];
+                r = transport.write_then_file({iov, count}, range.fd, range.offset,
+                                              static_cast<std::size_t>(range.length));
+                if (r.status == Io::Done && r.bytes == 0) return {Io::Failed, 0, 0};  // the file ended early
+            } else {
+                r = transport.write({iov, count}, more);
+            }
         }
         if (r.status != Io::Done) return r;
         advance(r.bytes);

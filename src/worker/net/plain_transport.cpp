@@ -50,6 +50,17 @@ IoResult PlainTransport::send_file(int file, std::uint64_t offset, std::size_t c
     }
 }
 
+IoResult Transport::write_then_file(std::span<const iovec> head, int file, std::uint64_t offset, std::size_t count) {
+    std::size_t head_length = 0;
+    for (const iovec& segment : head) head_length += segment.iov_len;
+    const IoResult written = write(head, true);
+    if (written.status != Io::Done || written.bytes < head_length) return written;
+    const IoResult sent = send_file(file, offset, count);
+    if (sent.status == Io::Done && sent.bytes == 0) return sent;  // the file ended early
+    // The head went: that is progress, whatever the range did (it is tried again).
+    return {Io::Done, written.bytes + (sent.status == Io::Done ? sent.bytes : 0), 0};
+}
+
 bool PlainTransport::shutdown_write() { return ::shutdown(fd_.get(), SHUT_WR) == 0; }
 
 // Nagle would hold back the last short segment of a response while earlier ones are

@@ -260,6 +260,31 @@ IoResult TlsTransport::send_file(int file, std::uint64_t offset, std::size_t cou
     return encrypt(state_.buffer.data(), static_cast<std::size_t>(n));
 }
 
+// The head and as much of the range as the rest of the record holds, in one record.
+// A retry after WouldBlock rebuilds the same bytes (the caller offers the same head and
+// range, and OpenSSL wants the same length again).
+IoResult TlsTransport::write_then_file(std::span<const iovec> head, int file, std::uint64_t offset, std::size_t count) {
+    if (mode_ == Mode::PlainHttp || BIO_get_ktls_send(SSL_get_wbio(ssl_.get())))
+        return Transport::write_then_file(head, file, offset, count);  // the kernel encrypts the range
+    const std::size_t limit = retry_length_ > 0 ? retry_length_ : state_.buffer.size();
+    std::size_t length = 0;
+    for (const iovec& segment : head) {
+        const std::size_t n = std::min(segment.iov_len, limit - length);
+        std::memcpy(state_.buffer.data() + length, segment.iov_base, n);
+        length += n;
+    }
+    const std::size_t want = std::min(count, limit - length);
+    if (want > 0) {
+        ssize_t n;
+        do n = ::pread(file, state_.buffer.data() + length, want, static_cast<off_t>(offset));
+        while (n < 0 && errno == EINTR);
+        if (n < 0) return {Io::Failed, 0, errno};
+        if (n == 0 || (retry_length_ > 0 && static_cast<std::size_t>(n) < want)) return {Io::Done, 0, 0};
+        length += static_cast<std::size_t>(n);
+    }
+    return encrypt(state_.buffer.data(), length);
+}
+
 // close_notify first (best effort: if it cannot go out now, the FIN still does), then
 // the socket's write side.
 bool TlsTransport::shutdown_write() {

@@ -46,6 +46,7 @@ public:
     IoResult read(std::span<char> into) override;
     IoResult write(std::span<const iovec> segments, bool more) override;
     IoResult send_file(int file, std::uint64_t offset, std::size_t count) override;
+    IoResult write_then_file(std::span<const iovec> head, int file, std::uint64_t offset, std::size_t count) override;
     bool shutdown_write() override;
     Wait waiting_for() const override;
     bool short_read_drains() const override;

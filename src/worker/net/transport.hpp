@@ -35,6 +35,11 @@ public:
     // now is (OpenSSL wants the same bytes again), so a result may exceed `count`, never
     // the blocked call's.
     virtual IoResult send_file(int file, std::uint64_t offset, std::size_t count) = 0;
+    // A few memory bytes that go just before a file range (HTTP/2's DATA frame header):
+    // here the head with "more follows", then the range; a transport that copies anyway
+    // (TLS in user space) puts both in one record. Returns the bytes of both that went,
+    // Done with 0 if the file ended early.
+    virtual IoResult write_then_file(std::span<const iovec> head, int file, std::uint64_t offset, std::size_t count);
     // Ends our direction of the stream (the reading side stays open); false if it cannot.
     virtual bool shutdown_write() = 0;
     virtual Wait waiting_for() const = 0;
