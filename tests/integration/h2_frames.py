@@ -198,6 +198,16 @@ def main():
                      COMPRESSION_ERROR)
     connection_error("an index past the tables", frame(HEADERS, END_STREAM | END_HEADERS, 1, hpack_int(300, 7, 0x80)),
                      COMPRESSION_ERROR)
+    # RFC 7541 §5.2: Huffman padding longer than 7 bits, or holding EOS, is a decoding
+    # error. "a" is 00011 in the code; 00011111 pads it with three 1-bits (valid), and one
+    # more 0xff byte makes the padding 11 bits.
+    huffman = lambda data: b"\x00" + hpack_int(3, 7) + b"x-a" + hpack_int(len(data), 7, 0x80) + data
+    stream_ok = Connection()
+    stream_ok.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block(GET) + huffman(b"\x1f")))
+    check("a Huffman value with valid padding is served", served(stream_ok, 3))
+    stream_ok.close()
+    connection_error("Huffman padding longer than 7 bits",
+                     frame(HEADERS, END_STREAM | END_HEADERS, 1, block(GET) + huffman(b"\x1f\xff")), COMPRESSION_ERROR)
     connection_error("CONTINUATION without HEADERS", frame(CONTINUATION, END_HEADERS, 1, block(GET)), PROTOCOL_ERROR)
 
     # A request with a body the server does not want: answered, then RST_STREAM NO_ERROR
