@@ -226,7 +226,7 @@ TEST(Processes, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
     ASSERT_TRUE(wait_for_log(server, "accept paused", 10s));
     const long spent = cpu_ticks_over({worker}, 1s);
     EXPECT_LT(spent, 20) << "the worker spun on EMFILE";  // ticks are 10 ms: well under 20 % of a core
-    clients.clear();  // descriptors free up; the server serves again
+    clients.clear();                                      // descriptors free up; the server serves again
     const auto deadline = Clock::now() + 5s;
     std::optional<HttpResponse> r;
     while (!r && Clock::now() < deadline) {
