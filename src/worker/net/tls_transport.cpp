@@ -226,7 +226,14 @@ IoResult TlsTransport::encrypt(const char* data, std::size_t length) {
 // and one write.
 IoResult TlsTransport::write(std::span<const iovec> segments, bool more) {
     if (mode_ == Mode::PlainHttp) return socket_.write(segments, more);
-    const std::size_t limit = retry_length_ > 0 ? retry_length_ : state_.buffer.size();
+    return encrypt(state_.buffer.data(), gather(segments, record_limit()));
+}
+
+// What the next record may hold: a full buffer, or exactly what a blocked call offered.
+std::size_t TlsTransport::record_limit() const { return retry_length_ > 0 ? retry_length_ : state_.buffer.size(); }
+
+// Copies the segments into the record buffer, up to `limit`; returns how much.
+std::size_t TlsTransport::gather(std::span<const iovec> segments, std::size_t limit) {
     std::size_t length = 0;
     for (const iovec& segment : segments) {
         const std::size_t n = std::min(segment.iov_len, limit - length);
@@ -234,7 +241,7 @@ IoResult TlsTransport::write(std::span<const iovec> segments, bool more) {
         length += n;
         if (length == limit) break;
     }
-    return encrypt(state_.buffer.data(), length);
+    return length;
 }
 
 IoResult TlsTransport::send_file(int file, std::uint64_t offset, std::size_t count) {
@@ -266,13 +273,8 @@ IoResult TlsTransport::send_file(int file, std::uint64_t offset, std::size_t cou
 IoResult TlsTransport::write_then_file(std::span<const iovec> head, int file, std::uint64_t offset, std::size_t count) {
     if (mode_ == Mode::PlainHttp || BIO_get_ktls_send(SSL_get_wbio(ssl_.get())))
         return Transport::write_then_file(head, file, offset, count);  // the kernel encrypts the range
-    const std::size_t limit = retry_length_ > 0 ? retry_length_ : state_.buffer.size();
-    std::size_t length = 0;
-    for (const iovec& segment : head) {
-        const std::size_t n = std::min(segment.iov_len, limit - length);
-        std::memcpy(state_.buffer.data() + length, segment.iov_base, n);
-        length += n;
-    }
+    const std::size_t limit = record_limit();
+    std::size_t length = gather(head, limit);
     const std::size_t want = std::min(count, limit - length);
     if (want > 0) {
         ssize_t n;

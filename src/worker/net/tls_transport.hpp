@@ -70,6 +70,8 @@ private:
     IoResult refuse(const char* why);
     void send_close_notify();
     IoResult encrypt(const char* data, std::size_t length);
+    std::size_t record_limit() const;
+    std::size_t gather(std::span<const iovec> segments, std::size_t limit);
     IoResult failed(int result, Wait wait);
 
     PlainTransport& socket_;
