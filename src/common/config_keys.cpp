@@ -344,11 +344,11 @@ const std::array
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20);
                  }},
-                {"limits.max_headers", "100", "header field lines per request; more is 431",
+                {"limits.max_headers", "100", "header field lines per request (HTTP/2: cookie crumbs as one); more is 431",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.limits.max_headers = count_in(n, 1, 10000);
                  }},
-                {"limits.max_uri_bytes", "8KiB", "request-target length; longer is 414",
+                {"limits.max_uri_bytes", "8KiB", "request-target length (HTTP/2: :path); longer is 414",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.limits.max_uri_bytes = bytes_in(n, 64, 1 << 20);
                  }},

@@ -120,13 +120,15 @@ bool HttpClient::send(std::string_view bytes) {
     return true;
 }
 
-bool HttpClient::fill() {
+bool HttpClient::receive(std::string& into) {
     char chunk[65536];
     const ssize_t n = ssl_ ? SSL_read(ssl_.get(), chunk, sizeof chunk) : ::recv(fd_.get(), chunk, sizeof chunk, 0);
     if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+    into.append(chunk, static_cast<std::size_t>(n));
     return true;
 }
+
+bool HttpClient::fill() { return receive(buffer_); }
 
 std::optional<HttpResponse> HttpClient::read_response(bool head_request) {
     std::size_t end;

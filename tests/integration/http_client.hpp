@@ -26,6 +26,16 @@ struct HttpResponse {
     bool has(const std::string& name) const { return headers.contains(name); }
 };
 
+// One request as a test writes it, whatever the protocol: `fields` are HTTP/1.1
+// field lines ("Name: value\r\n" …), which HTTP/2 sends lower-cased (without the
+// connection-specific ones, which RFC 9113 §8.2.2 forbids there).
+struct Request {
+    std::string method = "GET";
+    std::string target;
+    std::string fields;
+    std::string body;
+};
+
 // How a client speaks TLS: the CA it trusts, the name it asks for and verifies, what
 // it offers by ALPN, a session to resume, the newest version it may use.
 struct ClientTls {
@@ -62,6 +72,9 @@ public:
     std::string peer_serial() const;   // and its serial number in hex (empty without one)
     std::string tls_error() const { return tls_error_; }
     bool send(std::string_view bytes);
+    // Appends what one read returns to `into` (raw bytes, for a client of another
+    // protocol on this connection); false on EOF, error or timeout.
+    bool receive(std::string& into);
     // Reads one response; `head_request` means no body follows whatever the fields say.
     std::optional<HttpResponse> read_response(bool head_request = false);
     // Everything until the server closes (or the timeout).

@@ -88,7 +88,7 @@ std::string server_binary() { return PYWEBD_BINARY; }
 
 // Fills in the placeholders (see ServerOptions) and, for a TLS server, its listen
 // entry and certificate unless the yaml names its own.
-std::string ServerProcess::expand(std::string yaml, bool tls) {
+std::string ServerProcess::expand(std::string yaml, bool tls, bool h2c) {
     const auto replace_all = [&](const std::string& from, const std::string& to) {
         for (std::size_t at = 0; (at = yaml.find(from, at)) != std::string::npos; at += to.size())
             yaml.replace(at, from.size(), to);
@@ -103,6 +103,7 @@ std::string ServerProcess::expand(std::string yaml, bool tls) {
     };
     if (tls && !has_key("tls")) yaml += "tls:\n  certificates: [{certificate: \"{cert}\", key: \"{key}\"}]\n";
     if (tls && !has_key("listen")) yaml += "listen: [{address: \"127.0.0.1:{port0}\", tls: true}]\n";
+    if (h2c && !has_key("listen")) yaml += "listen: [{address: \"127.0.0.1:{port0}\", h2c: true}]\n";
     for (std::size_t i = 0; i < ports_.size(); ++i)
         replace_all("{port" + std::to_string(i) + "}", std::to_string(ports_[i]));
     if (pki_) {
@@ -125,7 +126,7 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     } else {
         ports_.push_back(0);
     }
-    std::string yaml = expand(options.yaml, options.tls);
+    std::string yaml = expand(options.yaml, options.tls, options.h2c);
     auto add_default = [&](const std::string& key, const std::string& line) {
         if (yaml.find(key + ":") == std::string::npos) yaml += line + "\n";
     };

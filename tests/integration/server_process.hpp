@@ -33,6 +33,8 @@ struct ServerOptions {
     // The first socket is a TLS listener with the test certificate (a listen entry and a
     // tls section are added unless the yaml has them).
     bool tls = false;
+    // The first socket is a plain listener that also takes h2c with prior knowledge.
+    bool h2c = false;
     std::vector<std::string> wrapper;  // a command pywebd runs under (setpriv …), its absolute path first
     std::vector<std::string> extra_args;
     std::vector<std::string> env;  // extra NAME=value entries
@@ -101,7 +103,7 @@ public:
     std::string stderr_output() const;
 
 private:
-    std::string expand(std::string yaml, bool tls);
+    std::string expand(std::string yaml, bool tls, bool h2c);
     void start_watchdog();
     void stop_watchdog();
 

@@ -175,7 +175,8 @@ TEST(Reload, RunningOutOfDescriptorsFailsTheReloadNotTheMaster) {
     const auto r = http_get(server.port(), "/");
     ASSERT_TRUE(r) << server.error_log();
     EXPECT_EQ(r->body, "x");
-    EXPECT_TRUE(std::regex_search(server.error_log(), std::regex(R"(\[error\].*(channel|fork).*(Too many open files))")))
+    EXPECT_TRUE(
+        std::regex_search(server.error_log(), std::regex(R"(\[error\].*(channel|fork).*(Too many open files))")))
         << server.error_log();
     EXPECT_EQ(server.wait_for_workers(1, {}, 10s).size(), 1u);  // the partial new generation is gone
     server.write_config(config_for("root", 2));
@@ -382,7 +383,8 @@ TEST(LogFiles, RootMasterRefusesALogReplacedByASymlink) {
 // the log directory, to a root-only one, say).
 TEST(LogFiles, RootMasterOpensLogsWithTheWorkersRights) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    ServerProcess server(ServerOptions{.yaml = "user: nobody\naccess_log: site/logs/access.log\n", .wait_ready = false,
+    ServerProcess server(ServerOptions{.yaml = "user: nobody\naccess_log: site/logs/access.log\n",
+                                       .wait_ready = false,
                                        .before_start = [](const std::filesystem::path& dir) {
                                            std::filesystem::create_directories(dir / "site/logs");
                                            ::chown((dir / "site").c_str(), 65534, 65534);  // the workers' own

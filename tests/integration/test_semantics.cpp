@@ -12,6 +12,7 @@
 #include <regex>
 #include <thread>
 
+#include "conversation.hpp"
 #include "http_client.hpp"
 #include "server_process.hpp"
 #include "transports.hpp"
@@ -43,7 +44,8 @@ protected:
                                   "    cache_control: \"public, max-age=31536000, immutable\"\n"
                                   "  - extension: html\n"
                                   "    add: {X-Frame-Options: DENY}\n",
-                          .tls = Transport::kTls});
+                          .tls = Transport::kTls,
+                          .h2c = Transport::kH2 && !Transport::kTls});
         server_->write("file.txt", numbered(100000));
         server_->write("assets/app.js", "console.log('identity');\n");
         server_->write("assets/app.js.br", "BROTLI-BYTES");
@@ -60,7 +62,7 @@ protected:
         delete server_;
     }
     static HttpResponse get(const std::string& target, const std::string& fields = "") {
-        auto r = server_->get(target, fields);
+        auto r = fetch(*server_, Transport::kH2, {.target = target, .fields = fields});
         EXPECT_TRUE(r) << target;
         return r.value_or(HttpResponse{});
     }
@@ -68,7 +70,12 @@ protected:
 };
 template <typename Transport>
 ServerProcess* Semantics<Transport>::server_ = nullptr;
-TYPED_TEST_SUITE(Semantics, Transports, TransportName);
+TYPED_TEST_SUITE(Semantics, Protocols, TransportName);
+
+// What only HTTP/1.1's text framing can get wrong.
+template <typename Transport>
+class Http1Semantics : public Semantics<Transport> {};
+TYPED_TEST_SUITE(Http1Semantics, Transports, TransportName);
 
 TYPED_TEST(Semantics, ConditionalMatrix) {
     const HttpResponse first = this->get("/file.txt");
@@ -224,6 +231,7 @@ TYPED_TEST(Semantics, CurlResumesADownloadByteExact) {
         partial.write(whole.data(), 1234567);  // an interrupted download
     }
     std::string command = "curl -sS --fail -C - -o '" + target.string() + "' ";
+    if (TypeParam::kH2) command += TypeParam::kTls ? "--http2 " : "--http2-prior-knowledge ";
     for (const std::string& arg : this->server_->curl_args()) command += "'" + arg + "' ";
     const int status = std::system((command + this->server_->url("/big.bin")).c_str());
     ASSERT_EQ(status, 0) << "curl failed (is curl installed?)";
@@ -235,7 +243,7 @@ TYPED_TEST(Semantics, CurlResumesADownloadByteExact) {
 
 TYPED_TEST(Semantics, BrowserLikeRevalidation) {
     this->server_->write("page.html", "version one");
-    HttpClient browser = this->server_->connect();
+    Conversation browser(*this->server_, TypeParam::kH2);
     auto r = browser.get("/page.html");
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200);
@@ -267,9 +275,8 @@ TYPED_TEST(Semantics, CustomErrorPageAndFallback) {
     EXPECT_EQ(r.status, 404);
     EXPECT_EQ(r.body, "<h1>custom not found</h1>");
     EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8");
-    HttpClient client = this->server_->connect();
-    ASSERT_TRUE(client.send("HEAD /missing HTTP/1.1\r\nHost: t\r\n\r\n"));
-    auto head = client.read_response(true);
+    Conversation client(*this->server_, TypeParam::kH2);
+    auto head = client.request({.method = "HEAD", .target = "/missing"});
     ASSERT_TRUE(head);
     EXPECT_EQ(head->status, 404);
     EXPECT_EQ(head->header("content-length"), "25");
@@ -279,7 +286,7 @@ TYPED_TEST(Semantics, CustomErrorPageAndFallback) {
     EXPECT_NE(r.body.find("400 Bad Request"), std::string::npos);
 }
 
-TYPED_TEST(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
+TYPED_TEST(Http1Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) {
     const std::vector<std::string> vectors = {
         "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n",
@@ -331,7 +338,7 @@ TYPED_TEST(Semantics, SmugglingVectorsAreRefusedAndNothingBehindThemIsAnswered) 
 // A chunked request body is read and dropped (RFC 9112 §7.1), with extensions and
 // trailers, whether it comes with the head or after the response; the connection is
 // kept and the request pipelined behind it answered.
-TYPED_TEST(Semantics, ChunkedBodiesAreDroppedAndTheConnectionKept) {
+TYPED_TEST(Http1Semantics, ChunkedBodiesAreDroppedAndTheConnectionKept) {
     const std::string head = "GET /secret.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
     const std::string body = "5;name=\"v\"\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nChecksum: x\r\n\r\n";
     const std::string next = "GET /secret.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";

@@ -1,4 +1,6 @@
-// HTTP behaviour of the real binary on a real socket (passed by socket activation).
+// HTTP behaviour of the real binary on a real socket (passed by socket activation): what
+// every protocol must answer alike (Serving: HTTP/1.1 plain and TLS, h2, h2c), then what
+// belongs to HTTP/1.1's framing alone (Http1Serving).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "conversation.hpp"
 #include "http_client.hpp"
 #include "server_process.hpp"
 #include "transports.hpp"
@@ -28,7 +31,7 @@ template <typename Transport>
 class Serving : public testing::Test {
 protected:
     static void SetUpTestSuite() {
-        server_ = new ServerProcess(ServerOptions{.tls = Transport::kTls});
+        server_ = new ServerProcess(ServerOptions{.tls = Transport::kTls, .h2c = Transport::kH2 && !Transport::kTls});
         server_->write("index.html", "<h1>home</h1>\n");
         server_->write("docs/index.html", "docs");
         server_->write("hello.txt", "hello\n");
@@ -45,14 +48,24 @@ protected:
         EXPECT_EQ(log.find("[error]"), std::string::npos) << log;
     }
     static HttpClient connect() { return server_->connect(); }
+    static Conversation converse() { return Conversation(*server_, Transport::kH2); }
     static std::optional<HttpResponse> get(const std::string& target, const std::string& fields = "") {
-        return server_->get(target, fields);
+        return fetch(*server_, Transport::kH2, {.target = target, .fields = fields});
     }
     static ServerProcess* server_;
 };
 template <typename Transport>
 ServerProcess* Serving<Transport>::server_ = nullptr;
-TYPED_TEST_SUITE(Serving, Transports, TransportName);
+TYPED_TEST_SUITE(Serving, Protocols, TransportName);
+
+template <typename Transport>
+class Http1Serving : public Serving<Transport> {};
+TYPED_TEST_SUITE(Http1Serving, Transports, TransportName);
+
+// HTTP/2's own counterparts: concurrent streams instead of pipelining.
+template <typename Transport>
+class H2Serving : public Serving<Transport> {};
+TYPED_TEST_SUITE(H2Serving, Http2Only, TransportName);
 
 TYPED_TEST(Serving, GetHeadAndMissing) {
     auto r = this->get("/");
@@ -67,14 +80,15 @@ TYPED_TEST(Serving, GetHeadAndMissing) {
     EXPECT_EQ(r->header("accept-ranges"), "bytes");
     EXPECT_EQ(r->header("server").rfind("pywebd/", 0), 0u);
 
-    HttpClient client = this->connect();
-    ASSERT_TRUE(client.connected()) << client.tls_error();
-    EXPECT_EQ(client.ssl() != nullptr, TypeParam::kTls);  // the suite really runs over its transport
-    ASSERT_TRUE(client.send("HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
-    r = client.read_response(true);
+    Conversation client = this->converse();
+    ASSERT_TRUE(client.connected());
+    // The suite really runs over its protocol.
+    EXPECT_EQ(client.protocol(), TypeParam::kH2 ? (TypeParam::kTls ? "h2" : "h2c") : "HTTP/1.1");
+    r = client.request({.method = "HEAD", .target = "/hello.txt"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->header("content-length"), "6");
+    EXPECT_EQ(r->body, "");
     r = client.get("/hello.txt");  // nothing of a body was sent after the HEAD
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "hello\n");
@@ -95,9 +109,8 @@ TYPED_TEST(Serving, DirectoryRedirectAndMethods) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "docs");
 
-    HttpClient client = this->connect();
-    ASSERT_TRUE(client.send("POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
-    r = client.read_response();
+    Conversation client = this->converse();
+    r = client.request({.method = "POST", .target = "/hello.txt", .body = "abc"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 405);
     EXPECT_EQ(r->header("allow"), "GET, HEAD, OPTIONS");
@@ -105,13 +118,12 @@ TYPED_TEST(Serving, DirectoryRedirectAndMethods) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
 
-    ASSERT_TRUE(client.send("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"));
-    r = client.read_response();
+    r = client.request({.method = "OPTIONS", .target = "*"});
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 204);
 }
 
-TYPED_TEST(Serving, KeepAliveAndPipelining) {
+TYPED_TEST(Http1Serving, KeepAliveAndPipelining) {
     HttpClient client = this->connect();
     for (int i = 0; i < 5; ++i) {
         auto r = client.get("/hello.txt");
@@ -134,7 +146,7 @@ TYPED_TEST(Serving, KeepAliveAndPipelining) {
     EXPECT_TRUE(client.closed_by_server());
 }
 
-TYPED_TEST(Serving, Http10) {
+TYPED_TEST(Http1Serving, Http10) {
     HttpClient client = this->connect();
     ASSERT_TRUE(client.send("GET /hello.txt HTTP/1.0\r\n\r\n"));
     auto r = client.read_response();
@@ -151,7 +163,7 @@ TYPED_TEST(Serving, TenMebibytesByteExact) {
     EXPECT_TRUE(r->body == pattern(10 << 20));
 }
 
-TYPED_TEST(Serving, SlowClientSendingAndReading) {
+TYPED_TEST(Http1Serving, SlowClientSendingAndReading) {
     HttpClient client = this->connect();
     const std::string request = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
     for (char c : request) {  // one byte at a time, a little apart
@@ -168,16 +180,14 @@ TYPED_TEST(Serving, TraversalNeverEscapes) {
     for (const char* target : {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
                                "/%252e%252e/etc/passwd", "/%c0%ae%c0%ae/etc/passwd", "/a/..%5c..%5cetc/passwd",
                                "//etc/passwd", "/./../etc/passwd", "/docs/../../etc/passwd"}) {
-        HttpClient client = this->connect();
-        ASSERT_TRUE(client.send(std::string("GET ") + target + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
-        auto r = client.read_response();
+        auto r = this->get(target);
         ASSERT_TRUE(r) << target;
         EXPECT_TRUE(r->status == 400 || r->status == 404) << target << " → " << r->status;
         EXPECT_EQ(r->body.find("root:"), std::string::npos) << target;
     }
 }
 
-TYPED_TEST(Serving, BadRequestsThenAGoodOne) {
+TYPED_TEST(Http1Serving, BadRequestsThenAGoodOne) {
     const char* bad[] = {
         "GARBAGE\r\n\r\n",
         "GET / HTTP/1.1\nHost: t\n\n",
@@ -236,12 +246,63 @@ TYPED_TEST(Serving, UnreadableFileIs403SpecialFilesToo) {
     EXPECT_EQ(r->status, 403);
 }
 
-TYPED_TEST(Serving, AbsoluteFormTarget) {
+TYPED_TEST(Http1Serving, AbsoluteFormTarget) {
     HttpClient client = this->connect();
     ASSERT_TRUE(client.send("GET http://example.com/hello.txt HTTP/1.1\r\nHost: example.com\r\n\r\n"));
     auto r = client.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "hello\n");
+}
+
+// Many streams at once on one connection, of every kind, each answered on its own.
+TYPED_TEST(H2Serving, ConcurrentStreamsOfEveryKind) {
+    H2Client client(this->server_->port(), TypeParam::kTls ? std::optional(this->server_->client_tls()) : std::nullopt);
+    ASSERT_TRUE(client.connected());
+    std::vector<Request> requests;
+    for (int i = 0; i < 60; ++i) {
+        switch (i % 5) {
+        case 0: requests.push_back({.target = "/hello.txt"}); break;
+        case 1: requests.push_back({.method = "HEAD", .target = "/hello.txt"}); break;
+        case 2: requests.push_back({.target = "/missing-" + std::to_string(i)}); break;
+        case 3:
+            requests.push_back({.target = "/big.bin", .fields = "Range: bytes=" + std::to_string(i) + "-99\r\n"});
+            break;
+        default: requests.push_back({.method = "POST", .target = "/", .body = std::string(1000, 'p')}); break;
+        }
+    }
+    const auto responses = client.exchange(requests);
+    const std::string big = pattern(10 << 20);
+    for (int i = 0; i < 60; ++i) {
+        SCOPED_TRACE(i);
+        ASSERT_TRUE(responses[i]);
+        const HttpResponse& r = *responses[i];
+        const int kind = i % 5;
+        const int want[] = {200, 200, 404, 206, 405};
+        EXPECT_EQ(r.status, want[kind]);
+        const std::string want_body[] = {"hello\n", "", "", big.substr(i, 100 - i), ""};
+        if (kind != 2 && kind != 4) {
+            EXPECT_TRUE(r.body == want_body[kind]);
+        }
+        if (kind == 1) {
+            EXPECT_EQ(r.header("content-length"), "6");  // HEAD: the length, no body
+        }
+    }
+    EXPECT_FALSE(client.goaway());
+}
+
+// Browsers send each cookie as its own field over HTTP/2 (RFC 9113 §8.2.3): they count
+// as the one Cookie line they stand for, not against limits.max_headers one by one.
+TYPED_TEST(H2Serving, CookieCrumbsCountAsOneFieldLine) {
+    std::string crumbs;
+    for (int i = 0; i < 150; ++i) crumbs += "Cookie: c" + std::to_string(i) + "=v\r\n";
+    auto r = this->get("/hello.txt", crumbs);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    std::string fields;
+    for (int i = 0; i < 150; ++i) fields += "X-F" + std::to_string(i) + ": v\r\n";
+    r = this->get("/hello.txt", fields);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 431);
 }
 
 }  // namespace

@@ -370,14 +370,25 @@ void H2Session::close(H2Context& c, Ending why) {
     closed_ = true;
 }
 
+namespace {
+
+// A request past the limits HTTP/1.1 applies as it parses gets the same answer here.
+std::uint16_t refusal(const H2Stream& s, const H2Services& h2) {
+    if (s.target_length > h2.max_uri_bytes) return 414;
+    if (s.too_large || s.field_lines > h2.max_headers) return 431;
+    return 0;
+}
+
+}  // namespace
+
 // The handler's answer as HEADERS (names lower-cased, HTTP/1's connection fields left
 // out) and, when there is a body, DATA frames read from the response's segments.
 void H2Session::respond(H2Stream& s) {
     H2Context& c = *c_;
     Response& r = s.response;
     r.clear();
-    if (s.too_large)
-        c.services.handler.error(c.services.site, 431, s.request.method == http::Method::Head, r);
+    if (const std::uint16_t status = refusal(s, c.h2); status != 0)
+        c.services.handler.error(c.services.site, status, s.request.method == http::Method::Head, r);
     else
         c.services.handler.handle(c.services.site, s.request, c.services.now_ms, r);
     names_.clear();

@@ -24,6 +24,10 @@ namespace pywebd {
 struct H2Services {
     Http2Settings settings;
     std::span<char> read_buffer;  // shared: nghttp2 takes all it is given at once
+    // HTTP/1.1's request limits, applied alike: limits.max_headers (431) and
+    // limits.max_uri_bytes (414).
+    std::size_t max_headers = 100;
+    std::size_t max_uri_bytes = 8192;
 };
 
 // A call's context for the HTTP/2 session: the common one, and HTTP/2's own services.

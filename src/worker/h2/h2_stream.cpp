@@ -31,10 +31,15 @@ void H2Stream::finish_head() {
         else if (name.front() != ':')
             fields.push_back({name, value});
     }
+    bool cookie_seen = false;
     for (const http::Header& field : fields) {
         if (authority.empty() && field.name == "host") authority = field.value;  // §8.3.1: :authority wins
+        const bool crumb = field.name == "cookie";
+        if (!crumb || !cookie_seen) ++field_lines;
+        cookie_seen = cookie_seen || crumb;
         notes.note(field);
     }
+    target_length = path.size();
     request.method = http::method_from(method);
     request.authority = authority;
     request.fields = fields;

@@ -35,6 +35,8 @@ struct H2Stream {
     bool head_done = false;  // the request's head is complete; trailers are not kept
 
     std::vector<http::Header> fields;  // regular fields, views into `text`
+    std::size_t field_lines = 0;       // as HTTP/1.1 would count them: cookie crumbs as one (§8.2.3)
+    std::size_t target_length = 0;     // of :path
     http::Request request;
     std::string request_line;  // "GET /path HTTP/2.0", for the access log
 
