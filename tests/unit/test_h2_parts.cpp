@@ -12,6 +12,7 @@
 #include "h2/frame_rates.hpp"
 #include "h2/h2_stream.hpp"
 #include "h2/output_queue.hpp"
+#include "h2/stream_pool.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {
@@ -159,6 +160,49 @@ TEST(H2Stream, FieldsPastTheLimitAreCountedNotKept) {
     EXPECT_FALSE(s.add_field("a", "b", 100)) << "nothing more is kept once past the limit";
     EXPECT_EQ(s.spans.size(), 2u);
     EXPECT_EQ(s.field_bytes, 128u + 34u);
+}
+
+TEST(H2Stream, FieldLinesCountCookieCrumbsAsOneAndTargetLengthIsThePath) {
+    const H2Stream s = stream_with({{":method", "GET"},
+                                    {":path", "/0123456789"},
+                                    {"cookie", "a=1"},
+                                    {"cookie", "b=2"},
+                                    {"cookie", "c=3"},
+                                    {"accept", "*/*"}});
+    EXPECT_EQ(s.field_lines, 2u);  // one Cookie line, one Accept
+    EXPECT_EQ(s.target_length, 11u);
+}
+
+// A released stream refers to nothing (its file is let go), comes back as a new stream
+// with the old buffers' capacity, and the pool keeps no more than its bound.
+TEST(StreamPool, ReusesStreamsClearedWithTheirCapacity) {
+    StreamPool pool;
+    auto first = pool.acquire(1);
+    H2Stream* const address = first.get();
+    for (int i = 0; i < 20; ++i) first->add_field("x-field-" + std::to_string(i), std::string(50, 'v'), 1 << 20);
+    first->finish_head();
+    auto file = std::make_shared<int>(7);
+    first->response.holds = file;
+    first->response.status = 200;
+    first->closed = true;
+    first->queued = 3;
+    const std::size_t capacity = first->text.capacity();
+    pool.release(std::move(first));
+    EXPECT_EQ(file.use_count(), 1) << "the pooled stream still holds the body";
+    auto again = pool.acquire(3);
+    ASSERT_EQ(again.get(), address);
+    EXPECT_EQ(again->id, 3);
+    EXPECT_TRUE(again->text.empty() && again->spans.empty() && again->fields.empty() && again->request_line.empty());
+    EXPECT_GE(again->text.capacity(), capacity);
+    EXPECT_EQ(again->response.status, 0);
+    EXPECT_FALSE(again->closed || again->head_done || again->too_large);
+    EXPECT_EQ(again->queued, 0u);
+    EXPECT_EQ(again->field_bytes + again->field_lines + again->target_length, 0u);
+
+    std::vector<std::unique_ptr<H2Stream>> many;
+    for (std::size_t i = 0; i < StreamPool::kKeep + 10; ++i) many.push_back(pool.acquire(static_cast<int>(2 * i + 5)));
+    for (auto& s : many) pool.release(std::move(s));
+    EXPECT_EQ(pool.spare(), StreamPool::kKeep);
 }
 
 TEST(FrameRates, EachKindHasItsOwnBudgetPerSecond) {

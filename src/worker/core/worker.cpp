@@ -107,7 +107,7 @@ bool Worker::setup_loop() {
         H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
                    config_.limits.max_body_discard},
         // nghttp2 takes what it reads at once: the buffer is free again
-        H2Services{config_.http2, drop_buffer_, config_.limits.max_headers, config_.limits.max_uri_bytes},
+        H2Services{config_.http2, drop_buffer_, config_.limits.max_headers, config_.limits.max_uri_bytes, {}},
         listener_roles_});
     if (tls_) {
         tls_state_.ktls = tls_->ktls();

@@ -1,7 +1,6 @@
 #include "h2/h2_session.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include <fmt/format.h>
 
@@ -210,6 +209,7 @@ void H2Session::settle(H2Context& c) {
             finish(s, s.timed_out                         ? Ending::SendTimeout
                       : s.close_error == NGHTTP2_NO_ERROR ? Ending::Complete
                                                           : Ending::PeerClosed);
+            c.h2.streams.release(std::move(it->second));
             it = streams_.erase(it);
         } else {
             ++it;
@@ -326,10 +326,7 @@ void H2Session::abort(H2Context& c) {
 // since closing with unread input would reset the connection and could destroy the
 // last frames before the client reads them.
 void H2Session::end_after_goaway(H2Context& c) {
-    for (auto& [id, s] : streams_)
-        finish(*s, s->closed && s->queued == 0 && s->close_error == NGHTTP2_NO_ERROR ? Ending::Complete
-                                                                                     : Ending::PeerClosed);
-    streams_.clear();
+    finish_all(c, Ending::PeerClosed);
     session_.reset();
     if (!c.services.linger || !c.transport.shutdown_write()) return close(c, Ending::Complete);
     lingering_ = true;
@@ -358,12 +355,19 @@ void H2Session::linger(H2Context& c) {
     }
 }
 
+// Every stream left is logged — complete if it was, else as `why` — and goes back to the pool.
+void H2Session::finish_all(H2Context& c, Ending why) {
+    for (auto& [id, s] : streams_) {
+        finish(*s, s->closed && s->queued == 0 && s->close_error == NGHTTP2_NO_ERROR ? Ending::Complete : why);
+        c.h2.streams.release(std::move(s));
+    }
+    streams_.clear();
+}
+
 void H2Session::close(H2Context& c, Ending why) {
     c_ = &c;
     out_.clear();
-    for (auto& [id, s] : streams_)
-        finish(*s, s->closed && s->queued == 0 && s->close_error == NGHTTP2_NO_ERROR ? Ending::Complete : why);
-    streams_.clear();
+    finish_all(c, why);
     session_.reset();
     c.services.timers.disarm(c.timer);
     c.transport.close();
@@ -394,7 +398,7 @@ void H2Session::respond(H2Stream& s) {
     names_.clear();
     r.for_each_field([&](const http::Header& field) {
         if (connection_specific(field.name)) return;
-        for (char ch : field.name) names_.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+        for (char ch : field.name) names_.push_back(ascii_lower(ch));
     });
     const std::string status = std::to_string(r.status);
     nva_.clear();
@@ -443,7 +447,8 @@ int H2Session::on_error(nghttp2_session*, int, const char* message, std::size_t 
 
 int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* self) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    session_of(self).streams_.emplace(frame->hd.stream_id, std::make_unique<H2Stream>(frame->hd.stream_id));
+    H2Session& session = session_of(self);
+    session.streams_.emplace(frame->hd.stream_id, session.c_->h2.streams.acquire(frame->hd.stream_id));
     return 0;
 }
 

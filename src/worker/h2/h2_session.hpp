@@ -14,6 +14,7 @@
 #include "h2/frame_rates.hpp"
 #include "h2/h2_stream.hpp"
 #include "h2/output_queue.hpp"
+#include "h2/stream_pool.hpp"
 #include "log/ending.hpp"
 #include "session/readiness.hpp"
 #include "session/session_context.hpp"
@@ -28,6 +29,7 @@ struct H2Services {
     // limits.max_uri_bytes (414).
     std::size_t max_headers = 100;
     std::size_t max_uri_bytes = 8192;
+    StreamPool streams;
 };
 
 // A call's context for the HTTP/2 session: the common one, and HTTP/2's own services.
@@ -95,6 +97,7 @@ private:
     void end_after_goaway(H2Context& c);
     void linger(H2Context& c);
     void close(H2Context& c, Ending why);
+    void finish_all(H2Context& c, Ending why);
     H2Stream* stream(std::int32_t id);
 
     std::unique_ptr<nghttp2_session, NgHttp2SessionDeleter> session_;

@@ -13,6 +13,21 @@ bool H2Stream::add_field(std::string_view name, std::string_view value, std::siz
     return true;
 }
 
+void H2Stream::clear() {
+    H2Stream fresh(id);  // every member at its initial value; the buffers are moved over
+    fresh.text = std::move(text);
+    fresh.text.clear();
+    fresh.spans = std::move(spans);
+    fresh.spans.clear();
+    fresh.fields = std::move(fields);
+    fresh.fields.clear();
+    fresh.request_line = std::move(request_line);
+    fresh.request_line.clear();
+    fresh.response = std::move(response);
+    fresh.response.clear();
+    *this = std::move(fresh);
+}
+
 void H2Stream::finish_head() {
     head_done = true;
     request = http::Request{};

@@ -23,6 +23,9 @@ struct H2Stream {
     // Keeps a field of the request; false once the fields pass `limit` bytes, counted as
     // RFC 9113 §6.5.2 does (name + value + 32 each), after which nothing more is kept.
     bool add_field(std::string_view name, std::string_view value, std::size_t limit);
+    // Back to a new stream's state, keeping the buffers' capacity (for StreamPool): no
+    // field, body or file is referred to afterwards.
+    void clear();
     // Builds `request` from the fields (nghttp2 has checked the pseudo-fields) and the
     // access log's request line. Call once, when the head is complete.
     void finish_head();
