@@ -39,9 +39,13 @@ struct OptionDeleter {
 
 }  // namespace
 
+// nghttp2 names the stream in every header callback, one per field: the last one found
+// is remembered (and forgotten whenever a stream leaves the map).
 H2Stream* H2Session::stream(std::int32_t id) {
+    if (recent_ != nullptr && recent_->id == id) return recent_;
     const auto it = streams_.find(id);
-    return it == streams_.end() ? nullptr : it->second.get();
+    recent_ = it == streams_.end() ? nullptr : it->second.get();
+    return recent_;
 }
 
 bool H2Session::set_up(H2Context& c) {
@@ -209,6 +213,7 @@ void H2Session::settle(H2Context& c) {
             finish(s, s.timed_out                         ? Ending::SendTimeout
                       : s.close_error == NGHTTP2_NO_ERROR ? Ending::Complete
                                                           : Ending::PeerClosed);
+            recent_ = nullptr;
             c.h2.streams.release(std::move(it->second));
             it = streams_.erase(it);
         } else {
@@ -362,6 +367,7 @@ void H2Session::finish_all(H2Context& c, Ending why) {
         c.h2.streams.release(std::move(s));
     }
     streams_.clear();
+    recent_ = nullptr;
 }
 
 void H2Session::close(H2Context& c, Ending why) {
@@ -395,10 +401,13 @@ void H2Session::respond(H2Stream& s) {
         c.services.handler.error(c.services.site, status, s.request.method == http::Method::Head, r);
     else
         c.services.handler.handle(c.services.site, s.request, c.services.now_ms, r);
-    names_.clear();
+    std::size_t name_bytes = 0;
+    r.for_each_field([&](const http::Header& field) { name_bytes += field.name.size(); });
+    names_.resize(name_bytes);
+    char* name = names_.data();
     r.for_each_field([&](const http::Header& field) {
         if (connection_specific(field.name)) return;
-        for (char ch : field.name) names_.push_back(ascii_lower(ch));
+        for (char ch : field.name) *name++ = ascii_lower(ch);
     });
     const std::string status = std::to_string(r.status);
     nva_.clear();

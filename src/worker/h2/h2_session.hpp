@@ -102,6 +102,7 @@ private:
 
     std::unique_ptr<nghttp2_session, NgHttp2SessionDeleter> session_;
     std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>> streams_;
+    H2Stream* recent_ = nullptr;  // the stream stream() found last, while in streams_
     OutputQueue out_;
     H2Context* c_ = nullptr;       // the context of the call in progress, for nghttp2's callbacks
     std::string names_;            // scratch: a response's field names, lower-cased
