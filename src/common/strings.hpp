@@ -33,6 +33,30 @@ inline std::string to_lower(std::string_view s) {
     return out;
 }
 
+// Appends `text` so that a client's bytes cannot forge or colour a log line: `"` and `\`
+// get a backslash, control and non-ASCII bytes become \xHH.
+inline void append_log_escaped(std::string& out, std::string_view text) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(c);
+        } else if (byte < 0x20 || byte >= 0x7F) {
+            const char escaped[4] = {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
+            out.append(escaped, 4);
+        } else {
+            out.push_back(c);
+        }
+    }
+}
+
+inline std::string log_escaped(std::string_view text) {
+    std::string out;
+    append_log_escaped(out, text);
+    return out;
+}
+
 constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
 // Strips optional whitespace (SP / HTAB) from both ends.

@@ -138,6 +138,13 @@ std::vector<std::optional<HttpResponse>> H2Client::exchange(const std::vector<Re
     return out;
 }
 
+bool H2Client::wait_for_goaway(std::chrono::milliseconds bound) {
+    const auto until = std::chrono::steady_clock::now() + bound;
+    while (!goaway_ && std::chrono::steady_clock::now() < until)
+        if (!pump()) break;
+    return goaway_.has_value();
+}
+
 // Everything the session has to send, in one write.
 bool H2Client::flush() {
     std::string out;

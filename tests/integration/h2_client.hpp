@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -32,6 +33,8 @@ public:
     std::uint32_t reset_code() const { return reset_code_; }
     // The GOAWAY the server sent, if any (its error code).
     std::optional<std::uint32_t> goaway() const { return goaway_; }
+    // Reads until the server's GOAWAY arrives or the connection ends; true if it came.
+    bool wait_for_goaway(std::chrono::milliseconds bound);
 
     struct Stream;  // one request in flight: what it sends, what came back
 

@@ -3,6 +3,8 @@
 while a normal HTTP/1.1 client is timed alongside on the same (single) worker.
 
 Usage: h2_floods.py PORT TIMEOUT_SECONDS  (the server's timeouts.keepalive and .send)
+       h2_floods.py PORT TIMEOUT_SECONDS bomb-blocks N  (N connections, one HPACK bomb
+       block each, read until the server's GOAWAY: for the caller to measure its CPU)
 
 For each attack: the attacker's connection must end with GOAWAY ENHANCE_YOUR_CALM
 (or, for the stalls, its streams be reset and the connection closed by the server's
@@ -190,7 +192,26 @@ def pinned_streams():
     conn.close()
 
 
+def bomb_blocks(count):
+    """Each connection sends one header block that defines a 4000-byte entry and then
+    references it 12,000 times (48 MB decoded from 28 KB), and waits for the GOAWAY."""
+    entry = b"\x40" + hpack_int(5, 7) + b"x-big" + hpack_int(4000, 7) + b"b" * 4000
+    payload = block(GET) + entry + b"\xbe" * 12000
+    for _ in range(count):
+        conn = Connection()
+        conn.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, payload[:16384]) +
+                  frame(CONTINUATION, END_HEADERS, 1, payload[16384:]))
+        goaway = conn.wait_for(lambda f: f[0] == GOAWAY)
+        if goaway is None or error_code(goaway[3], 4) != ENHANCE_YOUR_CALM:
+            print("FAIL HPACK bomb block: no GOAWAY ENHANCE_YOUR_CALM")
+            sys.exit(1)
+        conn.close()
+    print("ok   %d HPACK bomb blocks, each answered with GOAWAY ENHANCE_YOUR_CALM" % count)
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[3] == "bomb-blocks":
+        return bomb_blocks(int(sys.argv[4]))
     odd = lambda i: 2 * i + 1
     attack("Rapid Reset (HEADERS + RST_STREAM)", b"",
            lambda i: request(odd(i)) + frame(RST_STREAM, 0, odd(i), struct.pack(">I", 8)))

@@ -178,6 +178,8 @@ def main():
     stream_error("content-length not matching the DATA",
                  request(1, GET + [("content-length", "5")], END_HEADERS) + frame(DATA, END_STREAM, 1, b"abc"))
     stream_error("field value with a NUL", request(1, GET + [("x-a", "a\x00b")]))
+    # nghttp2's message quotes the value: the error log must escape it, not forge a line.
+    stream_error("field value with a line feed", request(1, GET + [("x-a", "a\n2026 [crit] forged \x1b[31m")]))
 
     # Connection errors (RFC 9113 §5.4.1, RFC 7541): GOAWAY with the code the RFC names.
     connection_error("DATA on an idle stream", frame(DATA, 0, 5, b"x"), PROTOCOL_ERROR)

@@ -9,6 +9,7 @@
 #include <regex>
 #include <thread>
 
+#include "h2_client.hpp"
 #include "server_process.hpp"
 
 namespace pywebd::test {
@@ -208,6 +209,10 @@ TEST(Http2, FrameLevelErrorsGetTheCodesTheRfcsName) {
     std::cout << run.output;
     EXPECT_EQ(run.status, 0) << run.output;
     EXPECT_EQ(server.workers(), workers);  // no worker crashed or was replaced
+    const std::string log = server.error_log();
+    EXPECT_NE(log.find("HTTP/2 protocol error"), std::string::npos) << log;
+    EXPECT_EQ(log.find("\n2026 [crit] forged"), std::string::npos) << "a client's bytes forged a log line";
+    EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a client's terminal escape reached the log";
 }
 
 // Each flood ends the attacker's connection with GOAWAY ENHANCE_YOUR_CALM (or the
@@ -226,6 +231,20 @@ TEST(Http2, FloodsEndTheAttackerNotTheService) {
     const std::string log = server.error_log();
     EXPECT_TRUE(std::regex_search(log, std::regex(R"(\[info\].*HTTP/2 client flooding conn=\d+ peer=127\.0\.0\.1: )")))
         << log;
+}
+
+// Past the bomb threshold nghttp2 stops handing each reference to us to check and
+// copy: one 28 KB block that decodes to 48 MB costs the worker next to nothing.
+TEST(Http2, AnHpackBombCostsTheWorkerLittleCpu) {
+    ServerProcess server(both_listeners("", 1));
+    const std::vector<pid_t> workers = server.wait_for_workers(1, {}, 15s);
+    ASSERT_EQ(workers.size(), 1u);
+    const long before = cpu_ticks(workers[0]);
+    const RunResult run = run_program(
+        {"python3", kScripts + "h2_floods.py", std::to_string(server.port(1)), "10", "bomb-blocks", "50"}, 120s);
+    const long used = cpu_ticks(workers[0]) - before;
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_LT(used, 20) << "clock ticks of the worker for 50 bomb blocks";
 }
 
 TEST(Http2, OversizedRequestFieldsGet431) {
@@ -352,6 +371,31 @@ window.addEventListener("load", () => {
 // A graceful stop lets a download over HTTP/2 finish: the client reads one window at a
 // time, the server is stopped once the first DATA frame arrives, and the stream still
 // ends whole, followed by GOAWAY NO_ERROR.
+// The keep-alive timeout counts from the last response, as over HTTP/1.1: a connection
+// that keeps asking is never told to go away.
+TEST(Http2, ABusyConnectionOutlivesTheKeepAliveTimeout) {
+    ServerProcess server(both_listeners("timeouts:\n  keepalive: 2s\n"));
+    server.write("hello.txt", "hello\n");
+    H2Client client(server.port(1));
+    ASSERT_TRUE(client.connected());
+    const auto start = std::chrono::steady_clock::now();
+    int answered = 0;
+    while (std::chrono::steady_clock::now() - start < 5s) {  // two and a half timeouts
+        const auto r = client.request({.target = "/hello.txt"});
+        ASSERT_TRUE(r) << "request " << answered << " after " << (std::chrono::steady_clock::now() - start) / 1ms
+                       << " ms";
+        ASSERT_EQ(r->body, "hello\n");
+        ++answered;
+        std::this_thread::sleep_for(300ms);
+        EXPECT_FALSE(client.goaway()) << "GOAWAY after " << answered << " requests";
+    }
+    std::this_thread::sleep_for(200ms);
+    H2Client idle(server.port(1));  // and an idle one still gets its GOAWAY
+    ASSERT_TRUE(idle.connected());
+    ASSERT_TRUE(idle.request({.target = "/hello.txt"}));
+    EXPECT_TRUE(idle.wait_for_goaway(15s));
+}
+
 TEST(Http2, AGracefulStopFinishesTheStreamsInFlight) {
     ServerProcess server(both_listeners("timeouts:\n  keepalive: 1s\n", 1));
     const std::size_t size = 4 * 1024 * 1024;

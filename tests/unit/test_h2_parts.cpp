@@ -199,6 +199,11 @@ TEST(StreamPool, ReusesStreamsClearedWithTheirCapacity) {
     EXPECT_EQ(again->queued, 0u);
     EXPECT_EQ(again->field_bytes + again->field_lines + again->target_length, 0u);
 
+    auto big = pool.acquire(7);
+    big->add_field("x-big", std::string(StreamPool::kKeepTextBytes + 1, 'b'), 1 << 20);
+    pool.release(std::move(big));
+    EXPECT_EQ(pool.spare(), 0u) << "a stream that held a large request is freed, not kept";
+
     std::vector<std::unique_ptr<H2Stream>> many;
     for (std::size_t i = 0; i < StreamPool::kKeep + 10; ++i) many.push_back(pool.acquire(static_cast<int>(2 * i + 5)));
     for (auto& s : many) pool.release(std::move(s));

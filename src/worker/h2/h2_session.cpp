@@ -207,9 +207,11 @@ bool H2Session::produce(H2Context& c) {
 // connection ends when neither side has anything more to say; the timer watches what
 // is left.
 void H2Session::settle(H2Context& c) {
+    bool finished = false;
     for (auto it = streams_.begin(); it != streams_.end();) {
         H2Stream& s = *it->second;
         if (s.closed && s.queued == 0) {
+            finished = true;
             finish(s, s.timed_out                         ? Ending::SendTimeout
                       : s.close_error == NGHTTP2_NO_ERROR ? Ending::Complete
                                                           : Ending::PeerClosed);
@@ -224,10 +226,11 @@ void H2Session::settle(H2Context& c) {
     const bool want_more = nghttp2_session_want_read(session_.get()) || nghttp2_session_want_write(session_.get());
     if (out_.empty() && (!want_more || (goaway_ && streams_.empty()))) return end_after_goaway(c);
     // Busy (streams open, or bytes waiting): the stall watch, checked every timeouts.send.
-    // Idle: the keep-alive timer, armed once as the connection becomes idle, so neither
-    // new requests nor control frames keep a connection open.
+    // Idle: the keep-alive timer, counted from the last response (a request answered
+    // within one turn never makes the connection look busy), so control frames do not
+    // keep a connection open but requests do, as over HTTP/1.1.
     const bool busy = !streams_.empty() || !out_.empty();
-    if (busy != busy_ && !awaiting_drain_ack()) {
+    if ((busy != busy_ || (finished && !busy)) && !awaiting_drain_ack()) {
         busy_ = busy;
         c.arm(busy ? TimerKind::Send : TimerKind::KeepAlive);
     }
@@ -450,7 +453,7 @@ int H2Session::on_error(nghttp2_session*, int, const char* message, std::size_t 
     const H2Session& session = session_of(self);
     if (session.c_ != nullptr)
         session.c_->services.log.info("HTTP/2 protocol error conn={}: {}", session.c_->id,
-                                      std::string_view(message, length));
+                                      log_escaped(std::string_view(message, length)));  // may quote the client's bytes
     return 0;
 }
 
@@ -475,7 +478,12 @@ int H2Session::on_header(nghttp2_session*, const nghttp2_frame* frame, const std
                      {reinterpret_cast<const char*>(value), value_length}, limit);
     // Past the limit the request gets a 431; a block that expands far beyond it (an
     // HPACK bomb: a large table entry referenced over and over) ends the connection.
-    if (s->field_bytes > 4 * limit) session.calm_down("a header block that decodes past 4 times the limit");
+    if (s->field_bytes > 4 * limit) {
+        session.calm_down("a header block that decodes past 4 times the limit");
+        // The stream is reset and nghttp2 decodes the rest of the block (HPACK's state
+        // must stay in step) without handing each field to be checked and copied.
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     return 0;
 }
 

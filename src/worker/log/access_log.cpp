@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <charconv>
 
+#include "strings.hpp"
+
 namespace pywebd {
 
 void AccessLog::reopen(UniqueFd fd) {
@@ -17,19 +19,7 @@ void AccessLog::append_escaped(std::string_view text) {
         buffer_.push_back('-');
         return;
     }
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            buffer_.push_back('\\');
-            buffer_.push_back(c);
-        } else if (byte < 0x20 || byte >= 0x7F) {
-            const char escaped[4] = {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
-            buffer_.append(escaped, 4);
-        } else {
-            buffer_.push_back(c);
-        }
-    }
+    append_log_escaped(buffer_, text);
 }
 
 void AccessLog::append_time(std::time_t t) {
