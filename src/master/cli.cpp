@@ -9,7 +9,7 @@
 namespace pywebd {
 
 CliResult parse_command_line(const std::vector<std::string>& args) {
-    CLI::App app{"pywebd: a static-file HTTP/1.1 server (prefork, epoll, systemd-native)", "pywebd"};
+    CLI::App app{"pywebd: a static-file HTTP/1.1, HTTP/2 and HTTPS server (prefork, epoll, systemd-native)", "pywebd"};
     app.set_version_flag("--version", std::string("pywebd ") + kVersion);
     app.footer(
         "With no options pywebd serves ./static on port 8888.\n"

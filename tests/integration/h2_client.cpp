@@ -20,8 +20,8 @@ struct H2Client::Stream {
 
 namespace {
 
-constexpr const char* kConnectionSpecific[] = {"connection",        "keep-alive", "proxy-connection",
-                                               "transfer-encoding", "upgrade",    "host"};
+constexpr const char* kConnectionSpecific[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                                               "upgrade"};
 
 nghttp2_nv field(const std::string& name, const std::string& value) {
     return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),

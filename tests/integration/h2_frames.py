@@ -3,6 +3,7 @@
 
 Usage: h2_frames.py PORT [KEEPALIVE_SECONDS]
        h2_frames.py PORT download-through-stop MASTER_PID PATH SIZE
+       h2_frames.py PORT dependent-stream PATH SIZE SMALL_PATH SMALL_SIZE
 
 Each case opens a connection, sends the preface and its SETTINGS, then frames built
 by hand (HPACK literals without indexing or Huffman, so any field can be malformed),
@@ -61,8 +62,12 @@ def request(stream, fields=None, flags=END_STREAM | END_HEADERS):
 
 
 class Connection:
-    def __init__(self):
-        self.sock = socket.create_connection(("127.0.0.1", PORT), timeout=WAIT)
+    def __init__(self, receive_buffer=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(WAIT)
+        if receive_buffer:  # before connecting, so the window scale matches it
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.connect(("127.0.0.1", PORT))
         self.buffer = b""
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0, b""))
 
@@ -177,6 +182,7 @@ def main():
     stream_error("te other than trailers", request(1, GET + [("te", "gzip")]))
     stream_error("content-length not matching the DATA",
                  request(1, GET + [("content-length", "5")], END_HEADERS) + frame(DATA, END_STREAM, 1, b"abc"))
+    stream_error("Host naming another authority than :authority", request(1, GET + [("host", "elsewhere")]))
     stream_error("field value with a NUL", request(1, GET + [("x-a", "a\x00b")]))
     # nghttp2's message quotes the value: the error log must escape it, not forge a line.
     stream_error("field value with a line feed", request(1, GET + [("x-a", "a\n2026 [crit] forged \x1b[31m")]))
@@ -296,8 +302,44 @@ def download_through_stop(master, path, size):
     sys.exit(1 if failures else 0)
 
 
+def dependent_stream(path, size, small_path, small_size):
+    """A browser's pattern: stream 3 depends exclusively on stream 1 (RFC 7540 priority,
+    which nghttp2 applies), so it waits while stream 1 downloads. Windows are wide open
+    and the client reads slowly (a small receive buffer, 16 KiB every 10 ms), for longer
+    than two of the server's stall periods: waiting its turn is not a stall, and neither
+    stream may be reset."""
+    conn = Connection(receive_buffer=32768)
+    conn.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0x7FFFFFFF)) +
+              frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 0x7FFFFFFF - 65535)))
+    conn.send(request(1, GET[:3] + [(":path", path)]))
+    exclusive_on_1 = struct.pack(">I", 0x80000000 | 1) + bytes([255])
+    conn.send(frame(HEADERS, END_STREAM | END_HEADERS | 0x20, 3, exclusive_on_1 + block(GET[:3] + [(":path", small_path)])))
+    received, ended, reset = {1: 0, 3: 0}, set(), None
+    start = time.monotonic()
+    while len(ended) < 2 and reset is None:
+        f = conn.next_frame()
+        if f is None:
+            break
+        kind, flags, stream, payload = f
+        if kind == DATA and stream in received:
+            received[stream] += len(payload)
+            time.sleep(0.01 * len(payload) / 16384)
+        if kind in (HEADERS, DATA) and flags & END_STREAM:
+            ended.add(stream)
+        if kind == RST_STREAM:
+            reset = "RST_STREAM %d on stream %d" % (error_code(payload, 0), stream)
+    elapsed = time.monotonic() - start
+    check("the slow download finished whole (%.1f s)" % elapsed, 1 in ended and received[1] == size,
+          "%d of %d bytes; %s" % (received[1], size, reset))
+    check("the stream waiting behind it was not reset, and then served", 3 in ended and received[3] == small_size,
+          "%d of %d bytes; %s" % (received[3], small_size, reset))
+    sys.exit(1 if failures else 0)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "download-through-stop":
         download_through_stop(int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+    elif len(sys.argv) > 2 and sys.argv[2] == "dependent-stream":
+        dependent_stream(sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
     else:
         main()

@@ -247,6 +247,38 @@ TEST(Http2, AnHpackBombCostsTheWorkerLittleCpu) {
     EXPECT_LT(used, 20) << "clock ticks of the worker for 50 bomb blocks";
 }
 
+// A header block begun and never finished holds the connection no longer than
+// timeouts.header, as an HTTP/1.1 head does (not the far longer timeouts.send).
+TEST(Http2, AnUnfinishedHeaderBlockEndsAtTheHeaderTimeout) {
+    ServerProcess server(both_listeners("timeouts:\n  header: 1s\n  send: 60s\n", 1));
+    HttpClient client(server.port(1), "127.0.0.1", 30s);
+    ASSERT_TRUE(client.connected());
+    const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const std::string settings("\0\0\0\x04\0\0\0\0\0", 9);
+    // HEADERS on stream 1, END_STREAM but no END_HEADERS: GET http /, then nothing.
+    const std::string headers("\0\0\x03\x01\x01\0\0\0\x01\x82\x86\x84", 12);
+    ASSERT_TRUE(client.send(preface + settings + headers));
+    EXPECT_TRUE(wait_for_log(server, "HTTP/2 request head not completed within timeouts.header", 20s))
+        << server.error_log();
+    client.read_until_close();  // and the connection is closed
+    EXPECT_TRUE(client.closed_by_server(1s));
+}
+
+// A stream waiting behind the one its priority puts first (as browsers chain their
+// requests) is not reset as stalled while that one downloads slowly for several stall
+// periods; a stream whose window the client keeps shut still is (FloodsEndTheAttacker…).
+TEST(Http2, AStreamWaitingItsTurnIsNotResetAsStalled) {
+    ServerProcess server(both_listeners("timeouts:\n  send: 2s\n", 1));
+    server.write("big.bin", std::string(12 << 20, 'b'));
+    server.write("small.txt", std::string(5000, 's'));
+    const RunResult run = run_program({"python3", kScripts + "h2_frames.py", std::to_string(server.port(1)),
+                                       "dependent-stream", "/big.bin", std::to_string(12 << 20), "/small.txt", "5000"},
+                                      120s);
+    std::cout << run.output;
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_EQ(server.error_log().find("send_timeout"), std::string::npos) << server.error_log();
+}
+
 TEST(Http2, OversizedRequestFieldsGet431) {
     ServerProcess server(both_listeners("http2:\n  max_header_list_size: 4KiB\n"));
     server.write("hello.txt", "hello\n");

@@ -216,6 +216,16 @@ TYPED_TEST(Http1Serving, BadRequestsThenAGoodOne) {
     EXPECT_EQ(r->body, "hello\n");
 }
 
+// Characters no URI may hold are refused alike over every protocol (HTTP/2's :path is
+// not HTTP/1.1's request-target grammar, so the server checks it the same way).
+TYPED_TEST(Serving, TargetsWithCharactersNoUriMayHoldAre400) {
+    for (const char* target : {"/a\"b", "/a<b>", "/x?q=\"<>", "/a{b}", "/a|b", "/a^b", "/a`b", "/a\\b"}) {
+        auto r = this->get(target);
+        ASSERT_TRUE(r) << target;
+        EXPECT_EQ(r->status, 400) << target;
+    }
+}
+
 TYPED_TEST(Serving, LimitsGive414And431) {
     auto r = this->get("/" + std::string(9000, 'a'));
     ASSERT_TRUE(r);
@@ -288,6 +298,28 @@ TYPED_TEST(H2Serving, ConcurrentStreamsOfEveryKind) {
         }
     }
     EXPECT_FALSE(client.goaway());
+}
+
+// A :path past both the URI and the field limits is still a HEAD answered 414 without
+// a body, not a 431 for a request whose method was lost.
+TYPED_TEST(H2Serving, AnOversizedPathIs414EvenPastTheFieldLimit) {
+    H2Client client(this->server_->port(), TypeParam::kTls ? std::optional(this->server_->client_tls()) : std::nullopt);
+    ASSERT_TRUE(client.connected());
+    auto r = client.request({.method = "HEAD", .target = "/" + std::string(20000, 'a')});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 414);
+    EXPECT_EQ(r->body, "");
+    r = client.request({.target = "/hello.txt"});  // the connection goes on
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello\n");
+}
+
+// A Host beside :authority must name the same (RFC 9113 §8.3.1), in any case; one that
+// names another makes the request malformed (h2_frames.py checks the stream error).
+TYPED_TEST(H2Serving, AHostMatchingTheAuthorityInAllButCaseIsServed) {
+    auto r = this->get("/hello.txt", "Host: TEST\r\n");  // the client's :authority is "test"
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
 }
 
 // Browsers send each cookie as its own field over HTTP/2 (RFC 9113 §8.2.3): they count

@@ -162,6 +162,20 @@ TEST(H2Stream, FieldsPastTheLimitAreCountedNotKept) {
     EXPECT_EQ(s.field_bytes, 128u + 34u);
 }
 
+// An oversized request is still what it is: its method and (cut) path are kept.
+TEST(H2Stream, PseudoFieldsAreKeptPastTheLimitCutToIt) {
+    H2Stream s(1);
+    EXPECT_FALSE(s.add_field(":path", "/" + std::string(200, 'p'), 100));
+    EXPECT_FALSE(s.add_field(":method", "HEAD", 100));
+    EXPECT_FALSE(s.add_field("x-a", "b", 100));
+    s.finish_head();
+    EXPECT_TRUE(s.too_large);
+    EXPECT_EQ(s.request.method, http::Method::Head);
+    EXPECT_EQ(s.request.path.size(), 100u);
+    EXPECT_EQ(s.target_length, 201u);
+    EXPECT_TRUE(s.fields.empty());
+}
+
 TEST(H2Stream, FieldLinesCountCookieCrumbsAsOneAndTargetLengthIsThePath) {
     const H2Stream s = stream_with({{":method", "GET"},
                                     {":path", "/0123456789"},

@@ -1,6 +1,7 @@
 #include "h2/h2_session.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -208,8 +209,10 @@ bool H2Session::produce(H2Context& c) {
 // is left.
 void H2Session::settle(H2Context& c) {
     bool finished = false;
+    bool head_pending = false;
     for (auto it = streams_.begin(); it != streams_.end();) {
         H2Stream& s = *it->second;
+        head_pending = head_pending || (!s.head_done && !s.closed);
         if (s.closed && s.queued == 0) {
             finished = true;
             finish(s, s.timed_out                         ? Ending::SendTimeout
@@ -229,8 +232,18 @@ void H2Session::settle(H2Context& c) {
     // Idle: the keep-alive timer, counted from the last response (a request answered
     // within one turn never makes the connection look busy), so control frames do not
     // keep a connection open but requests do, as over HTTP/1.1.
+    // A header block begun and not finished (nothing else may come between its frames,
+    // RFC 9113 §6.10) has timeouts.header, as HTTP/1.1's head has, armed once so that a
+    // trickle of CONTINUATION frames does not extend it.
+    if (awaiting_drain_ack()) return;
+    if (head_pending) {
+        if (!head_pending_) c.arm(TimerKind::Header);
+        head_pending_ = true;
+        return;
+    }
+    const bool head_completed = std::exchange(head_pending_, false);
     const bool busy = !streams_.empty() || !out_.empty();
-    if ((busy != busy_ || (finished && !busy)) && !awaiting_drain_ack()) {
+    if (busy != busy_ || (finished && !busy) || head_completed) {
         busy_ = busy;
         c.arm(busy ? TimerKind::Send : TimerKind::KeepAlive);
     }
@@ -238,15 +251,16 @@ void H2Session::settle(H2Context& c) {
 
 // Every timeouts.send while busy: a connection that wrote nothing although bytes were
 // waiting is closed (the client is not reading); a stream whose body made no progress
-// since the last check (a client that opens no window for it) is reset with CANCEL; a
-// request head that never completed ends the connection. Progress elsewhere on the
-// connection keeps no stalled stream alive.
+// since the last check (a client that opens no window for it, or the connection's) is
+// reset with CANCEL; a request head that never completed ends the connection. Progress
+// elsewhere on the connection keeps no stream alive whose window the client keeps shut.
 void H2Session::check_stalls(H2Context& c) {
     if (!out_.empty() && written_ == written_at_check_) {
         c.services.log.info("HTTP/2 connection stalled conn={}: nothing written for {} s", c.id,
                             c.services.timers.duration(TimerKind::Send).count() / 1000);
         return close(c, Ending::SendTimeout);
     }
+    const bool connection_moved = written_ != written_at_check_;
     written_at_check_ = written_;
     for (auto& [id, stream] : streams_) {
         H2Stream& s = *stream;
@@ -260,7 +274,7 @@ void H2Session::check_stalls(H2Context& c) {
             c.services.log.info("HTTP/2 request head never completed conn={} stream={}", c.id, s.id);
             return close(c, Ending::SendTimeout);
         }
-        if (s.body_sent == s.sent_at_check) {
+        if (s.body_sent == s.sent_at_check && !held_back_by_siblings(s, connection_moved)) {
             s.timed_out = true;
             nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
         }
@@ -268,6 +282,15 @@ void H2Session::check_stalls(H2Context& c) {
     }
     c.arm(TimerKind::Send);
     drive(c);
+}
+
+// A stream that made no progress although the client leaves it a window, while the
+// connection did move, is waiting its turn behind the streams its priority puts first
+// (a browser chains each request on the one before): not a stall. One whose window
+// (or the connection's) the client keeps shut is.
+bool H2Session::held_back_by_siblings(const H2Stream& s, bool connection_moved) const {
+    return connection_moved && nghttp2_session_get_stream_remote_window_size(session_.get(), s.id) > 0 &&
+           nghttp2_session_get_remote_window_size(session_.get()) > 0;
 }
 
 bool H2Session::awaiting_drain_ack() const { return drain_started_ && !goaway_; }
@@ -306,7 +329,9 @@ void H2Session::on_timeout(TimerKind kind, H2Context& c) {
         if (awaiting_drain_ack()) send_final_goaway();
         c.arm(busy_ ? TimerKind::Send : TimerKind::KeepAlive);
         return drive(c);
-    case TimerKind::Header: return close(c, Ending::SendTimeout);
+    case TimerKind::Header:
+        c.services.log.info("HTTP/2 request head not completed within timeouts.header conn={}", c.id);
+        return close(c, Ending::SendTimeout);
     }
 }
 
@@ -388,6 +413,7 @@ namespace {
 // A request past the limits HTTP/1.1 applies as it parses gets the same answer here.
 std::uint16_t refusal(const H2Stream& s, const H2Services& h2) {
     if (s.target_length > h2.max_uri_bytes) return 414;
+    if (s.bad_target) return 400;
     if (s.too_large || s.field_lines > h2.max_headers) return 431;
     return 0;
 }
@@ -501,6 +527,12 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
     H2Stream* s = session.stream(frame->hd.stream_id);
     if (s == nullptr || s->head_done) return 0;
     s->finish_head();
+    if (s->conflicting_authority) {  // malformed (RFC 9113 §8.3.1, §8.1.1): a stream error, like nghttp2's own
+        session.c_->services.log.info("HTTP/2 malformed request conn={} stream={}: Host differs from :authority",
+                                      session.c_->id, s->id);
+        nghttp2_submit_rst_stream(session.session_.get(), NGHTTP2_FLAG_NONE, s->id, NGHTTP2_PROTOCOL_ERROR);
+        return 0;
+    }
     session.respond(*s);
     return 0;
 }

@@ -93,6 +93,7 @@ private:
     void settle(H2Context& c);
     void check_stalls(H2Context& c);
     bool awaiting_drain_ack() const;
+    bool held_back_by_siblings(const H2Stream& s, bool connection_moved) const;
     void send_final_goaway();
     void end_after_goaway(H2Context& c);
     void linger(H2Context& c);
@@ -113,6 +114,7 @@ private:
     bool goaway_ = false;         // the final one: once the streams are done, the connection closes
     bool flooded_ = false;        // calm_down() was called: no more reading
     bool lingering_ = false;      // all said, our side shut: dropping what the client still sends
+    bool head_pending_ = false;   // a request's header block is unfinished: timeouts.header runs
     bool busy_ = false;           // streams open or bytes queued: the stall watch runs, not keep-alive
     std::size_t linger_left_ = 0;
     std::uint64_t written_ = 0;  // bytes written on the connection, for the stall watch

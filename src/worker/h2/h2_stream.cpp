@@ -1,16 +1,25 @@
 #include "h2/h2_stream.hpp"
 
+#include "http/http_chars.hpp"
+#include "strings.hpp"
+
 namespace pywebd {
 
 bool H2Stream::add_field(std::string_view name, std::string_view value, std::size_t limit) {
     field_bytes += name.size() + value.size() + 32;
     if (field_bytes > limit) too_large = true;
-    if (too_large) return false;
+    // The pseudo-fields (first, and at most one of each: nghttp2 checks) are kept even
+    // past the limit, cut to it, so an oversized request is still answered as what it
+    // is (a HEAD without a body, a long :path with 414) and logged with its method.
+    const bool pseudo = !name.empty() && name.front() == ':';
+    if (name == ":path") target_length = value.size();
+    if (too_large && !pseudo) return false;
+    if (pseudo) value = value.substr(0, limit);
     const auto at = static_cast<std::uint32_t>(text.size());
     text.append(name).append(value);
     spans.push_back({at, static_cast<std::uint32_t>(name.size()), static_cast<std::uint32_t>(at + name.size()),
                      static_cast<std::uint32_t>(value.size())});
-    return true;
+    return !too_large;
 }
 
 void H2Stream::clear() {
@@ -48,16 +57,21 @@ void H2Stream::finish_head() {
     }
     bool cookie_seen = false;
     for (const http::Header& field : fields) {
-        if (authority.empty() && field.name == "host") authority = field.value;  // §8.3.1: :authority wins
+        if (field.name == "host") {
+            if (authority.empty())
+                authority = field.value;  // §8.3.1: :authority wins
+            else if (!iequals(authority, field.value))
+                conflicting_authority = true;
+        }
         const bool crumb = field.name == "cookie";
         if (!crumb || !cookie_seen) ++field_lines;
         cookie_seen = cookie_seen || crumb;
         notes.note(field);
     }
-    target_length = path.size();
     request.method = http::method_from(method);
     request.authority = authority;
     request.fields = fields;
+    bad_target = !http::chars::all_of(path, http::chars::kTargetChar);  // as HTTP/1.1's request-target
     if (path == "*") {
         request.asterisk = true;
     } else {

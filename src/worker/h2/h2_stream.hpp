@@ -21,7 +21,8 @@ struct H2Stream {
     };
 
     // Keeps a field of the request; false once the fields pass `limit` bytes, counted as
-    // RFC 9113 §6.5.2 does (name + value + 32 each), after which nothing more is kept.
+    // RFC 9113 §6.5.2 does (name + value + 32 each), after which only pseudo-fields are
+    // kept (each cut to `limit` bytes).
     bool add_field(std::string_view name, std::string_view value, std::size_t limit);
     // Back to a new stream's state, keeping the buffers' capacity (for StreamPool): no
     // field, body or file is referred to afterwards.
@@ -37,9 +38,11 @@ struct H2Stream {
     bool too_large = false;  // the fields passed the limit: answered with 431
     bool head_done = false;  // the request's head is complete; trailers are not kept
 
-    std::vector<http::Header> fields;  // regular fields, views into `text`
-    std::size_t field_lines = 0;       // as HTTP/1.1 would count them: cookie crumbs as one (§8.2.3)
-    std::size_t target_length = 0;     // of :path
+    std::vector<http::Header> fields;    // regular fields, views into `text`
+    std::size_t field_lines = 0;         // as HTTP/1.1 would count them: cookie crumbs as one (§8.2.3)
+    std::size_t target_length = 0;       // of :path, as received (even if cut)
+    bool bad_target = false;             // :path holds what no HTTP/1.1 request-target may (400)
+    bool conflicting_authority = false;  // a Host naming another authority than :authority (§8.3.1)
     http::Request request;
     std::string request_line;  // "GET /path HTTP/2.0", for the access log
 
