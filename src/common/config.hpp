@@ -50,6 +50,17 @@ struct HeaderRule {
     std::vector<std::pair<std::string, std::string>> fields;  // added verbatim
 };
 
+// A redirect the operator configured: requests for `from` (or, as a prefix, anything
+// under it) answered with `status` and a Location of `to` (the rest of the path after
+// the prefix appended; the query kept or dropped).
+struct RedirectRule {
+    std::string from;  // a path as received ("/old"); for a prefix without its '*'
+    bool prefix = false;
+    std::string to;  // "/new", "/new/" or "https://example.org/…"
+    std::uint16_t status = 301;
+    bool keep_query = true;
+};
+
 // One certificate chain and its key (PEM), with an optional OCSP response (DER) to staple.
 struct TlsCertificate {
     std::filesystem::path certificate;
@@ -104,6 +115,14 @@ struct Config {
     bool directory_listing = false;                    // list a directory that has no index file
     std::map<std::uint16_t, std::string> error_pages;  // status → path under the root
     std::vector<HeaderRule> headers;
+    // A missing path (not an asset) is answered with this file, 200 (a single-page app);
+    // empty: off.
+    std::string fallback;
+    std::vector<std::string> asset_extensions = {"js",   "mjs", "css",  "map",  "json", "wasm", "png",  "jpg",
+                                                 "jpeg", "gif", "webp", "avif", "svg",  "ico",  "woff", "woff2",
+                                                 "ttf",  "otf", "txt",  "xml",  "pdf",  "zip",  "mp4",  "webm"};
+    std::vector<RedirectRule> redirects;
+    std::optional<RedirectRule> site_redirect;  // `redirect`: every request, to another origin
     std::string user;  // empty: unchanged; as root that is refused (name one, or "root" explicitly)
     std::string group;
     std::filesystem::path access_log;  // empty = off

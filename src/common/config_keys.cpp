@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "config_values.hpp"
+#include "redirect_config.hpp"
 #include "strings.hpp"
 
 namespace pywebd {
@@ -314,6 +315,41 @@ const std::array
                      if (!n.IsSequence()) throw ValueError("expected a list of rules");
                      for (const YAML::Node& rule : n) c.headers.push_back(header_rule_in(rule));
                  }},
+                {"fallback", "\"\"",
+                 "file under the root answering, with 200, a GET or HEAD of a missing path that is not an asset (a "
+                 "single-page app's /index.html); empty: off",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.fallback = fallback_path_in(n); }},
+                {"asset_extensions",
+                 "[js, mjs, css, map, json, wasm, png, jpg, jpeg, gif, webp, avif, svg, ico, woff, "
+                 "woff2, ttf, otf, txt, xml, pdf, zip, mp4, webm]",
+                 "extensions of missing files that stay 404 rather than get the fallback",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.asset_extensions.clear();
+                     if (n.IsNull()) return;
+                     for (std::string extension : strings_in(n)) {
+                         extension = to_lower(extension);
+                         if (extension.starts_with('.')) extension.erase(0, 1);
+                         if (extension.empty() || extension.find_first_of("/.") != std::string::npos)
+                             throw ValueError(fmt::format("'{}' is not a file extension such as js", extension));
+                         c.asset_extensions.push_back(extension);
+                     }
+                 }},
+                {"redirects", "[]",
+                 "rules {from: /old or /old/*, to: /new or https://…, status: 301|302|307|308, query: keep|drop}",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.redirects.clear();
+                     if (n.IsNull()) return;
+                     if (!n.IsSequence()) throw ValueError("expected a list of {from: …, to: …}");
+                     for (const YAML::Node& rule : n) c.redirects.push_back(redirect_rule_in(rule));
+                 }},
+                {"redirect", "\"\"",
+                 "send every request to another origin, path and query appended: https://example.org (or {to: …, "
+                 "status: 308}); empty: off",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.site_redirect.reset();
+                     if (n.IsNull() || (n.IsScalar() && n.Scalar().empty())) return;
+                     c.site_redirect = site_redirect_in(n);
+                 }},
                 {"user", "\"\"", "when started as root, workers run as this user; root itself only if named",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.user = n.IsNull() ? "" : account_name_in(n);
@@ -344,7 +380,8 @@ const std::array
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.limits.max_head_bytes = bytes_in(n, 1024, 1 << 20);
                  }},
-                {"limits.max_headers", "100", "header field lines per request (HTTP/2: cookie crumbs as one); more is 431",
+                {"limits.max_headers", "100",
+                 "header field lines per request (HTTP/2: cookie crumbs as one); more is 431",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.limits.max_headers = count_in(n, 1, 10000);
                  }},

@@ -116,6 +116,58 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
     expect_one_error_each(table);
 }
 
+TEST_F(ConfigFile, FallbackAndRedirects) {
+    Config config = load_config_file(
+        write("root: site\nfallback: /app/index.html\nasset_extensions: [JS, .css]\n"
+              "redirects:\n  - {from: /old, to: /new}\n  - {from: /blog/*, to: https://blog.example/, status: 308, "
+              "query: drop}\nredirect: {to: \"https://example.org\", status: 302}\n"));
+    validate(config);
+    EXPECT_EQ(config.fallback, "/app/index.html");
+    EXPECT_EQ(config.asset_extensions, (std::vector<std::string>{"js", "css"}));
+    ASSERT_EQ(config.redirects.size(), 2u);
+    EXPECT_EQ(config.redirects[0].from, "/old");
+    EXPECT_FALSE(config.redirects[0].prefix);
+    EXPECT_EQ(config.redirects[0].status, 301);
+    EXPECT_TRUE(config.redirects[0].keep_query);
+    EXPECT_EQ(config.redirects[1].from, "/blog/");
+    EXPECT_TRUE(config.redirects[1].prefix);
+    EXPECT_EQ(config.redirects[1].status, 308);
+    EXPECT_FALSE(config.redirects[1].keep_query);
+    ASSERT_TRUE(config.site_redirect);
+    EXPECT_EQ(config.site_redirect->to, "https://example.org/");
+    EXPECT_EQ(config.site_redirect->status, 302);
+    const Config defaults = load_config_file(write("root: site\n"));
+    EXPECT_EQ(defaults.fallback, "");
+    EXPECT_TRUE(defaults.redirects.empty());
+    EXPECT_FALSE(defaults.site_redirect);
+}
+
+TEST_F(ConfigFile, BadFallbacksAndRedirectsNameTheirPosition) {
+    const BadCase table[] = {
+        {"root: site\nfallback: /../etc/passwd\n", R"(server\.yaml:2:11: fallback: fallback is a file under the root)"},
+        {"root: site\nfallback: index.html\n", R"(server\.yaml:2:11: fallback: fallback is a file under the root)"},
+        {"root: site\nfallback: /app/\n", R"(server\.yaml:2:11: fallback: fallback is a file under the root)"},
+        {"root: site\nasset_extensions: [\"a/b\"]\n", R"(server\.yaml:2:19: asset_extensions: 'a/b' is not)"},
+        {"root: site\nredirects:\n  - {from: /a, to: /a}\n", R"(server\.yaml:3:5: redirects: redirects /a to itself)"},
+        {"root: site\nredirects:\n  - {from: /a/*, to: /a/b/}\n",
+         R"(server\.yaml:3:5: redirects: redirects /a/\* to itself)"},
+        {"root: site\nredirects:\n  - {from: /a, to: /b, status: 303}\n",
+         R"(server\.yaml:3:32: redirects: a redirect status is 301, 302, 307 or 308, not '303')"},
+        {"root: site\nredirects:\n  - {from: a, to: /b}\n", R"(server\.yaml:3:12: redirects: from is a path)"},
+        {"root: site\nredirects:\n  - {from: /a, to: //evil.example/}\n",
+         R"(server\.yaml:3:20: redirects: to is a path)"},
+        {"root: site\nredirects:\n  - {from: /a, to: \"javascript:x\"}\n",
+         R"(server\.yaml:3:20: redirects: to is a path)"},
+        {"root: site\nredirects:\n  - {from: /a}\n", R"(server\.yaml:3:5: redirects: a redirect needs from and to)"},
+        {"root: site\nredirects:\n  - {from: /a, to: /b, code: 301}\n",
+         R"(server\.yaml:3:24: redirects: unknown redirect key 'code')"},
+        {"root: site\nredirects:\n  - {from: /a, to: /b, query: maybe}\n", R"(server\.yaml:3:31: redirects: query is)"},
+        {"root: site\nredirect: /elsewhere\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
+        {"root: site\nredirect: \"https://example.org/?a=1\"\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
+    };
+    expect_one_error_each(table);
+}
+
 TEST_F(ConfigFile, HeaderRulesAndErrorPages) {
     Config config = load_config_file(
         write("root: site\nerror_pages: {404: /errors/404.html}\nheaders:\n  - path: /assets/\n"

@@ -11,6 +11,7 @@
 #include "h1/request_buffers.hpp"
 #include "log/access_log.hpp"
 #include "net/timer_lists.hpp"
+#include "static/redirects.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {
@@ -100,6 +101,37 @@ std::string read_file(const std::filesystem::path& path) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+RedirectRule rule(std::string from, bool prefix, std::string to, bool keep_query = true) {
+    RedirectRule r;
+    r.from = std::move(from);
+    r.prefix = prefix;
+    r.to = std::move(to);
+    r.keep_query = keep_query;
+    return r;
+}
+
+TEST(Redirects, ExactBeatsPrefixLongerPrefixBeatsShorterThenTheWholeSite) {
+    const Redirects redirects(
+        {rule("/a/", true, "/short/"), rule("/a/b/", true, "/long/"), rule("/a/b/c", false, "/x")},
+        rule("/", true, "https://example.org/"));
+    EXPECT_EQ(redirects.match("/a/b/c")->to, "/x");
+    EXPECT_EQ(redirects.match("/a/b/c/d")->to, "/long/");
+    EXPECT_EQ(redirects.match("/a/z")->to, "/short/");
+    EXPECT_EQ(redirects.match("/elsewhere")->to, "https://example.org/");
+    const Redirects none({rule("/a", false, "/b")}, std::nullopt);
+    EXPECT_EQ(none.match("/a/"), nullptr);
+    EXPECT_EQ(none.match("/ab"), nullptr);
+}
+
+TEST(Redirects, LocationAppendsTheRestAndTheQueryAndNeverMakesASecondHost) {
+    EXPECT_EQ(Redirects::location(rule("/old/", true, "/new/"), "/old/x/y", true, "q=1"), "/new/x/y?q=1");
+    EXPECT_EQ(Redirects::location(rule("/old/", true, "/new/", false), "/old/x", true, "q=1"), "/new/x");
+    EXPECT_EQ(Redirects::location(rule("/old", false, "/new?a=1"), "/old", true, "q=1"), "/new?a=1&q=1");
+    // "/" + "//evil.example/" would be a scheme-relative reference to another host.
+    EXPECT_EQ(Redirects::location(rule("/", true, "/"), "//evil.example/x", false, ""), "/evil.example/x");
+    EXPECT_EQ(Redirects::location(rule("/", true, "https://example.org/"), "//x", false, ""), "https://example.org/x");
 }
 
 TEST(AccessLog, CombinedFormatEscapesClientText) {

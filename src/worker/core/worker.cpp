@@ -94,10 +94,19 @@ bool Worker::setup_loop() {
         return false;
     }
     site_.root_fd = root_.get();
-    site_.options = ServeOptions{
-        config_.index,         config_.serve_dotfiles,    config_.serve_well_known, config_.limits.max_ranges,
-        config_.precompressed, config_.directory_listing, config_.error_pages,      HeaderRules(config_.headers),
-        detect_confinement(),  config_.cache.small_file};
+    site_.options = ServeOptions{config_.index,
+                                 config_.serve_dotfiles,
+                                 config_.serve_well_known,
+                                 config_.limits.max_ranges,
+                                 config_.precompressed,
+                                 config_.directory_listing,
+                                 config_.error_pages,
+                                 HeaderRules(config_.headers),
+                                 detect_confinement(),
+                                 config_.cache.small_file,
+                                 config_.fallback,
+                                 config_.asset_extensions,
+                                 Redirects(config_.redirects, config_.site_redirect)};
     if (site_.options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);

@@ -12,7 +12,9 @@ constexpr std::string_view reason_phrase(std::uint16_t status) {
     case 204: return "No Content";
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
+    case 302: return "Found";
     case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
     case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 403: return "Forbidden";

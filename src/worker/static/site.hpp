@@ -8,6 +8,7 @@
 #include "static/file_cache.hpp"
 #include "static/file_open.hpp"
 #include "static/header_rules.hpp"
+#include "static/redirects.hpp"
 
 namespace pywebd {
 
@@ -23,6 +24,9 @@ struct ServeOptions {
     HeaderRules header_rules;
     Confinement confinement = Confinement::Openat2;
     std::size_t small_file = 16 * 1024;  // files up to this size are held in memory
+    std::string fallback;                // answers a missing path that is not an asset; empty: off
+    std::vector<std::string> asset_extensions;
+    Redirects redirects;
 };
 
 // One site: its document root, how to serve it and its open-file cache. The handler

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include "http/authority.hpp"
 #include "http/decide.hpp"
 #include "static/directory_listing.hpp"
+#include "strings.hpp"
 
 namespace pywebd {
 namespace {
@@ -128,6 +130,9 @@ void StaticHandler::options(Response& out) const {
 
 void StaticHandler::handle(Site& site, const http::Request& request, std::int64_t now_ms, Response& out) {
     const bool head_only = request.method == http::Method::Head;
+    if (!site.options.redirects.empty() && !request.asterisk)
+        if (const RedirectRule* rule = site.options.redirects.match(request.path))
+            return redirect(site, *rule, request, out);
     switch (request.method) {
     case http::Method::Get:
     case http::Method::Head: break;
@@ -142,24 +147,63 @@ void StaticHandler::handle(Site& site, const http::Request& request, std::int64_
 
     Lookup lookup{site, request, {}, now_ms};
     if (site.options.precompressed && request.has_accept_encoding) lookup.codings = http::negotiate_codings(request);
+    std::uint16_t status = resolve(lookup, out);
+    if (status == 404 && fallback_applies(site.options)) {
+        // As nginx's try_files $uri $uri/ /index.html: the fallback is served as if it had
+        // been asked for (its own header rules, validators and ranges).
+        if (normalize_path(site.options.fallback, path_) != PathError::None) return error(site, 404, head_only, out);
+        status = resolve(lookup, out);
+    }
+    if (status != 0) error(site, status, head_only, out);
+}
+
+// A missing path gets the fallback unless it names an asset (a script or image that is
+// missing must stay a 404, or the page would get HTML where it expects code).
+bool StaticHandler::fallback_applies(const ServeOptions& options) const {
+    if (options.fallback.empty()) return false;
+    const std::string_view name = last_segment(path_.path);
+    const std::size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) return true;
+    const std::string_view extension = name.substr(dot + 1);
+    return std::none_of(options.asset_extensions.begin(), options.asset_extensions.end(),
+                        [&](const std::string& asset) { return iequals(asset, extension); });
+}
+
+void StaticHandler::redirect(Site& site, const RedirectRule& rule, const http::Request& request, Response& out) {
+    const std::string location = Redirects::location(rule, request.path, request.has_query, request.query);
+    error(site, rule.status, request.method == http::Method::Head, out);
+    out.fields.add("Location", location);
+}
+
+// Answers from path_ (a file, a directory's index or listing, a redirect to the
+// directory) and returns 0, or returns the error status to answer with.
+std::uint16_t StaticHandler::resolve(const Lookup& lookup, Response& out) {
+    Site& site = lookup.site;
     if (site.cache.enabled()) {
         // "/docs" (a redirect) and "/docs/" (its index) are different answers.
         key_.assign(path_.path);
         if (path_.trailing_slash && path_.path.size() > 1) key_.push_back('/');
         key_.push_back('\0');
         for (std::size_t i = 0; i < lookup.codings.count; ++i) key_.push_back(lookup.codings.order[i].suffix[1]);
-        if (auto hit = site.cache.find(key_, now_ms)) return serve(lookup, std::move(hit), out);
+        if (auto hit = site.cache.find(key_, lookup.now_ms)) {
+            serve(lookup, std::move(hit), out);
+            return 0;
+        }
     }
 
     Located found = lookup.locate(path_.relative().data());
-    if (!found.fd) return error(site, open_failed(found.error, path_.relative().data()), head_only, out);
+    if (!found.fd) return open_failed(found.error, path_.relative().data());
     if (S_ISDIR(found.st.st_mode)) {
-        if (!path_.trailing_slash) return redirect_to_directory(lookup, out);
-        return resolve_directory(lookup, std::move(found.fd), out);
+        if (!path_.trailing_slash)
+            redirect_to_directory(lookup, out);
+        else
+            resolve_directory(lookup, std::move(found.fd), out);
+        return 0;
     }
-    if (!S_ISREG(found.st.st_mode)) return error(site, 403, head_only, out);  // FIFO, device, socket
-    if (path_.trailing_slash) return error(site, 404, head_only, out);        // "/file.html/" names no directory
+    if (!S_ISREG(found.st.st_mode)) return 403;  // FIFO, device, socket
+    if (path_.trailing_slash) return 404;        // "/file.html/" names no directory
     resolve_regular(lookup, std::move(found), path_.relative(), out);
+    return 0;
 }
 
 // `name` is the file's path relative to the root and `found` the regular file open on

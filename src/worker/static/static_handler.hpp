@@ -49,6 +49,9 @@ public:
 private:
     struct Lookup;  // the per-request inputs of resolution
 
+    std::uint16_t resolve(const Lookup& lookup, Response& out);
+    bool fallback_applies(const ServeOptions& options) const;
+    void redirect(Site& site, const RedirectRule& rule, const http::Request& request, Response& out);
     void resolve_regular(const Lookup& lookup, Located found, std::string_view name, Response& out);
     void resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out);
     std::shared_ptr<CachedFile> load(const Site& site, UniqueFd fd, const struct stat& st, std::string_view type_name,
