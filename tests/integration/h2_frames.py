@@ -4,6 +4,8 @@
 Usage: h2_frames.py PORT [KEEPALIVE_SECONDS]
        h2_frames.py PORT download-through-stop MASTER_PID PATH SIZE
        h2_frames.py PORT dependent-stream PATH SIZE SMALL_PATH SMALL_SIZE
+       h2_frames.py PORT split-heads-pin PATH        (server's timeouts.send 2s)
+       h2_frames.py PORT back-to-back-heads          (server's timeouts.header 2s)
 
 Each case opens a connection, sends the preface and its SETTINGS, then frames built
 by hand (HPACK literals without indexing or Huffman, so any field can be malformed),
@@ -18,7 +20,7 @@ import sys
 import time
 
 PORT = int(sys.argv[1])
-IDLE = float(sys.argv[2]) if len(sys.argv) == 3 else None  # the server's keep-alive timeout
+IDLE = float(sys.argv[2]) if len(sys.argv) == 3 and sys.argv[2].replace(".", "").isdigit() else None  # keep-alive
 WAIT = 15.0  # a generous bound for anything the server should do "at once"
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = 0, 1, 2, 3, 4, 6, 7, 8, 9
@@ -183,6 +185,13 @@ def main():
     stream_error("content-length not matching the DATA",
                  request(1, GET + [("content-length", "5")], END_HEADERS) + frame(DATA, END_STREAM, 1, b"abc"))
     stream_error("Host naming another authority than :authority", request(1, GET + [("host", "elsewhere")]))
+    stream_error("two Host fields without :authority", request(1, [GET[0], GET[1], GET[3], ("host", "t"), ("host", "t")]))
+    conn = Connection()
+    conn.send(request(1, GET + [("host", "T:80")]))
+    answer = conn.wait_for(lambda f: f[2] == 1 and f[0] in (HEADERS, RST_STREAM))
+    check("a Host naming :authority's host with a port and in capitals is served",
+          answer is not None and answer[0] == HEADERS, "answer %s" % (answer,))
+    conn.close()
     stream_error("field value with a NUL", request(1, GET + [("x-a", "a\x00b")]))
     # nghttp2's message quotes the value: the error log must escape it, not forge a line.
     stream_error("field value with a line feed", request(1, GET + [("x-a", "a\n2026 [crit] forged \x1b[31m")]))
@@ -336,10 +345,94 @@ def dependent_stream(path, size, small_path, small_size):
     sys.exit(1 if failures else 0)
 
 
+def split_head(stream, fields, first_bytes=5):
+    """A request's header block in two frames: HEADERS without END_HEADERS, then CONTINUATION."""
+    payload = block(fields)
+    return (frame(HEADERS, END_STREAM, stream, payload[:first_bytes]),
+            frame(CONTINUATION, END_HEADERS, stream, payload[first_bytes:]))
+
+
+def frames_for(conn, seconds):
+    """Every frame the server sends within `seconds`; None last if it closed meanwhile."""
+    got, end = [], time.monotonic() + seconds
+    while True:
+        while len(conn.buffer) >= 9 and len(conn.buffer) >= 9 + int.from_bytes(conn.buffer[:3], "big"):
+            got.append(conn.next_frame())  # complete in the buffer: no read
+        left = end - time.monotonic()
+        if left <= 0:
+            return got
+        conn.sock.settimeout(left)
+        try:
+            chunk = conn.sock.recv(65536)
+        except socket.timeout:
+            chunk = None
+        except OSError:
+            chunk = b""
+        finally:
+            conn.sock.settimeout(WAIT)
+        if chunk is None:
+            return got
+        if not chunk:
+            got.append(None)
+            return got
+        conn.buffer += chunk
+
+
+def split_heads_pin(path):
+    """Stream 1's window stays shut (SETTINGS_INITIAL_WINDOW_SIZE 0) while a new request
+    arrives every 0.5 s, each split across two reads: the stall watch must still reset
+    stream 1 (a header block in progress must not restart it)."""
+    conn = Connection()
+    conn.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0)))
+    conn.send(request(1, GET[:3] + [(":path", path)]))
+    frames_for(conn, 0.3)  # the server's SETTINGS, acknowledged now: nothing may come inside a header block
+    start, stream, reset = time.monotonic(), 3, None
+    while reset is None and time.monotonic() - start < 20:
+        first, rest = split_head(stream, [(":method", "HEAD")] + GET[1:])
+        conn.send(first)
+        frames = frames_for(conn, 0.2)
+        conn.send(rest)
+        frames += frames_for(conn, 0.3)
+        stream += 2
+        if None in frames:
+            break
+        reset = next((f for f in frames if f[0] == RST_STREAM and f[2] == 1), None)
+    check("a stream with its window shut is reset although split requests keep coming (%.1f s)" %
+          (time.monotonic() - start), reset is not None and error_code(reset[3], 0) == 8, "no RST_STREAM CANCEL in 20 s")
+    sys.exit(1 if failures else 0)
+
+
+def back_to_back_heads():
+    """Each write completes one request's header block and begins the next, for three
+    header timeouts: every head completes at once, so none may be cut."""
+    conn = Connection()
+    frames_for(conn, 0.2)
+    stream, answered, closed = 1, 0, False
+    first, rest = split_head(stream, [(":method", "HEAD")] + GET[1:])
+    conn.send(first)
+    start = time.monotonic()
+    while time.monotonic() - start < 6:
+        next_first, next_rest = split_head(stream + 2, [(":method", "HEAD")] + GET[1:])
+        conn.send(rest + next_first)
+        frames = frames_for(conn, 0.2)
+        closed = closed or None in frames or any(f[0] == GOAWAY for f in frames if f)
+        answered += sum(1 for f in frames if f and f[0] == HEADERS)
+        stream, rest = stream + 2, next_rest
+        if closed:
+            break
+    check("back-to-back header blocks, each complete at once, are not cut by the header timeout",
+          not closed and answered > 10, "%d answered, closed %s after %.1f s" % (answered, closed, time.monotonic() - start))
+    sys.exit(1 if failures else 0)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[2] == "download-through-stop":
         download_through_stop(int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
     elif len(sys.argv) > 2 and sys.argv[2] == "dependent-stream":
         dependent_stream(sys.argv[3], int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
+    elif len(sys.argv) > 2 and sys.argv[2] == "split-heads-pin":
+        split_heads_pin(sys.argv[3])
+    elif len(sys.argv) > 2 and sys.argv[2] == "back-to-back-heads":
+        back_to_back_heads()
     else:
         main()

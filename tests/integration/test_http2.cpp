@@ -279,6 +279,23 @@ TEST(Http2, AStreamWaitingItsTurnIsNotResetAsStalled) {
     EXPECT_EQ(server.error_log().find("send_timeout"), std::string::npos) << server.error_log();
 }
 
+// The header timer must neither be a way to silence the stall watch (a request split
+// across two reads on a connection whose other stream the client never lets move) nor
+// cut a client whose every read ends inside its next request's header block.
+TEST(Http2, SplitHeaderBlocksNeitherSilenceTheStallWatchNorMeetTheHeaderTimeout) {
+    ServerProcess server(both_listeners("timeouts:\n  send: 2s\n  header: 2s\n", 1));
+    server.write("hello.txt", "hello\n");
+    server.write("big.bin", std::string(1 << 20, 'b'));
+    for (const std::vector<std::string>& mode :
+         {std::vector<std::string>{"split-heads-pin", "/big.bin"}, std::vector<std::string>{"back-to-back-heads"}}) {
+        std::vector<std::string> args = {"python3", kScripts + "h2_frames.py", std::to_string(server.port(1))};
+        args.insert(args.end(), mode.begin(), mode.end());
+        const RunResult run = run_program(args, 120s);
+        std::cout << run.output;
+        EXPECT_EQ(run.status, 0) << run.output;
+    }
+}
+
 TEST(Http2, OversizedRequestFieldsGet431) {
     ServerProcess server(both_listeners("http2:\n  max_header_list_size: 4KiB\n"));
     server.write("hello.txt", "hello\n");

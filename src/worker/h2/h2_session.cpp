@@ -209,10 +209,10 @@ bool H2Session::produce(H2Context& c) {
 // is left.
 void H2Session::settle(H2Context& c) {
     bool finished = false;
-    bool head_pending = false;
+    std::int32_t head_pending = 0;  // the stream whose header block is unfinished (one at most, §6.10)
     for (auto it = streams_.begin(); it != streams_.end();) {
         H2Stream& s = *it->second;
-        head_pending = head_pending || (!s.head_done && !s.closed);
+        if (!s.head_done && !s.closed) head_pending = s.id;
         if (s.closed && s.queued == 0) {
             finished = true;
             finish(s, s.timed_out                         ? Ending::SendTimeout
@@ -233,17 +233,21 @@ void H2Session::settle(H2Context& c) {
     // within one turn never makes the connection look busy), so control frames do not
     // keep a connection open but requests do, as over HTTP/1.1.
     // A header block begun and not finished (nothing else may come between its frames,
-    // RFC 9113 §6.10) has timeouts.header, as HTTP/1.1's head has, armed once so that a
-    // trickle of CONTINUATION frames does not extend it.
+    // RFC 9113 §6.10) on a connection with nothing else going on has timeouts.header, as
+    // HTTP/1.1's head has: armed once per request, so a trickle of CONTINUATION frames
+    // does not extend it. With other streams or bytes under way the stall watch stays
+    // (it also ends a head that never completes), so requests split across reads cannot
+    // keep restarting it.
     if (awaiting_drain_ack()) return;
-    if (head_pending) {
-        if (!head_pending_) c.arm(TimerKind::Header);
-        head_pending_ = true;
+    const bool others = streams_.size() > (head_pending != 0 ? 1u : 0u) || !out_.empty();
+    if (head_pending != 0 && !others) {
+        if (header_timer_for_ != head_pending) c.arm(TimerKind::Header);
+        header_timer_for_ = head_pending;
         return;
     }
-    const bool head_completed = std::exchange(head_pending_, false);
+    const bool header_timer_was_armed = std::exchange(header_timer_for_, 0) != 0;
     const bool busy = !streams_.empty() || !out_.empty();
-    if (busy != busy_ || (finished && !busy) || head_completed) {
+    if (busy != busy_ || (finished && !busy) || header_timer_was_armed) {
         busy_ = busy;
         c.arm(busy ? TimerKind::Send : TimerKind::KeepAlive);
     }
@@ -270,10 +274,11 @@ void H2Session::check_stalls(H2Context& c) {
             s.sent_at_check = s.body_sent;
             continue;
         }
-        if (!s.responded) {
+        if (!s.head_done) {
             c.services.log.info("HTTP/2 request head never completed conn={} stream={}", c.id, s.id);
             return close(c, Ending::SendTimeout);
         }
+        if (!s.responded) continue;  // reset by us (malformed), its RST_STREAM on the way
         if (s.body_sent == s.sent_at_check && !held_back_by_siblings(s, connection_moved)) {
             s.timed_out = true;
             nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);

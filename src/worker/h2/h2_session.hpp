@@ -110,12 +110,12 @@ private:
     std::vector<nghttp2_nv> nva_;  // scratch: a response's fields for nghttp2
     Readiness ready_;
     bool wants_turn_ = false;
-    bool drain_started_ = false;  // the first GOAWAY of a graceful stop is queued
-    bool goaway_ = false;         // the final one: once the streams are done, the connection closes
-    bool flooded_ = false;        // calm_down() was called: no more reading
-    bool lingering_ = false;      // all said, our side shut: dropping what the client still sends
-    bool head_pending_ = false;   // a request's header block is unfinished: timeouts.header runs
-    bool busy_ = false;           // streams open or bytes queued: the stall watch runs, not keep-alive
+    bool drain_started_ = false;         // the first GOAWAY of a graceful stop is queued
+    bool goaway_ = false;                // the final one: once the streams are done, the connection closes
+    bool flooded_ = false;               // calm_down() was called: no more reading
+    bool lingering_ = false;             // all said, our side shut: dropping what the client still sends
+    std::int32_t header_timer_for_ = 0;  // the stream whose unfinished header block timeouts.header watches
+    bool busy_ = false;                  // streams open or bytes queued: the stall watch runs, not keep-alive
     std::size_t linger_left_ = 0;
     std::uint64_t written_ = 0;  // bytes written on the connection, for the stall watch
     std::uint64_t written_at_check_ = 0;

@@ -1,5 +1,6 @@
 #include "h2/h2_stream.hpp"
 
+#include "http/authority.hpp"
 #include "http/http_chars.hpp"
 #include "strings.hpp"
 
@@ -21,6 +22,15 @@ bool H2Stream::add_field(std::string_view name, std::string_view value, std::siz
                      static_cast<std::uint32_t>(value.size())});
     return !too_large;
 }
+
+namespace {
+
+bool same_host(std::string_view a, std::string_view b) {
+    const auto host_a = http::host_of(a), host_b = http::host_of(b);
+    return host_a && host_b && iequals(*host_a, *host_b);
+}
+
+}  // namespace
 
 void H2Stream::clear() {
     H2Stream fresh(id);  // every member at its initial value; the buffers are moved over
@@ -56,12 +66,18 @@ void H2Stream::finish_head() {
             fields.push_back({name, value});
     }
     bool cookie_seen = false;
+    const bool has_authority = !authority.empty();
+    bool host_seen = false;
     for (const http::Header& field : fields) {
         if (field.name == "host") {
-            if (authority.empty())
-                authority = field.value;  // §8.3.1: :authority wins
-            else if (!iequals(authority, field.value))
+            // §8.3.1: :authority wins, and a Host beside it must name the same host (its
+            // port may be left out or written); two Host fields are as malformed as in
+            // HTTP/1.1.
+            if (!has_authority && !host_seen)
+                authority = field.value;
+            else if (!has_authority || !same_host(authority, field.value))
                 conflicting_authority = true;
+            host_seen = true;
         }
         const bool crumb = field.name == "cookie";
         if (!crumb || !cookie_seen) ++field_lines;
