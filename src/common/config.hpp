@@ -121,6 +121,7 @@ struct Config {
     std::vector<std::string> asset_extensions = {"js",   "mjs", "css",  "map",  "json", "wasm", "png",  "jpg",
                                                  "jpeg", "gif", "webp", "avif", "svg",  "ico",  "woff", "woff2",
                                                  "ttf",  "otf", "txt",  "xml",  "pdf",  "zip",  "mp4",  "webm"};
+    bool etag_from_content = false;  // etag: content (else metadata: inode, size, mtime)
     std::vector<RedirectRule> redirects;
     std::optional<RedirectRule> site_redirect;  // `redirect`: every request, to another origin
     std::string user;  // empty: unchanged; as root that is refused (name one, or "root" explicitly)

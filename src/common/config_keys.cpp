@@ -334,6 +334,15 @@ const std::array
                          c.asset_extensions.push_back(extension);
                      }
                  }},
+                {"etag", "metadata",
+                 "how ETags are made: metadata (inode, size, mtime) or content (a hash of the bytes, the same on "
+                 "every machine that serves the same file)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     const std::string how = scalar(n);
+                     if (how != "metadata" && how != "content")
+                         throw ValueError(fmt::format("expected metadata or content, got '{}'", how));
+                     c.etag_from_content = how == "content";
+                 }},
                 {"redirects", "[]",
                  "rules {from: /old or /old/*, to: /new or https://…, status: 301|302|307|308, query: keep|drop}",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <thread>
+
 #include "conversation.hpp"
 #include "server_process.hpp"
 #include "transports.hpp"
@@ -132,6 +134,39 @@ TEST(SiteRedirect, EveryRequestGoesToTheNewOriginWithPathAndQuery) {
         EXPECT_EQ(r->status, 308) << target;
         EXPECT_EQ(r->header("location"), location) << target;
     }
+}
+
+// etag: content gives identical files identical ETags on every server, whatever their
+// inodes and mtimes (a build deployed to many machines); metadata ETags differ.
+TEST(ContentEtags, IdenticalBytesGiveIdenticalTagsOnEveryServer) {
+    const std::string yaml = "etag: content\ncache:\n  valid: 0s\n";
+    ServerProcess one(ServerOptions{.yaml = yaml});
+    ServerProcess two(ServerOptions{.yaml = yaml});
+    ServerProcess metadata(ServerOptions{.yaml = "cache:\n  valid: 0s\n"});
+    for (const ServerProcess* server : {&one, &two, &metadata}) {
+        server->write("app.js", "console.log(1);\n");
+        server->write("copy.js", "console.log(1);\n");
+        server->write("app.js.gz", "GZIP");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // distinct mtimes for each server's files
+    }
+    const auto tag = [](const ServerProcess& server, const std::string& target, const std::string& fields = "") {
+        const auto r = server.get(target, fields);
+        EXPECT_TRUE(r && r->status == 200) << target;
+        return r ? r->header("etag") : std::string();
+    };
+    const std::string etag = tag(one, "/app.js");
+    EXPECT_EQ(etag.size(), 24u) << etag;  // "…22 base64url characters…"
+    EXPECT_EQ(tag(two, "/app.js"), etag);
+    EXPECT_EQ(tag(one, "/copy.js"), etag);
+    EXPECT_NE(tag(one, "/app.js", "Accept-Encoding: gzip\r\n"), etag);  // the sibling's own bytes
+    EXPECT_NE(tag(metadata, "/app.js"), tag(metadata, "/copy.js"));
+    // A revalidation against another server of the fleet is a 304.
+    const auto r = two.get("/copy.js", "If-None-Match: " + etag + "\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 304);
+    // New bytes, a new tag.
+    one.write("app.js", "console.log(2);\n");
+    EXPECT_NE(tag(one, "/app.js"), etag);
 }
 
 // Bad values are refused with their position by `pywebd -t`, before anything runs.

@@ -163,6 +163,7 @@ TEST_F(ConfigFile, BadFallbacksAndRedirectsNameTheirPosition) {
          R"(server\.yaml:3:24: redirects: unknown redirect key 'code')"},
         {"root: site\nredirects:\n  - {from: /a, to: /b, query: maybe}\n", R"(server\.yaml:3:31: redirects: query is)"},
         {"root: site\nredirect: /elsewhere\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
+        {"root: site\netag: hash\n", R"(server\.yaml:2:7: etag: expected metadata or content, got 'hash')"},
         {"root: site\nredirect: \"https://example.org/?a=1\"\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
     };
     expect_one_error_each(table);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "h1/request_buffers.hpp"
 #include "log/access_log.hpp"
 #include "net/timer_lists.hpp"
+#include "static/content_tags.hpp"
 #include "static/redirects.hpp"
 #include "temp_dir.hpp"
 
@@ -101,6 +103,55 @@ std::string read_file(const std::filesystem::path& path) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
+}
+
+// Opens `path` and returns the content tag of what is there (as the handler would).
+std::optional<ETag> content_tag(ContentTags& tags, const std::filesystem::path& path) {
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) return std::nullopt;
+    return tags.tag(fd.get(), st);
+}
+
+void set_mtime(const std::filesystem::path& path, std::time_t seconds) {
+    const timespec times[2] = {{seconds, 0}, {seconds, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+}
+
+TEST(ContentTags, SameBytesSameTagWhateverTheFileAndItsTime) {
+    test::TempDir dir;
+    const auto a = dir.write("a.txt", "hello\n");
+    const auto b = dir.write("sub/b.txt", "hello\n");
+    const auto c = dir.write("c.txt", "hellO\n");
+    set_mtime(a, 0);  // a reproducible build's zeroed mtime
+    set_mtime(b, 1700000000);
+    ContentTags tags(100);
+    const auto tag_a = content_tag(tags, a);
+    ASSERT_TRUE(tag_a);
+    EXPECT_EQ(tag_a->view(), "\"WJG1tSLV3whtD_CxEPvZ0g\"");  // SHA-256 of "hello\n", 128 bits, base64url
+    EXPECT_EQ(content_tag(tags, b)->view(), tag_a->view());
+    EXPECT_NE(content_tag(tags, c)->view(), tag_a->view());
+}
+
+TEST(ContentTags, EachVersionIsHashedOnceAndHugeFilesAreLeftToMetadata) {
+    test::TempDir dir;
+    const auto a = dir.write("a.txt", "version one");
+    set_mtime(a, 1000);
+    ContentTags tags(100);
+    const auto first = content_tag(tags, a);
+    ASSERT_TRUE(first);
+    // Other bytes of the same size with the same mtime: the same version as far as a
+    // stat can tell, so the remembered tag (proof that it was not read again).
+    dir.write("a.txt", "version two");
+    set_mtime(a, 1000);
+    EXPECT_EQ(content_tag(tags, a)->view(), first->view());
+    set_mtime(a, 1001);  // a new version: hashed anew
+    EXPECT_NE(content_tag(tags, a)->view(), first->view());
+    EXPECT_EQ(tags.remembered(), 2u);
+
+    const auto huge = dir.write("huge.bin", "");
+    std::filesystem::resize_file(huge, ContentTags::kMaxBytes + 1);  // sparse: nothing is read
+    EXPECT_FALSE(content_tag(tags, huge));
 }
 
 RedirectRule rule(std::string from, bool prefix, std::string to, bool keep_query = true) {

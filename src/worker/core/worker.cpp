@@ -69,7 +69,10 @@ Worker::Worker(WorkerSetup setup)
       timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
                setup.config.timeouts.linger}),
       drop_buffer_(16 * 1024),
-      site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid)} {
+      site_{-1,
+            {},
+            FileCache(setup.config.cache.entries, setup.config.cache.valid),
+            ContentTags(std::max<std::size_t>(setup.config.cache.entries, 64))} {
     for (const WorkerListener& l : setup.listeners) {
         listeners_.push_back({UniqueFd(l.fd), false});
         listener_roles_.push_back(l.role);
@@ -106,7 +109,8 @@ bool Worker::setup_loop() {
                                  config_.cache.small_file,
                                  config_.fallback,
                                  config_.asset_extensions,
-                                 Redirects(config_.redirects, config_.site_redirect)};
+                                 Redirects(config_.redirects, config_.site_redirect),
+                                 config_.etag_from_content};
     if (site_.options.confinement == Confinement::NoSymlinks && slot_ == 0)
         log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);

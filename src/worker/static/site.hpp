@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "static/content_tags.hpp"
 #include "static/file_cache.hpp"
 #include "static/file_open.hpp"
 #include "static/header_rules.hpp"
@@ -27,6 +28,7 @@ struct ServeOptions {
     std::string fallback;                // answers a missing path that is not an asset; empty: off
     std::vector<std::string> asset_extensions;
     Redirects redirects;
+    bool etag_from_content = false;  // etag: content
 };
 
 // One site: its document root, how to serve it and its open-file cache. The handler
@@ -36,6 +38,7 @@ struct Site {
     int root_fd = -1;  // O_PATH directory; owned by the worker
     ServeOptions options;
     FileCache cache;
+    ContentTags content_tags{1000};  // used with etag: content
 };
 
 }  // namespace pywebd

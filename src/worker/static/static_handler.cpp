@@ -77,7 +77,8 @@ StaticHandler::StaticHandler(const MimeTypes& mime, const DateCache& date, const
 
 std::uint16_t StaticHandler::open_failed(int error, const char* relative) const {
     const std::uint16_t status = status_for_open_error(error);
-    if (status >= 500) log_.error("cannot open {}: {}", relative, std::strerror(error));
+    if (status >= 500)
+        log_.error("cannot open {}: {}", log_escaped(relative), std::strerror(error));  // a client's path
     return status;
 }
 
@@ -243,14 +244,16 @@ void StaticHandler::resolve_directory(const Lookup& lookup, UniqueFd dir, Respon
 }
 
 // Everything about a file that does not change from one response to the next.
-std::shared_ptr<CachedFile> StaticHandler::load(const Site& site, UniqueFd fd, const struct stat& st,
+std::shared_ptr<CachedFile> StaticHandler::load(Site& site, UniqueFd fd, const struct stat& st,
                                                 std::string_view type_name, std::string_view encoding,
-                                                std::int64_t now_ms) const {
+                                                std::int64_t now_ms) {
     const ServeOptions& options = site.options;
     auto file = std::make_shared<CachedFile>();
     file->fd = std::move(fd);
     file->facts = FileFacts::from(st);
-    file->etag = make_etag(file->facts);
+    std::optional<ETag> from_content;
+    if (options.etag_from_content) from_content = site.content_tags.tag(file->fd.get(), st);
+    file->etag = from_content ? *from_content : make_etag(file->facts);
     file->type = mime_.lookup(type_name);
     file->encoding = encoding;
     file->checked_ms = now_ms;

@@ -54,8 +54,8 @@ private:
     void redirect(Site& site, const RedirectRule& rule, const http::Request& request, Response& out);
     void resolve_regular(const Lookup& lookup, Located found, std::string_view name, Response& out);
     void resolve_directory(const Lookup& lookup, UniqueFd dir, Response& out);
-    std::shared_ptr<CachedFile> load(const Site& site, UniqueFd fd, const struct stat& st, std::string_view type_name,
-                                     std::string_view encoding, std::int64_t now_ms) const;
+    std::shared_ptr<CachedFile> load(Site& site, UniqueFd fd, const struct stat& st, std::string_view type_name,
+                                     std::string_view encoding, std::int64_t now_ms);
     void serve(const Lookup& lookup, std::shared_ptr<const CachedFile> file, Response& out);
     void serve_listing(const Lookup& lookup, int dir_fd, Response& out);
     void redirect_to_directory(const Lookup& lookup, Response& out);

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "http/file_facts.hpp"
+
+namespace pywebd {
+
+// Strong entity tags from a file's bytes (`etag: content`): the first 128 bits of its
+// SHA-256 in base64url, so identical files have identical tags on every machine whatever
+// their inodes and mtimes (reproducible builds with zeroed mtimes stay cacheable). A file
+// is read and hashed once per version — device, inode, size and mtime — and its tag
+// remembered (at most `max_entries`, forgotten all at once when full); hashing reads the
+// whole file in the event loop, so files above kMaxBytes (about 30 ms of SHA-256 here)
+// keep the metadata tag instead.
+class ContentTags {
+public:
+    explicit ContentTags(std::size_t max_entries) : max_entries_(max_entries) {}
+
+    // The tag of the file open on `fd`, `st` its fstat; nullopt when it is too large or
+    // could not be read whole (it changed under us): the caller falls back to make_etag.
+    std::optional<ETag> tag(int fd, const struct stat& st);
+    std::size_t remembered() const { return tags_.size(); }
+
+    static constexpr std::uint64_t kMaxBytes = 64ull << 20;
+
+private:
+    struct Version {
+        std::uint64_t device, inode, size;
+        std::int64_t mtime, mtime_nsec;
+        bool operator==(const Version&) const = default;
+    };
+    struct VersionHash {
+        std::size_t operator()(const Version& v) const noexcept;
+    };
+    std::optional<ETag> hash(int fd, std::uint64_t size);
+
+    std::size_t max_entries_;
+    std::unordered_map<Version, ETag, VersionHash> tags_;
+    std::vector<unsigned char> buffer_;  // reused for every read
+};
+
+}  // namespace pywebd
