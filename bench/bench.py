@@ -172,8 +172,23 @@ class Pywebd(Server):
         with open(conf, "w") as f:
             f.write(f"listen: {listen}\nroot: {self.root}\nworkers: {self.workers}\n"
                     f"error_log: {self.name}-error.log\nlog_level: warn\n{log}{user}{tls}"
-                    "limits:\n  max_connections: 20000\n")
+                    "limits:\n  max_connections: 20000\n" + self.sites_yaml())
         return [self.binary, "-c", conf]
+
+    def sites_yaml(self):
+        """--sites N: N virtual hosts, the client's Host (127.0.0.1) the last one's name."""
+        count = getattr(self, "sites", 0)
+        if not count:
+            return ""
+        lines = ["sites:"]
+        for i in range(count - 1):
+            lines.append(f"  - {{names: [site-{i}.example, \"*.site-{i}.example\"], root: {self.root}}}")
+        lines.append(f"  - {{names: [\"127.0.0.1\"], root: {self.root}}}")
+        return "\n".join(lines) + "\n"
+
+
+class PywebdSites(Pywebd):
+    """pywebd with --sites N virtual hosts configured, measured beside the one-site pywebd."""
 
 
 class PywebdBaseline(Pywebd):
@@ -438,6 +453,8 @@ def main():
                         help="add pywebd-base, built by bench/run --baseline REV in build-bench-base/")
     parser.add_argument("--tls", action="store_true", help="the HTTPS scenarios (a)-(e) instead of plain HTTP")
     parser.add_argument("--h2", action="store_true", help="the HTTP/2 scenarios (a)-(c), against nginx and h2o")
+    parser.add_argument("--sites", type=int, default=0,
+                        help="also measure pywebd with this many virtual hosts configured (pywebd-sites)")
     args = parser.parse_args()
     args.tls = args.tls or args.h2
 
@@ -453,6 +470,8 @@ def main():
     kinds = [("pywebd", Pywebd), ("nginx", Nginx)] + ([] if args.tls else [("floor", Floor)])
     if args.baseline:
         kinds.insert(1, ("pywebd-base", PywebdBaseline))
+    if args.sites:
+        kinds.insert(1, ("pywebd-sites", PywebdSites))
     if args.h2:
         kinds += [("h2o", H2o)]  # lighttpd is not among the HTTP/2 peers
     elif args.peers:
@@ -461,6 +480,7 @@ def main():
     for name, cls in kinds:
         servers[name] = cls(name, work, port, root, args.workers, None, server_pin, tls)
         servers[name].h2 = args.h2
+        servers[name].sites = args.sites if cls is PywebdSites else 0
         port += 1
     if not args.tls:
         for name, cls in (("pywebd", Pywebd), ("nginx", Nginx)):

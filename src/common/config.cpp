@@ -9,11 +9,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "config_keys.hpp"
+#include "strings.hpp"
 #include "tls_certificates.hpp"
 #include "tls_context.hpp"
 
@@ -70,17 +73,96 @@ public:
         }
     }
 
+    // `sites`, read once every top-level key is in, so each site starts from the top
+    // level's values wherever in the file they are written.
+    void load_sites(const YAML::Node& list, Config& config) {
+        config.sites.clear();
+        if (list.IsNull()) return;
+        if (!list.IsSequence()) return add(list.Mark(), "sites", "expected a list of sites");
+        std::map<std::string, std::string> owners;  // name → the site that has it, for duplicates
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const YAML::Node& entry = list[i];
+            const std::string label = fmt::format("sites[{}]", i);
+            if (!entry.IsMap()) {
+                add(entry.Mark(), label, "each site is a map with names and root");
+                continue;
+            }
+            Config site = config;
+            site.sites.clear();
+            site.label = label + ".";
+            bool has_root = false, has_names = false;
+            for (const auto& item : entry) {
+                const YAML::Node& key_node = item.first;
+                const YAML::Node& value = item.second;
+                const std::string name = key_node.IsScalar() ? key_node.Scalar() : std::string("?");
+                if (name == "names") {
+                    site.names = site_names_in(value, label + ".names");
+                    has_names = true;
+                } else if (std::find(kSiteKeys.begin(), kSiteKeys.end(), name) != kSiteKeys.end()) {
+                    has_root = has_root || name == "root";
+                    apply(*find_key(name), value, site, label + "." + name);
+                } else {
+                    add(key_node.Mark(), label + "." + name,
+                        "unknown site key (names, root, index, serve_dotfiles, serve_well_known, precompressed, "
+                        "directory_listing, error_pages, headers, fallback, asset_extensions, redirects, redirect, "
+                        "etag)");
+                }
+            }
+            if (!has_names) add(entry.Mark(), label, "a site needs names: [example.org, …]");
+            if (!has_root) add(entry.Mark(), label, "a site needs its own root");
+            for (const std::string& name : site.names)
+                if (const auto [it, fresh] = owners.emplace(name, label); !fresh)
+                    add(entry.Mark(), label + ".names", fmt::format("'{}' is already a name of {}", name, it->second));
+            config.sites.push_back(std::move(site));
+        }
+    }
+
     std::vector<std::string> take_errors() { return std::move(errors_); }
 
 private:
-    void apply(const ConfigKey& key, const YAML::Node& value, Config& config) {
+    // The keys a site may set for itself.
+    static constexpr std::array<std::string_view, 13> kSiteKeys = {
+        "root",        "index",   "serve_dotfiles", "serve_well_known", "precompressed", "directory_listing",
+        "error_pages", "headers", "fallback",       "asset_extensions", "redirects",     "redirect",
+        "etag"};
+
+    // Host names as a Host field carries them: letters, digits, '-' and '.', lower-cased,
+    // a trailing dot dropped; "*." in front for every name under one.
+    std::vector<std::string> site_names_in(const YAML::Node& node, const std::string& label) {
+        std::vector<std::string> names;
+        const auto one = [&](const YAML::Node& item) {
+            std::string name = item.IsScalar() ? item.Scalar() : std::string();
+            for (char& ch : name) ch = ascii_lower(ch);
+            if (name.ends_with('.')) name.pop_back();
+            const std::string_view host = name.starts_with("*.") ? std::string_view(name).substr(2) : name;
+            const bool valid =
+                !host.empty() && host.size() <= 253 && !host.starts_with('.') && !host.ends_with('.') &&
+                host.find("..") == std::string_view::npos &&
+                host.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") == std::string_view::npos;
+            if (!valid)
+                return add(item.Mark(), label,
+                           fmt::format("'{}' is not a host name such as example.org or *.example.org (no port)",
+                                       item.IsScalar() ? item.Scalar() : std::string("?")));
+            names.push_back(std::move(name));
+        };
+        if (node.IsScalar())
+            one(node);
+        else if (node.IsSequence())
+            for (const YAML::Node& item : node) one(item);
+        else
+            add(node.Mark(), label, "expected a list of host names");
+        return names;
+    }
+
+    void apply(const ConfigKey& key, const YAML::Node& value, Config& config, std::string_view label = {}) {
+        const std::string_view name = label.empty() ? key.path : label;
         try {
             key.apply(value, context_, config);
             config.origins[std::string(key.path)] = where(file_, value.Mark());
         } catch (const ValueError& error) {
-            add(error.mark().value_or(value.Mark()), key.path, error.what());
+            add(error.mark().value_or(value.Mark()), name, error.what());
         } catch (const YAML::Exception& error) {
-            add(value.Mark(), key.path, error.msg);
+            add(value.Mark(), name, error.msg);
         }
     }
 
@@ -147,6 +229,10 @@ Config load_config_file(const std::filesystem::path& file) {
     config.source = file.string();
     Loader loader(file);
     if (!document.IsNull()) loader.load_map(document, "", config);
+    if (document.IsMap()) {
+        const YAML::Node& top = document;
+        if (const YAML::Node sites = top["sites"]) loader.load_sites(sites, config);
+    }
     if (auto errors = loader.take_errors(); !errors.empty()) throw ConfigError(std::move(errors));
     return config;
 }
@@ -163,13 +249,14 @@ void check_root(Config& config, std::vector<std::string>& errors) {
     const auto root = std::filesystem::weakly_canonical(std::filesystem::absolute(config.root, ec), ec);
     struct stat st {};
     const std::string where = config.origin("root");
+    const std::string key = config.label + "root";
     if (ec || ::stat(root.c_str(), &st) != 0) {
         errors.push_back(
-            fmt::format("{}: root: '{}': {}", where, config.root.string(), std::strerror(ec ? ec.value() : errno)));
+            fmt::format("{}: {}: '{}': {}", where, key, config.root.string(), std::strerror(ec ? ec.value() : errno)));
     } else if (!S_ISDIR(st.st_mode)) {
-        errors.push_back(fmt::format("{}: root: '{}' is not a directory", where, config.root.string()));
+        errors.push_back(fmt::format("{}: {}: '{}' is not a directory", where, key, config.root.string()));
     } else if (::access(root.c_str(), R_OK | X_OK) != 0) {
-        errors.push_back(fmt::format("{}: root: '{}': {}", where, root.string(), std::strerror(errno)));
+        errors.push_back(fmt::format("{}: {}: '{}': {}", where, key, root.string(), std::strerror(errno)));
     } else {
         config.root = root;
     }
@@ -219,6 +306,7 @@ void validate(Config& config) {
     std::vector<std::string> errors;
     config.warnings.clear();
     check_root(config, errors);
+    for (Config& site : config.sites) check_root(site, errors);
     check_identity(config, errors);
     check_tls(config, errors);
     if (config.limits.max_uri_bytes > config.limits.max_head_bytes)

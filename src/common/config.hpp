@@ -98,6 +98,9 @@ struct Http2Settings {
 
 // The immutable result of loading and validating a configuration. Workers receive it
 // at fork; it is never global.
+// What to do with a request whose Host names none of the `sites`.
+enum class UnknownHost { Serve, Misdirected, NotFound };  // the top-level site, 421, 404
+
 struct Config {
     std::string source = "built-in defaults";  // the file it came from
     std::uint16_t port = 8888;
@@ -124,6 +127,13 @@ struct Config {
     bool etag_from_content = false;  // etag: content (else metadata: inode, size, mtime)
     std::vector<RedirectRule> redirects;
     std::optional<RedirectRule> site_redirect;  // `redirect`: every request, to another origin
+    // Virtual hosts: each a Config of its own whose site keys (root, index, headers …)
+    // start from the top level's and whose `names` it answers (exact, or "*.example.org"
+    // for any name under it). The top-level keys are the default site.
+    std::vector<Config> sites;
+    std::vector<std::string> names;  // of a site: lower case, no port, no trailing dot
+    std::string label;               // "sites[2]." for a site, for its error messages; "" at the top
+    UnknownHost unknown_host = UnknownHost::Serve;
     std::string user;  // empty: unchanged; as root that is refused (name one, or "root" explicitly)
     std::string group;
     std::filesystem::path access_log;  // empty = off

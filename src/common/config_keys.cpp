@@ -315,6 +315,24 @@ const std::array
                      if (!n.IsSequence()) throw ValueError("expected a list of rules");
                      for (const YAML::Node& rule : n) c.headers.push_back(header_rule_in(rule));
                  }},
+                {"sites", "[]",
+                 "virtual hosts: {names: [a.example, \"*.b.example\"], root: DIR, and any of index, serve_dotfiles, "
+                 "serve_well_known, precompressed, directory_listing, error_pages, headers, fallback, "
+                 "asset_extensions, redirects, redirect, etag}",
+                 [](const YAML::Node&, const KeyContext&, Config&) {}},  // read after the rest: see load_sites
+                {"unknown_host",
+                 "serve", "a request whose Host names none of the sites: serve (the top-level site), 421 or 404",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     const std::string how = scalar(n);
+                     if (how == "serve")
+                         c.unknown_host = UnknownHost::Serve;
+                     else if (how == "421")
+                         c.unknown_host = UnknownHost::Misdirected;
+                     else if (how == "404")
+                         c.unknown_host = UnknownHost::NotFound;
+                     else
+                         throw ValueError(fmt::format("expected serve, 421 or 404, got '{}'", how));
+                 }},
                 {"fallback", "\"\"",
                  "file under the root answering, with 200, a GET or HEAD of a missing path that is not an asset (a "
                  "single-page app's /index.html); empty: off",

@@ -18,7 +18,8 @@ std::string Conversation::protocol() const {
 
 std::optional<HttpResponse> Conversation::request(const Request& request) {
     if (h2_) return h2_->request(request);
-    std::string head = request.method + " " + request.target + " HTTP/1.1\r\nHost: test\r\n" + request.fields;
+    std::string head =
+        request.method + " " + request.target + " HTTP/1.1\r\nHost: " + request.authority + "\r\n" + request.fields;
     if (!request.body.empty()) head += "Content-Length: " + std::to_string(request.body.size()) + "\r\n";
     if (!h1_->send(head + "\r\n" + request.body)) return std::nullopt;
     return h1_->read_response(request.method == "HEAD");

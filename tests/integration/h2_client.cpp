@@ -105,7 +105,7 @@ std::vector<std::optional<HttpResponse>> H2Client::exchange(const std::vector<Re
         const Request& r = requests[i];
         const std::string scheme = tls_ ? "https" : "http";
         std::vector<std::pair<std::string, std::string>> pairs = {
-            {":method", r.method}, {":scheme", scheme}, {":authority", "test"}, {":path", r.target}};
+            {":method", r.method}, {":scheme", scheme}, {":authority", r.authority}, {":path", r.target}};
         for (auto& f : h2_fields(r.fields)) pairs.push_back(std::move(f));
         std::vector<nghttp2_nv> nva;
         for (const auto& [name, value] : pairs) nva.push_back(field(name, value));

@@ -34,6 +34,7 @@ struct Request {
     std::string target;
     std::string fields;
     std::string body;
+    std::string authority = "test";  // Host over HTTP/1.1, :authority over HTTP/2
 };
 
 // How a client speaks TLS: the CA it trusts, the name it asks for and verifies, what

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <fstream>
 #include <thread>
 
 #include "conversation.hpp"
@@ -118,6 +119,108 @@ TYPED_TEST(Sites, RedirectsMatrix) {
     EXPECT_EQ(head.body, "");
     EXPECT_EQ(this->request({.method = "POST", .target = "/moved", .body = "x"}).status, 308);
     EXPECT_EQ(this->get("/new-page").body, "new\n");
+}
+
+// Virtual hosts: the site by Host (:authority over HTTP/2) with ports, case, a trailing
+// dot and wildcards; the top-level site for unknown names; over TLS, a site outside the
+// connection's certificate (it covers localhost only) is 421.
+template <typename Transport>
+class VirtualHosts : public testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        server_ = new ServerProcess(
+            ServerOptions{.yaml = "root: root\n"  // (the helper adds it only when no `root:` is in the text)
+                                  "sites:\n"
+                                  "  - names: [localhost, a.example, \"*.b.example\"]\n"
+                                  "    root: site-a\n"
+                                  "    headers: [{path: /, add: {X-Site: a}}]\n"
+                                  "  - names: [c.example]\n"
+                                  "    root: site-c\n"
+                                  "    fallback: /index.html\n",
+                          .tls = Transport::kTls,
+                          .h2c = Transport::kH2 && !Transport::kTls,
+                          .before_start = [](const std::filesystem::path& dir) {
+                              for (const char* site : {"site-a", "site-c"})
+                                  std::filesystem::create_directory(dir / site);
+                              std::ofstream(dir / "site-a/who.txt") << "a\n";
+                              std::ofstream(dir / "site-c/who.txt") << "c\n";
+                              std::ofstream(dir / "site-c/index.html") << "c app\n";
+                          }});
+        server_->write("who.txt", "default\n");
+    }
+    static void TearDownTestSuite() {
+        EXPECT_EQ(WEXITSTATUS(server_->stop()), 0);
+        delete server_;
+    }
+    static HttpResponse at(const std::string& authority, const std::string& target = "/who.txt") {
+        auto r = fetch(*server_, Transport::kH2, {.target = target, .authority = authority});
+        EXPECT_TRUE(r) << authority;
+        return r.value_or(HttpResponse{});
+    }
+    static ServerProcess* server_;
+};
+template <typename Transport>
+ServerProcess* VirtualHosts<Transport>::server_ = nullptr;
+TYPED_TEST_SUITE(VirtualHosts, Protocols, TransportName);
+
+TYPED_TEST(VirtualHosts, TheSiteByItsNameTheDefaultForOthers) {
+    const bool tls = TypeParam::kTls;
+    struct Row {
+        const char* authority;
+        const char* body;  // nullptr: 421 over TLS (the certificate covers localhost only)
+    };
+    const Row table[] = {
+        {"localhost", "a\n"},
+        {"LOCALHOST:8443", "a\n"},
+        {"localhost.", "a\n"},
+        {"a.example", nullptr},
+        {"x.b.example", nullptr},
+        {"y.x.b.example", nullptr},
+        {"c.example", nullptr},
+        {"b.example", "default\n"},  // a wildcard is not its bare domain
+        {"unknown.example", "default\n"},
+        {"127.0.0.1", "default\n"},
+        {"[::1]:80", "default\n"},
+    };
+    for (const Row& row : table) {
+        SCOPED_TRACE(row.authority);
+        const HttpResponse r = this->at(row.authority);
+        if (row.body == nullptr && tls) {
+            EXPECT_EQ(r.status, 421);
+            continue;
+        }
+        const std::string want = row.body != nullptr                              ? row.body
+                                 : std::string_view(row.authority) == "c.example" ? "c\n"
+                                                                                  : "a\n";
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, want);
+        EXPECT_EQ(r.header("x-site"), want == "a\n" ? "a" : "");  // each site's own header rules
+    }
+    if (!tls) {  // the site's own fallback, not the default site's (which has none)
+        EXPECT_EQ(this->at("c.example", "/route").body, "c app\n");
+        EXPECT_EQ(this->at("unknown.example", "/route").status, 404);
+    }
+}
+
+// What an unknown Host gets when the operator says so: 421 or 404 instead of the
+// top-level site.
+TEST(VirtualHostPolicy, UnknownHostsGet421Or404WhenConfigured) {
+    for (const char* policy : {"421", "404"}) {
+        ServerProcess server(ServerOptions{.yaml = std::string("root: root\nunknown_host: \"") + policy +
+                                                   "\"\nsites:\n  - {names: [a.example], root: site-a}\n",
+                                           .before_start = [](const std::filesystem::path& dir) {
+                                               std::filesystem::create_directory(dir / "site-a");
+                                               std::ofstream(dir / "site-a/who.txt") << "a\n";
+                                           }});
+        server.write("who.txt", "default\n");
+        auto r = fetch(server, false, {.target = "/who.txt", .authority = "a.example"});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "a\n");
+        r = fetch(server, false, {.target = "/who.txt", .authority = "other.example"});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, std::stoi(policy)) << policy;
+        EXPECT_EQ(r->body.find("default"), std::string::npos);
+    }
 }
 
 // A whole site moved to another origin (an old domain).

@@ -23,7 +23,7 @@ struct SessionParts {
           log("test"),
           handler(mime, date, pages, "BOUNDARY", log),
           drop(4096),
-          services{SessionServices{timers, handler, site, access, date, log, drop, false, 0, false, true},
+          services{SessionServices{timers, handler, sites, access, date, log, drop, false, 0, false, true},
                    H1Services{pool, h1::ParseLimits{16, 512}, 64}, H2Services{Http2Settings{}, drop}, listeners} {
         log.set_level(LogLevel::Crit);
         root.reset(::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -42,6 +42,7 @@ struct SessionParts {
     TimerLists timers;
     Logger log;
     Site site{-1, {}, FileCache(100, std::chrono::seconds(1))};
+    Sites sites{site, {}, UnknownHost::Serve};
     StaticHandler handler;
     std::vector<char> drop;
     std::vector<ListenAddress> listeners{ListenAddress{}};  // one plain listener

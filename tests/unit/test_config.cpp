@@ -142,6 +142,51 @@ TEST_F(ConfigFile, FallbackAndRedirects) {
     EXPECT_FALSE(defaults.site_redirect);
 }
 
+// Each site starts from the top level's site keys, wherever in the file they are, and
+// overrides what it sets; its names are normalised.
+TEST_F(ConfigFile, SitesInheritTheTopLevelAndNormaliseTheirNames) {
+    std::filesystem::create_directory(dir_.path() / "a");
+    Config config = load_config_file(
+        write("root: site\nsites:\n  - names: [A.Example., \"*.B.example\"]\n    root: a\n    fallback: /app.html\n"
+              "  - {names: c.example, root: a, index: [home.html]}\nindex: [main.html]\nunknown_host: \"421\"\n"
+              "headers: [{extension: css, cache_control: no-cache}]\n"));
+    validate(config);
+    ASSERT_EQ(config.sites.size(), 2u);
+    const Config& a = config.sites[0];
+    EXPECT_EQ(a.names, (std::vector<std::string>{"a.example", "*.b.example"}));
+    EXPECT_EQ(a.root, std::filesystem::canonical(dir_.path() / "a"));
+    EXPECT_EQ(a.fallback, "/app.html");
+    EXPECT_EQ(a.index, (std::vector<std::string>{"main.html"}));  // the top level's, written after `sites`
+    EXPECT_EQ(a.headers.size(), 1u);
+    EXPECT_EQ(config.sites[1].index, (std::vector<std::string>{"home.html"}));
+    EXPECT_EQ(config.sites[1].fallback, "");
+    EXPECT_EQ(config.fallback, "");
+    EXPECT_EQ(config.unknown_host, UnknownHost::Misdirected);
+    EXPECT_EQ(config.root, std::filesystem::canonical(dir_.path() / "site"));
+}
+
+TEST_F(ConfigFile, BadSitesNameTheirEntry) {
+    std::filesystem::create_directory(dir_.path() / "a");
+    const BadCase table[] = {
+        {"root: site\nsites:\n  - {root: a}\n", R"(server\.yaml:3:5: sites\[0\]: a site needs names)"},
+        {"root: site\nsites:\n  - {names: [a.example]}\n",
+         R"(server\.yaml:3:5: sites\[0\]: a site needs its own root)"},
+        {"root: site\nsites:\n  - {names: [\"a.example:80\"], root: a}\n",
+         R"(server\.yaml:3:14: sites\[0\]\.names: 'a\.example:80' is not a host name)"},
+        {"root: site\nsites:\n  - {names: [a.example], root: a}\n  - {names: [A.EXAMPLE], root: a}\n",
+         R"(server\.yaml:4:5: sites\[1\]\.names: 'a\.example' is already a name of sites\[0\])"},
+        {"root: site\nsites:\n  - {names: [a.example], root: a, workers: 2}\n",
+         R"(server\.yaml:3:35: sites\[0\]\.workers: unknown site key)"},
+        {"root: site\nsites:\n  - {names: [a.example], root: missing}\n",
+         R"(server\.yaml:3:32: sites\[0\]\.root: '.*missing': No such file or directory)"},
+        {"root: site\nsites:\n  - {names: [a.example], root: a, fallback: x}\n",
+         R"(server\.yaml:3:45: sites\[0\]\.fallback: fallback is a file under the root)"},
+        {"root: site\nsites: {a: b}\n", R"(server\.yaml:2:8: sites: expected a list of sites)"},
+        {"root: site\nunknown_host: 403\n", R"(server\.yaml:2:15: unknown_host: expected serve, 421 or 404)"},
+    };
+    expect_one_error_each(table);
+}
+
 TEST_F(ConfigFile, BadFallbacksAndRedirectsNameTheirPosition) {
     const BadCase table[] = {
         {"root: site\nfallback: /../etc/passwd\n", R"(server\.yaml:2:11: fallback: fallback is a file under the root)"},

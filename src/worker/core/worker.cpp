@@ -83,39 +83,67 @@ Worker::Worker(WorkerSetup setup)
 
 Worker::~Worker() { access_log_.flush(); }
 
-bool Worker::setup_loop() {
-    root_.reset(::open(config_.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    // O_PATH needs no permission on the directory itself: check, as the user the worker
-    // now runs as, that it may look up names in it, or every request would be a 403.
-    if (!root_ || ::faccessat(root_.get(), ".", X_OK, AT_EACCESS) != 0) {
-        log_.crit("cannot open root {}: {}", config_.root.string(), std::strerror(errno));
-        return false;
+// O_PATH needs no permission on the directory itself: check, as the user the worker
+// now runs as, that it may look up names in it, or every request would be a 403.
+UniqueFd Worker::open_root(const Config& site) const {
+    UniqueFd root(::open(site.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root || ::faccessat(root.get(), ".", X_OK, AT_EACCESS) != 0) {
+        log_.crit("cannot open {}root {}: {}", site.label, site.root.string(), std::strerror(errno));
+        return {};
     }
+    return root;
+}
+
+ServeOptions Worker::serve_options(const Config& site, Confinement confinement) const {
+    return ServeOptions{site.index,
+                        site.serve_dotfiles,
+                        site.serve_well_known,
+                        config_.limits.max_ranges,
+                        site.precompressed,
+                        site.directory_listing,
+                        site.error_pages,
+                        HeaderRules(site.headers),
+                        confinement,
+                        config_.cache.small_file,
+                        site.fallback,
+                        site.asset_extensions,
+                        Redirects(site.redirects, site.site_redirect),
+                        site.etag_from_content};
+}
+
+// The top-level site, then each virtual host with its own root, options and caches.
+bool Worker::set_up_sites() {
+    root_ = open_root(config_);
+    if (!root_) return false;
+    const Confinement confinement = detect_confinement();
+    site_.root_fd = root_.get();
+    site_.options = serve_options(config_, confinement);
+    sites_ = std::make_unique<Sites>(Sites{site_, {}, config_.unknown_host});
+    for (const Config& entry : config_.sites) {
+        UniqueFd root = open_root(entry);
+        if (!root) return false;
+        auto site = std::make_unique<Site>(Site{root.get(), serve_options(entry, confinement),
+                                                FileCache(config_.cache.entries, config_.cache.valid),
+                                                ContentTags(std::max<std::size_t>(config_.cache.entries, 64))});
+        sites_->directory.add(*site, entry.names);
+        site_roots_.push_back(std::move(root));
+        virtual_hosts_.push_back(std::move(site));
+    }
+    if (confinement == Confinement::NoSymlinks && slot_ == 0)
+        log_.notice("openat2 is not available here; symlinks under the root will not be followed");
+    return true;
+}
+
+bool Worker::setup_loop() {
+    if (!set_up_sites()) return false;
     // locate() opens regular files for reading through /proc/self/fd.
     if (::access("/proc/self/fd", X_OK) != 0) {
         log_.crit("/proc/self/fd is not available ({}): pywebd needs /proc", std::strerror(errno));
         return false;
     }
-    site_.root_fd = root_.get();
-    site_.options = ServeOptions{config_.index,
-                                 config_.serve_dotfiles,
-                                 config_.serve_well_known,
-                                 config_.limits.max_ranges,
-                                 config_.precompressed,
-                                 config_.directory_listing,
-                                 config_.error_pages,
-                                 HeaderRules(config_.headers),
-                                 detect_confinement(),
-                                 config_.cache.small_file,
-                                 config_.fallback,
-                                 config_.asset_extensions,
-                                 Redirects(config_.redirects, config_.site_redirect),
-                                 config_.etag_from_content};
-    if (site_.options.confinement == Confinement::NoSymlinks && slot_ == 0)
-        log_.notice("openat2 is not available here; symlinks under the root will not be followed");
     handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
-        SessionServices{timers_, *handler_, site_, access_log_, date_, log_, drop_buffer_, config_.tls.log_protocol,
+        SessionServices{timers_, *handler_, *sites_, access_log_, date_, log_, drop_buffer_, config_.tls.log_protocol,
                         monotonic_ms(), false, config_.timeouts.linger.count() > 0},
         H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
                    config_.limits.max_body_discard},

@@ -17,6 +17,7 @@
 #include "net/timer_lists.hpp"
 #include "static/error_pages.hpp"
 #include "static/file_cache.hpp"
+#include "static/site_directory.hpp"
 #include "static/static_handler.hpp"
 #include "tls_context.hpp"
 #include "unique_fd.hpp"
@@ -59,6 +60,9 @@ private:
     enum class Source : std::uint8_t { Connection, Listener, Signal, Channel };
 
     bool setup_loop();
+    bool set_up_sites();
+    UniqueFd open_root(const Config& site) const;
+    ServeOptions serve_options(const Config& site, Confinement confinement) const;
     void dispatch(const epoll_event& event);
     int accept_from(std::size_t listener);  // returns how many connections it took
     bool register_listener(std::size_t index, bool on);
@@ -107,7 +111,10 @@ private:
     BufferPool pool_;
     TimerLists timers_;
     std::vector<char> drop_buffer_;
-    Site site_;
+    Site site_;                                         // the top-level keys' site
+    std::vector<std::unique_ptr<Site>> virtual_hosts_;  // `sites`, in order
+    std::vector<UniqueFd> site_roots_;                  // their roots
+    std::unique_ptr<Sites> sites_;                      // all of them, by name
     std::unique_ptr<StaticHandler> handler_;
     std::unique_ptr<ConnectionServices> services_;
 

@@ -4,6 +4,8 @@
 #include <array>
 #include <cstring>
 
+#include "session/answer.hpp"
+
 namespace pywebd {
 namespace {
 
@@ -191,11 +193,7 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     }
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
-    if (c.listener.redirect_to_https)
-        c.services.handler.redirect_to_https(c.services.site, request, c.listener.https_port, c.services.now_ms,
-                                             b.response);
-    else
-        c.services.handler.handle(c.services.site, request, c.services.now_ms, b.response);
+    answer_request(c, request, b.response);
     const auto connection = b.close                               ? h1::ConnectionField::Close
                             : head.version == h1::Version::Http10 ? h1::ConnectionField::KeepAlive
                                                                   : h1::ConnectionField::None;
@@ -258,7 +256,7 @@ void H1Session::answer_error(std::uint16_t status, std::string_view token, H1Con
     RequestBuffers& b = *buffers_;
     c.services.log.info("bad request conn={} status={} token={}", c.id, status, token);
     b.response.clear();
-    c.services.handler.error(c.services.site, status, false, b.response);
+    c.services.handler.error(c.services.sites.fallback_site, status, false, b.response);
     send_then_close(c);  // after a request we could not parse, nothing that follows can be framed
 }
 

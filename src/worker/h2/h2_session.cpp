@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "session/answer.hpp"
 #include "strings.hpp"
 
 namespace pywebd {
@@ -432,9 +433,9 @@ void H2Session::respond(H2Stream& s) {
     Response& r = s.response;
     r.clear();
     if (const std::uint16_t status = refusal(s, c.h2); status != 0)
-        c.services.handler.error(c.services.site, status, s.request.method == http::Method::Head, r);
+        c.services.handler.error(c.services.sites.fallback_site, status, s.request.method == http::Method::Head, r);
     else
-        c.services.handler.handle(c.services.site, s.request, c.services.now_ms, r);
+        answer_request(c, s.request, r);
     std::size_t name_bytes = 0;
     r.for_each_field([&](const http::Header& field) { name_bytes += field.name.size(); });
     names_.resize(name_bytes);

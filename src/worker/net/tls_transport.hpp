@@ -56,6 +56,7 @@ public:
     std::string_view tls_protocol() const override;
     std::string_view tls_cipher() const override;
     std::string_view alpn() const override;
+    bool certificate_covers(std::string_view host) override;
 
 private:
     enum class Mode : std::uint8_t { Detecting, Tls, PlainHttp };

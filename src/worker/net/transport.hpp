@@ -58,6 +58,9 @@ public:
     virtual std::string_view tls_cipher() const { return {}; }
     // The protocol ALPN chose ("h2", "http/1.1"), empty when none or before the handshake.
     virtual std::string_view alpn() const { return {}; }
+    // Whether the certificate this connection was set up with is valid for `host` (a
+    // lower-case host name); always true without TLS.
+    virtual bool certificate_covers(std::string_view) { return true; }
 };
 
 }  // namespace pywebd

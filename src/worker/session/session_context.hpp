@@ -13,6 +13,7 @@
 #include "net/peer_address.hpp"
 #include "net/timer_lists.hpp"
 #include "net/transport.hpp"
+#include "static/site_directory.hpp"
 #include "static/static_handler.hpp"
 
 namespace pywebd {
@@ -21,7 +22,7 @@ namespace pywebd {
 struct SessionServices {
     TimerLists& timers;
     StaticHandler& handler;
-    Site& site;  // what requests are answered from (one per worker until virtual hosts)
+    Sites& sites;  // what requests are answered from, by their authority
     AccessLog& access_log;
     const DateCache& date;
     Logger& log;

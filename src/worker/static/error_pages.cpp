@@ -18,7 +18,8 @@ std::string page(std::uint16_t status, std::string_view detail = {}) {
 
 ErrorPages::ErrorPages()
     : fallback_(page(500)), plain_http_(page(400, "<p>The plain HTTP request was sent to an HTTPS port.</p>")) {
-    for (const int status : {301, 302, 307, 308, 400, 403, 404, 405, 408, 412, 413, 414, 416, 431, 500, 501, 503, 505})
+    for (const int status :
+         {301, 302, 307, 308, 400, 403, 404, 405, 408, 412, 413, 414, 416, 421, 431, 500, 501, 503, 505})
         pages_.emplace(static_cast<std::uint16_t>(status), page(static_cast<std::uint16_t>(status)));
 }
 
