@@ -518,7 +518,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"): shutil.rmtree(work, ignore_errors=True)
 
     report(results, idle_rss, args, server_pin, load_pin, scenarios)
 

@@ -90,6 +90,11 @@ public:
             Config site = config;
             site.sites.clear();
             site.label = label + ".";
+            // A site's routing is its own: the top level's redirect, redirects and fallback
+            // (nginx's return and try_files of one server) are not inherited.
+            site.site_redirect.reset();
+            site.redirects.clear();
+            site.fallback.clear();
             bool has_root = false, has_names = false;
             for (const auto& item : entry) {
                 const YAML::Node& key_node = item.first;
@@ -112,7 +117,9 @@ public:
             if (!has_root) add(entry.Mark(), label, "a site needs its own root");
             for (const std::string& name : site.names)
                 if (const auto [it, fresh] = owners.emplace(name, label); !fresh)
-                    add(entry.Mark(), label + ".names", fmt::format("'{}' is already a name of {}", name, it->second));
+                    add(entry.Mark(), label + ".names",
+                        it->second == label ? fmt::format("'{}' is listed twice", name)
+                                            : fmt::format("'{}' is already a name of {}", name, it->second));
             config.sites.push_back(std::move(site));
         }
     }
@@ -147,6 +154,8 @@ private:
         };
         if (node.IsScalar())
             one(node);
+        else if (node.IsSequence() && node.size() == 0)
+            add(node.Mark(), label, "a site needs at least one name");
         else if (node.IsSequence())
             for (const YAML::Node& item : node) one(item);
         else

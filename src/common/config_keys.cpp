@@ -282,7 +282,8 @@ const std::array
                  }},
                 {"mime_types", "/etc/mime.types", "file mapping extensions to media types (built-in table if absent)",
                  [](const YAML::Node& n, const KeyContext& k, Config& c) { c.mime_types = path_in(n, k); }},
-                {"precompressed", "true", "serve x.br or x.gz found beside x to clients that accept that encoding",
+                {"precompressed",
+                 "true", "serve x.br, x.zst or x.gz found beside x to clients that accept that encoding",
                  [](const YAML::Node& n, const KeyContext&, Config& c) { c.precompressed = bool_in(n); }},
                 {"directory_listing", "false", "list a directory that has no index file (dotfiles never listed)",
                  [](const YAML::Node& n, const KeyContext&, Config& c) { c.directory_listing = bool_in(n); }},
@@ -368,6 +369,7 @@ const std::array
                      if (n.IsNull()) return;
                      if (!n.IsSequence()) throw ValueError("expected a list of {from: …, to: …}");
                      for (const YAML::Node& rule : n) c.redirects.push_back(redirect_rule_in(rule));
+                     check_redirect_cycles(c.redirects);
                  }},
                 {"redirect", "\"\"",
                  "send every request to another origin, path and query appended: https://example.org (or {to: …, "

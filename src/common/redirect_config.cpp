@@ -82,12 +82,56 @@ RedirectRule redirect_rule_in(const YAML::Node& node) {
         }
     }
     if (!has_from || !has_to) throw ValueError("a redirect needs from and to", node.Mark());
+    // "https://example.org" + "@evil.example" would name another host: a URL gets its "/".
+    if (absolute_url(rule.to) && rule.to.find('/', rule.to.find("//") + 2) == std::string::npos) rule.to.push_back('/');
+    if (rule.prefix && rule.to.find_first_of("?#") != std::string::npos)
+        throw ValueError("the target of a prefix rule takes no query or fragment (the rest of the path is appended)",
+                         node.Mark());
+    if (rule.prefix && rule.from.ends_with('/') && !rule.to.ends_with('/'))
+        throw ValueError(fmt::format("from {}* ends in '/', so to must too ({}/), or /x would become {}x", rule.from,
+                                     rule.to, rule.to),
+                         node.Mark());
     // The target is answered by this same rule again: a loop no client can leave.
     const std::string to_path = path_part(rule.to);
     if (!absolute_url(rule.to) && (rule.prefix ? to_path.starts_with(rule.from) : to_path == rule.from))
         throw ValueError(fmt::format("redirects {} to itself ({})", rule.from + (rule.prefix ? "*" : ""), rule.to),
                          node.Mark());
     return rule;
+}
+
+namespace {
+
+// The rule a path gets, as the worker's Redirects matches: exact, then the longest prefix.
+const RedirectRule* matching(const std::vector<RedirectRule>& rules, std::string_view path) {
+    const RedirectRule* best = nullptr;
+    for (const RedirectRule& rule : rules) {
+        if (!rule.prefix && rule.from == path) return &rule;
+        if (rule.prefix && path.starts_with(rule.from) && (best == nullptr || rule.from.size() > best->from.size()))
+            best = &rule;
+    }
+    return best;
+}
+
+std::string target_of(const RedirectRule& rule, std::string_view path) {
+    std::string target = path_part(rule.to);
+    if (rule.prefix) target.append(path.substr(std::min(rule.from.size(), path.size())));
+    return target;
+}
+
+}  // namespace
+
+void check_redirect_cycles(const std::vector<RedirectRule>& rules) {
+    for (const RedirectRule& start : rules) {
+        if (absolute_url(start.to)) continue;
+        std::string path = start.from, chain = start.from + (start.prefix ? "*" : "");
+        const RedirectRule* rule = &start;
+        for (std::size_t step = 0; step <= rules.size() && rule != nullptr && !absolute_url(rule->to); ++step) {
+            path = target_of(*rule, path);
+            chain += " → " + path;
+            rule = matching(rules, path);
+            if (rule == &start) throw ValueError(fmt::format("these redirects loop: {}", chain));
+        }
+    }
 }
 
 RedirectRule site_redirect_in(const YAML::Node& node) {
@@ -116,8 +160,9 @@ std::string fallback_path_in(const YAML::Node& node) {
     if (node.IsNull()) return {};
     const std::string path = text_of(node);
     if (path.empty()) return {};
-    if (!plain_path(path) || !uri_text(path) || path.find_first_of("?#%") != std::string::npos)
-        throw ValueError("fallback is a file under the root such as /index.html", node.Mark());
+    if (!plain_path(path) || !uri_text(path) || path.find_first_of("?#%") != std::string::npos ||
+        path.find("/.") != std::string::npos)
+        throw ValueError("fallback is a file under the root such as /index.html (no dotfile)", node.Mark());
     return path;
 }
 

@@ -14,6 +14,9 @@ namespace pywebd {
 // prefix when it ends in '*'; `to` a path or an http(s) URL; a rule that would redirect
 // to itself again is refused.
 RedirectRule redirect_rule_in(const YAML::Node& node);
+// Follows each rule's target (a path) through the rules as the server would match them:
+// an error naming the cycle if one comes back to where it started ("/a → /b → /a").
+void check_redirect_cycles(const std::vector<RedirectRule>& rules);
 // `redirect: https://example.org` or `{to: …, status: 308}`: the whole site, path and
 // query appended.
 RedirectRule site_redirect_in(const YAML::Node& node);

@@ -63,13 +63,16 @@ void raise_fd_limit(const Config& config, Logger& log) {
         ::setrlimit(RLIMIT_NOFILE, &limit);
     }
     // Idle connections hold one descriptor; one sending a file holds two, an HTTP/2 one up
-    // to one per stream sending a file (a file the cache holds open is shared).
-    const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + 64;
+    // to one per stream sending a file (a file the cache holds open is shared). Each site
+    // (the top level and every virtual host) keeps its root and up to cache.entries open.
+    const std::size_t sites = config.sites.size() + 1;
+    const rlim_t needed =
+        static_cast<rlim_t>(config.limits.max_connections) + 64 + static_cast<rlim_t>(sites * (config.cache.entries + 1));
     if (limit.rlim_cur < needed)
         log.warn(
-            "open-file limit {} is below what limits.max_connections={} needs ({}); connections beyond "
-            "it wait in the accept queue",
-            limit.rlim_cur, config.limits.max_connections, needed);
+            "open-file limit {} is below what limits.max_connections={} and {} site(s) with cache.entries={} "
+            "need ({}); connections beyond it wait in the accept queue, and files past it get 503",
+            limit.rlim_cur, config.limits.max_connections, sites, config.cache.entries, needed);
 }
 
 Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log)

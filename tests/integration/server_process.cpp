@@ -96,7 +96,7 @@ std::string ServerProcess::expand(std::string yaml, bool tls, bool h2c) {
     if (tls || yaml.find("{cert}") != std::string::npos || yaml.find("{ca}") != std::string::npos) {
         std::filesystem::create_directory(dir_.path() / "tls");
         pki_ = std::make_unique<TestPki>(dir_.path() / "tls");
-        leaf_ = pki_->leaf("server");
+        leaf_ = pki_->leaf("server", LeafOptions{.names = {"localhost", "127.0.0.1"}});
     }
     const auto has_key = [&](const std::string& key) {  // at the top level
         return yaml.starts_with(key + ":") || yaml.find("\n" + key + ":") != std::string::npos;

@@ -50,6 +50,7 @@ protected:
         server_->write("assets/app.js", "console.log('identity');\n");
         server_->write("assets/app.js.br", "BROTLI-BYTES");
         server_->write("assets/app.js.gz", "GZIP-BYTES-LONGER");
+        server_->write("assets/app.js.zst", "ZSTD-BYTES");
         server_->write("assets/only-gz.css", "body{}");
         server_->write("assets/only-gz.css.gz", "GZ-CSS");
         server_->write("errors/404.html", "<h1>custom not found</h1>");
@@ -200,6 +201,12 @@ TYPED_TEST(Semantics, PrecompressedNegotiationMatrix) {
         {"br", "/assets/only-gz.css", "", "body{}"},
         {"br, gzip", "/assets/only-gz.css", "gzip", "GZ-CSS"},
         {"br, gzip", "/assets/app.js.br", "", "BROTLI-BYTES"},  // asking for the .br file itself
+        {"zstd", "/assets/app.js", "zstd", "ZSTD-BYTES"},
+        {"gzip, zstd", "/assets/app.js", "zstd", "ZSTD-BYTES"},
+        {"gzip, zstd, br", "/assets/app.js", "br", "BROTLI-BYTES"},
+        {"gzip, zstd;q=0.5", "/assets/app.js", "gzip", "GZIP-BYTES-LONGER"},
+        {"zstd, gzip", "/assets/only-gz.css", "gzip", "GZ-CSS"},
+        {"zstd", "/assets/app.js.zst", "", "ZSTD-BYTES"},
     };
     for (const Row& row : table) {
         SCOPED_TRACE(std::string(row.accept) + " " + row.target);

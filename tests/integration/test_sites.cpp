@@ -27,7 +27,8 @@ protected:
                                   "  - {from: /moved, to: /elsewhere, status: 308, query: drop}\n"
                                   "  - {from: /docs/*, to: /manual/, status: 302}\n"
                                   "  - {from: /docs/v1/*, to: \"https://archive.example.org/v1/\", status: 307}\n"
-                                  "  - {from: /go, to: \"/target?from=go\"}\n",
+                                  "  - {from: /go, to: \"/target?from=go\"}\n"
+                                  "  - {from: /x/*, to: \"https://example.org\"}\n",
                           .tls = Transport::kTls,
                           .h2c = Transport::kH2 && !Transport::kTls});
         server_->write("index.html", "<div id=app></div>\n");
@@ -104,6 +105,8 @@ TYPED_TEST(Sites, RedirectsMatrix) {
         {"/docs/v1/api", 307, "https://archive.example.org/v1/api"},  // the longer prefix wins
         {"/docs//evil.example/", 302, "/manual/evil.example/"},       // never a second host
         {"/go?q=1", 301, "/target?from=go&q=1"},
+        {"/x/@evil.example/", 301, "https://example.org/@evil.example/"},  // the URL got its '/': same host
+        {"/x/.evil.example", 301, "https://example.org/.evil.example"},
     };
     for (const Row& row : table) {
         SCOPED_TRACE(row.target);
@@ -134,7 +137,7 @@ protected:
                                   "  - names: [localhost, a.example, \"*.b.example\"]\n"
                                   "    root: site-a\n"
                                   "    headers: [{path: /, add: {X-Site: a}}]\n"
-                                  "  - names: [c.example]\n"
+                                  "  - names: [c.example, 127.0.0.1]\n"
                                   "    root: site-c\n"
                                   "    fallback: /index.html\n",
                           .tls = Transport::kTls,
@@ -179,8 +182,9 @@ TYPED_TEST(VirtualHosts, TheSiteByItsNameTheDefaultForOthers) {
         {"c.example", nullptr},
         {"b.example", "default\n"},  // a wildcard is not its bare domain
         {"unknown.example", "default\n"},
-        {"127.0.0.1", "default\n"},
         {"[::1]:80", "default\n"},
+        {"127.0.0.1:8443", "c\n"},    // an IP address name: over TLS the certificate's IP entry covers it
+        {".localhost", "default\n"},  // an empty label names no site
     };
     for (const Row& row : table) {
         SCOPED_TRACE(row.authority);
@@ -276,10 +280,10 @@ TEST(ContentEtags, IdenticalBytesGiveIdenticalTagsOnEveryServer) {
 TEST(SiteConfig, TestModeNamesTheBadValue) {
     TempDir dir;
     std::filesystem::create_directory(dir.path() / "root");
-    const auto file = dir.write("server.yaml", "root: root\nredirects:\n  - {from: /a/*, to: /a/b}\nfallback: /../x\n");
+    const auto file = dir.write("server.yaml", "root: root\nredirects:\n  - {from: /a/*, to: /a/b/}\nfallback: /../x\n");
     const RunResult run = run_pywebd({"-t", "-c", file.string()});
     EXPECT_EQ(run.status, 1) << run.output;
-    EXPECT_NE(run.output.find("server.yaml:3:5: redirects: redirects /a/* to itself (/a/b)"), std::string::npos)
+    EXPECT_NE(run.output.find("server.yaml:3:5: redirects: redirects /a/* to itself (/a/b/)"), std::string::npos)
         << run.output;
     EXPECT_NE(run.output.find("server.yaml:4:11: fallback: fallback is a file under the root"), std::string::npos)
         << run.output;

@@ -108,7 +108,10 @@ LeafFiles TestPki::leaf(const std::string& stem, const LeafOptions& options) {
     X509* ca = state_->ca.get();
     const X509Ptr cert = new_cert(key.get(), options.names.front(), ca, options.valid_from, options.valid_until);
     std::string sans;
-    for (const std::string& name : options.names) sans += (sans.empty() ? "DNS:" : ",DNS:") + name;
+    for (const std::string& name : options.names) {  // an IPv4 literal is an IP address SAN
+        const bool ip = name.find_first_not_of("0123456789.") == std::string::npos;
+        sans += (sans.empty() ? "" : ",") + std::string(ip ? "IP:" : "DNS:") + name;
+    }
     add_extension(cert.get(), ca, NID_subject_alt_name, sans);
     add_extension(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
     add_extension(cert.get(), ca, NID_key_usage,

@@ -134,6 +134,8 @@ TEST_F(ConfigFile, FallbackAndRedirects) {
     EXPECT_EQ(config.redirects[1].status, 308);
     EXPECT_FALSE(config.redirects[1].keep_query);
     ASSERT_TRUE(config.site_redirect);
+    const Config bare = load_config_file(write("root: site\nredirects: [{from: /x/*, to: \"https://example.org\"}]\n"));
+    EXPECT_EQ(bare.redirects[0].to, "https://example.org/");  // or /x/@evil.example would name another host
     EXPECT_EQ(config.site_redirect->to, "https://example.org/");
     EXPECT_EQ(config.site_redirect->status, 302);
     const Config defaults = load_config_file(write("root: site\n"));
@@ -182,6 +184,10 @@ TEST_F(ConfigFile, BadSitesNameTheirEntry) {
         {"root: site\nsites:\n  - {names: [a.example], root: a, fallback: x}\n",
          R"(server\.yaml:3:45: sites\[0\]\.fallback: fallback is a file under the root)"},
         {"root: site\nsites: {a: b}\n", R"(server\.yaml:2:8: sites: expected a list of sites)"},
+        {"root: site\nsites:\n  - {names: [], root: a}\n",
+         R"(server\.yaml:3:13: sites\[0\]\.names: a site needs at least one name)"},
+        {"root: site\nsites:\n  - {names: [a.example, A.example], root: a}\n",
+         R"(server\.yaml:3:5: sites\[0\]\.names: 'a\.example' is listed twice)"},
         {"root: site\nunknown_host: 403\n", R"(server\.yaml:2:15: unknown_host: expected serve, 421 or 404)"},
     };
     expect_one_error_each(table);
@@ -209,6 +215,15 @@ TEST_F(ConfigFile, BadFallbacksAndRedirectsNameTheirPosition) {
         {"root: site\nredirects:\n  - {from: /a, to: /b, query: maybe}\n", R"(server\.yaml:3:31: redirects: query is)"},
         {"root: site\nredirect: /elsewhere\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
         {"root: site\netag: hash\n", R"(server\.yaml:2:7: etag: expected metadata or content, got 'hash')"},
+        {"root: site\nfallback: /.env\n", R"(server\.yaml:2:11: fallback: fallback is a file under the root)"},
+        {"root: site\nredirects:\n  - {from: /d/*, to: /new}\n",
+         R"(server\.yaml:3:5: redirects: from /d/\* ends in '/', so to must too \(/new/\))"},
+        {"root: site\nredirects:\n  - {from: /d/*, to: \"/new/?a=1\"}\n",
+         R"(server\.yaml:3:5: redirects: the target of a prefix rule takes no query)"},
+        {"root: site\nredirects:\n  - {from: /a, to: /b}\n  - {from: /b, to: /c}\n  - {from: /c, to: /a}\n",
+         R"(server\.yaml:3:3: redirects: these redirects loop: /a → /b → /c → /a)"},
+        {"root: site\nredirects:\n  - {from: /x/*, to: /y/}\n  - {from: /y/*, to: /x/}\n",
+         R"(server\.yaml:3:3: redirects: these redirects loop: /x/\* → /y/ → /x/)"},
         {"root: site\nredirect: \"https://example.org/?a=1\"\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
     };
     expect_one_error_each(table);

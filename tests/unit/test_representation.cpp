@@ -37,9 +37,9 @@ TEST(Negotiation, AcceptEncodingMatrix) {
         {"gzip;q=1.0, br;q=0.5", "gzip,br"},
         {"br;q=0.8, gzip;q=0.8", "br,gzip"},  // a tie: brotli first
         {"br;q=0, gzip", "gzip"},             // q=0 refuses
-        {"*", "br,gzip"},
-        {"*;q=0.1, gzip", "gzip,br"},
-        {"*, br;q=0", "gzip"},
+        {"*", "br,zstd,gzip"},
+        {"*;q=0.1, gzip", "gzip,br,zstd"},
+        {"*, br;q=0", "zstd,gzip"},
         {"x-gzip", "gzip"},
         {"GZIP;Q=0.5", "gzip"},
         {"gzip;q=2", ""},  // invalid qvalue: element ignored
@@ -47,6 +47,14 @@ TEST(Negotiation, AcceptEncodingMatrix) {
         {"gzip;level=9", ""},  // unknown parameter: ignored
         {"br ; q=0.001", "br"},
         {"deflate, compress", ""},
+        // zstd (RFC 8878): after brotli, before gzip, on a tie.
+        {"gzip, zstd, br", "br,zstd,gzip"},
+        {"zstd", "zstd"},
+        {"gzip, zstd", "zstd,gzip"},
+        {"zstd;q=0.5, gzip", "gzip,zstd"},
+        {"br;q=0.2, zstd;q=0.9", "zstd,br"},
+        {"*;q=0.5, zstd;q=0", "br,gzip"},
+        {"ZSTD", "zstd"},
     };
     for (const Row& r : table) EXPECT_EQ(negotiated(r.header), r.want) << r.header;
 }

@@ -135,23 +135,50 @@ TEST(ContentTags, SameBytesSameTagWhateverTheFileAndItsTime) {
 
 TEST(ContentTags, EachVersionIsHashedOnceAndHugeFilesAreLeftToMetadata) {
     test::TempDir dir;
-    const auto a = dir.write("a.txt", "version one");
-    set_mtime(a, 1000);
+    const auto a = dir.write("a.txt", "version 1.2.3");
+    const auto other = dir.write("other.txt", "something else");
+    set_mtime(a, 0);
     ContentTags tags(100);
     const auto first = content_tag(tags, a);
     ASSERT_TRUE(first);
-    // Other bytes of the same size with the same mtime: the same version as far as a
-    // stat can tell, so the remembered tag (proof that it was not read again).
-    dir.write("a.txt", "version two");
-    set_mtime(a, 1000);
-    EXPECT_EQ(content_tag(tags, a)->view(), first->view());
-    set_mtime(a, 1001);  // a new version: hashed anew
+    // The same version again is not read: handed another file's descriptor with a.txt's
+    // fstat, the remembered tag comes back, not the other file's.
+    {
+        const UniqueFd fd_a(::open(a.c_str(), O_RDONLY | O_CLOEXEC));
+        const UniqueFd fd_other(::open(other.c_str(), O_RDONLY | O_CLOEXEC));
+        struct stat st {};
+        ASSERT_EQ(::fstat(fd_a.get(), &st), 0);
+        EXPECT_EQ(tags.tag(fd_other.get(), st)->view(), first->view());
+    }
+    EXPECT_EQ(tags.remembered(), 1u);
+    // New bytes of the same size with the mtime reset again (cp -p, rsync --inplace of a
+    // reproducible build): the ctime moved, so it is a new version with its own tag.
+    dir.write("a.txt", "version 1.2.4");
+    set_mtime(a, 0);
     EXPECT_NE(content_tag(tags, a)->view(), first->view());
     EXPECT_EQ(tags.remembered(), 2u);
 
     const auto huge = dir.write("huge.bin", "");
     std::filesystem::resize_file(huge, ContentTags::kMaxBytes + 1);  // sparse: nothing is read
     EXPECT_FALSE(content_tag(tags, huge));
+}
+
+TEST(ContentTags, TheOldestAreForgottenFirstWhenFull) {
+    test::TempDir dir;
+    ContentTags tags(2);
+    const auto a = dir.write("a", "a"), b = dir.write("b", "b"), c = dir.write("c", "c");
+    for (const auto& path : {a, b, c}) ASSERT_TRUE(content_tag(tags, path));
+    EXPECT_EQ(tags.remembered(), 2u);
+    // Asked with another file's descriptor: a remembered version answers from memory, a
+    // forgotten one is read (and so gets that file's tag).
+    const auto tag_with = [&](const std::filesystem::path& stat_of, const std::filesystem::path& read_from) {
+        struct stat st {};
+        EXPECT_EQ(::stat(stat_of.c_str(), &st), 0);
+        const UniqueFd fd(::open(read_from.c_str(), O_RDONLY | O_CLOEXEC));
+        return std::string(tags.tag(fd.get(), st)->view());
+    };
+    EXPECT_EQ(tag_with(c, b), std::string(content_tag(tags, c)->view()));  // c: remembered
+    EXPECT_EQ(tag_with(a, b), std::string(content_tag(tags, b)->view()));  // a: the oldest, forgotten
 }
 
 RedirectRule rule(std::string from, bool prefix, std::string to, bool keep_query = true) {

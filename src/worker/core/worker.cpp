@@ -28,6 +28,10 @@ constexpr int kAcceptBatch = 64;              // per wakeup, so one worker canno
 constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
 constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
 constexpr std::size_t kSpareBuffers = 64;
+// Content ETags remembered per site (etag: content): they hold no descriptor (about 150
+// bytes each), so far more than the open-file cache, and a client cycling through more
+// files than that can force re-hashing of only files up to ContentTags::kMaxBytes.
+constexpr std::size_t kContentTagsKept = 100000;
 
 // epoll_event.data: the source, 24 bits of a connection's reuse tag, and its slot.
 std::uint64_t key(std::uint8_t source, std::uint32_t reuse_tag, std::uint32_t index) {
@@ -69,10 +73,7 @@ Worker::Worker(WorkerSetup setup)
       timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
                setup.config.timeouts.linger}),
       drop_buffer_(16 * 1024),
-      site_{-1,
-            {},
-            FileCache(setup.config.cache.entries, setup.config.cache.valid),
-            ContentTags(std::max<std::size_t>(setup.config.cache.entries, 64))} {
+      site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid), ContentTags(kContentTagsKept)} {
     for (const WorkerListener& l : setup.listeners) {
         listeners_.push_back({UniqueFd(l.fd), false});
         listener_roles_.push_back(l.role);
@@ -124,7 +125,7 @@ bool Worker::set_up_sites() {
         if (!root) return false;
         auto site = std::make_unique<Site>(Site{root.get(), serve_options(entry, confinement),
                                                 FileCache(config_.cache.entries, config_.cache.valid),
-                                                ContentTags(std::max<std::size_t>(config_.cache.entries, 64))});
+                                                ContentTags(kContentTagsKept)});
         sites_->directory.add(*site, entry.names);
         site_roots_.push_back(std::move(root));
         virtual_hosts_.push_back(std::move(site));

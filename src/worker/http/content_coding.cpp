@@ -1,5 +1,7 @@
 #include "http/content_coding.hpp"
 
+#include <algorithm>
+
 #include "strings.hpp"
 
 namespace pywebd::http {
@@ -37,29 +39,32 @@ std::pair<std::string_view, int> coding_and_weight(std::string_view element) {
 }  // namespace
 
 CodingPreference negotiate_codings(const Request& request) {
-    int br = -1, gzip = -1, star = -1;
+    // In the server's order of preference, so that a stable sort by weight keeps it on ties.
+    struct Candidate {
+        CodingChoice choice;
+        int weight;
+    };
+    std::array<Candidate, 3> candidates{{{{".br", "br"}, -1}, {{".zst", "zstd"}, -1}, {{".gz", "gzip"}, -1}}};
+    int star = -1;
     for_each_element(request, "accept-encoding", [&](std::string_view element) {
         const auto [coding, weight] = coding_and_weight(element);
         if (weight < 0) return;
         if (iequals(coding, "br"))
-            br = weight;
+            candidates[0].weight = weight;
+        else if (iequals(coding, "zstd"))
+            candidates[1].weight = weight;
         else if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
-            gzip = weight;
+            candidates[2].weight = weight;
         else if (coding == "*")
             star = weight;
     });
-    if (br < 0) br = star;
-    if (gzip < 0) gzip = star;
+    for (Candidate& c : candidates)
+        if (c.weight < 0) c.weight = star;
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.weight > b.weight; });
     CodingPreference preference;
-    const CodingChoice kBr{".br", "br"};
-    const CodingChoice kGzip{".gz", "gzip"};
-    if (br > 0 && br >= gzip) {
-        preference.order[preference.count++] = kBr;
-        if (gzip > 0) preference.order[preference.count++] = kGzip;
-    } else if (gzip > 0) {
-        preference.order[preference.count++] = kGzip;
-        if (br > 0) preference.order[preference.count++] = kBr;
-    }
+    for (const Candidate& c : candidates)
+        if (c.weight > 0) preference.order[preference.count++] = c.choice;
     return preference;
 }
 

@@ -9,15 +9,15 @@
 namespace pywebd::http {
 
 struct CodingChoice {
-    std::string_view suffix;  // ".br", ".gz": the precompressed file beside the original
+    std::string_view suffix;  // ".br", ".zst", ".gz": the precompressed file beside the original
     std::string_view token;   // for Content-Encoding
 };
 
 // The precompressed codings a client accepts, best first (RFC 9110 §12.5.3): q-values
-// decide; on a tie brotli goes before gzip; "*" stands for codings not named; q=0
-// refuses. `count` is how many of `order` apply.
+// decide; on a tie brotli, then zstd, then gzip (the smaller result first); "*" stands
+// for codings not named; q=0 refuses. `count` is how many of `order` apply.
 struct CodingPreference {
-    std::array<CodingChoice, 2> order{};
+    std::array<CodingChoice, 3> order{};
     std::size_t count = 0;
 };
 

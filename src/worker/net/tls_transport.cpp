@@ -1,6 +1,8 @@
 #include "net/tls_transport.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -320,7 +322,12 @@ std::string_view TlsTransport::tls_protocol() const {
 // requests naming a configured virtual host, so a few hundred nanoseconds are not saved.
 bool TlsTransport::certificate_covers(std::string_view host) {
     X509* certificate = SSL_get_certificate(ssl_.get());
-    return certificate != nullptr && X509_check_host(certificate, host.data(), host.size(), 0, nullptr) == 1;
+    if (certificate == nullptr) return false;
+    const std::string name(host);
+    in_addr ipv4{};
+    if (::inet_pton(AF_INET, name.c_str(), &ipv4) == 1)  // an IP literal is an IP address SAN, not a DNS name
+        return X509_check_ip_asc(certificate, name.c_str(), 0) == 1;
+    return X509_check_host(certificate, name.data(), name.size(), 0, nullptr) == 1;
 }
 
 std::string_view TlsTransport::alpn() const {

@@ -20,6 +20,9 @@ Site* SiteDirectory::find(std::string_view authority) const {
     if (!host || host->empty()) return nullptr;
     std::string_view name = *host;
     if (name.ends_with('.')) name.remove_suffix(1);
+    // Empty labels name nothing (".a.example" would reach *.a.example, and OpenSSL reads
+    // a leading dot in X509_check_host as "any subdomain").
+    if (name.empty() || name.starts_with('.') || name.find("..") != std::string_view::npos) return nullptr;
     host_.assign(name);
     for (char& c : host_) c = ascii_lower(c);
     if (const auto it = exact_.find(host_); it != exact_.end()) return it->second;

@@ -212,7 +212,7 @@ std::uint16_t StaticHandler::resolve(const Lookup& lookup, Response& out) {
 void StaticHandler::resolve_regular(const Lookup& lookup, Located found, std::string_view name, Response& out) {
     const std::string_view type_name = last_segment(name);
     std::shared_ptr<CachedFile> file;
-    if (!name.ends_with(".br") && !name.ends_with(".gz")) {
+    if (!name.ends_with(".br") && !name.ends_with(".gz") && !name.ends_with(".zst")) {
         for (std::size_t i = 0; i < lookup.codings.count && !file; ++i) {
             const http::CodingChoice& choice = lookup.codings.order[i];
             sibling_path_.assign(name).append(choice.suffix);
