@@ -66,8 +66,8 @@ void raise_fd_limit(const Config& config, Logger& log) {
     // to one per stream sending a file (a file the cache holds open is shared). Each site
     // (the top level and every virtual host) keeps its root and up to cache.entries open.
     const std::size_t sites = config.sites.size() + 1;
-    const rlim_t needed =
-        static_cast<rlim_t>(config.limits.max_connections) + 64 + static_cast<rlim_t>(sites * (config.cache.entries + 1));
+    const rlim_t needed = static_cast<rlim_t>(config.limits.max_connections) + 64 +
+                          static_cast<rlim_t>(sites * (config.cache.entries + 1));
     if (limit.rlim_cur < needed)
         log.warn(
             "open-file limit {} is below what limits.max_connections={} and {} site(s) with cache.entries={} "
