@@ -24,7 +24,8 @@ struct SessionParts {
           handler(mime, date, pages, "BOUNDARY", log),
           drop(4096),
           services{SessionServices{timers, handler, sites, access, date, log, drop, false, 0, false, true},
-                   H1Services{pool, h1::ParseLimits{16, 512}, 64}, H2Services{Http2Settings{}, drop}, listeners} {
+                   H1Services{pool, h1::ParseLimits{16, 512}, 64}, H2Services{Http2Settings{}, drop, 100, 8192, {}},
+                   listeners} {
         log.set_level(LogLevel::Crit);
         root.reset(::open(dir.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         site.root_fd = root.get();
