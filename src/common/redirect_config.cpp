@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
 #include "config_keys.hpp"
 
 namespace pywebd {
@@ -82,8 +86,15 @@ RedirectRule redirect_rule_in(const YAML::Node& node) {
         }
     }
     if (!has_from || !has_to) throw ValueError("a redirect needs from and to", node.Mark());
-    // "https://example.org" + "@evil.example" would name another host: a URL gets its "/".
-    if (absolute_url(rule.to) && rule.to.find('/', rule.to.find("//") + 2) == std::string::npos) rule.to.push_back('/');
+    // "https://example.org" + "@evil.example" would name another host: a URL gets its "/"
+    // (before any query or fragment).
+    if (absolute_url(rule.to)) {
+        const std::size_t authority_end = rule.to.find_first_of("/?#", rule.to.find("//") + 2);
+        if (authority_end == std::string::npos)
+            rule.to.push_back('/');
+        else if (rule.to[authority_end] != '/')
+            rule.to.insert(authority_end, "/");
+    }
     if (rule.prefix && rule.to.find_first_of("?#") != std::string::npos)
         throw ValueError("the target of a prefix rule takes no query or fragment (the rest of the path is appended)",
                          node.Mark());
@@ -101,35 +112,68 @@ RedirectRule redirect_rule_in(const YAML::Node& node) {
 
 namespace {
 
-// The rule a path gets, as the worker's Redirects matches: exact, then the longest prefix.
-const RedirectRule* matching(const std::vector<RedirectRule>& rules, std::string_view path) {
-    const RedirectRule* best = nullptr;
-    for (const RedirectRule& rule : rules) {
-        if (!rule.prefix && rule.from == path) return &rule;
-        if (rule.prefix && path.starts_with(rule.from) && (best == nullptr || rule.from.size() > best->from.size()))
-            best = &rule;
+// The rules as the worker's Redirects matches them: exact by hash (the first of equal
+// ones), then the longest prefix.
+class RuleIndex {
+public:
+    explicit RuleIndex(const std::vector<RedirectRule>& rules) {
+        for (const RedirectRule& rule : rules) {
+            if (rule.prefix)
+                prefixes_.push_back(&rule);
+            else
+                exact_.try_emplace(rule.from, &rule);
+        }
+        std::stable_sort(prefixes_.begin(), prefixes_.end(),
+                         [](const RedirectRule* a, const RedirectRule* b) { return a->from.size() > b->from.size(); });
     }
-    return best;
-}
+    const RedirectRule* match(const std::string& path) const {
+        if (const auto it = exact_.find(path); it != exact_.end()) return it->second;
+        for (const RedirectRule* rule : prefixes_)
+            if (path.starts_with(rule->from)) return rule;
+        return nullptr;
+    }
 
+private:
+    std::unordered_map<std::string, const RedirectRule*> exact_;
+    std::vector<const RedirectRule*> prefixes_;
+};
+
+// The path part of where `rule` sends `path`, built as Redirects::location builds it.
 std::string target_of(const RedirectRule& rule, std::string_view path) {
     std::string target = path_part(rule.to);
-    if (rule.prefix) target.append(path.substr(std::min(rule.from.size(), path.size())));
+    if (rule.prefix) {
+        std::string_view rest = path.substr(std::min(rule.from.size(), path.size()));
+        if (target.ends_with('/'))
+            while (rest.starts_with('/')) rest.remove_prefix(1);
+        target.append(rest);
+    }
     return target;
 }
 
 }  // namespace
 
 void check_redirect_cycles(const std::vector<RedirectRule>& rules) {
+    const RuleIndex index(rules);
+    std::unordered_set<std::string> leave;  // paths whose redirects are known to end
     for (const RedirectRule& start : rules) {
-        if (absolute_url(start.to)) continue;
-        std::string path = start.from, chain = start.from + (start.prefix ? "*" : "");
-        const RedirectRule* rule = &start;
-        for (std::size_t step = 0; step <= rules.size() && rule != nullptr && !absolute_url(rule->to); ++step) {
-            path = target_of(*rule, path);
-            chain += " → " + path;
-            rule = matching(rules, path);
-            if (rule == &start) throw ValueError(fmt::format("these redirects loop: {}", chain));
+        // A prefix is followed bare and with a remainder: another rule may catch one only.
+        const std::vector<std::string> probes = start.prefix ? std::vector<std::string>{start.from, start.from + "x"}
+                                                             : std::vector<std::string>{start.from};
+        for (std::string path : probes) {
+            std::vector<std::string> walk;
+            std::string chain = path;
+            for (const RedirectRule* rule = index.match(path); rule != nullptr && !absolute_url(rule->to);
+                 rule = index.match(path)) {
+                if (leave.contains(path)) break;
+                walk.push_back(path);
+                path = target_of(*rule, path);
+                chain += " → " + path;
+                if (std::find(walk.begin(), walk.end(), path) != walk.end())
+                    throw ValueError(fmt::format("these redirects loop: {}", chain));
+                if (walk.size() > rules.size() + 1)
+                    throw ValueError(fmt::format("these redirects never end: {} …", chain.substr(0, 200)));
+            }
+            leave.insert(walk.begin(), walk.end());
         }
     }
 }

@@ -136,6 +136,20 @@ TEST_F(ConfigFile, FallbackAndRedirects) {
     ASSERT_TRUE(config.site_redirect);
     const Config bare = load_config_file(write("root: site\nredirects: [{from: /x/*, to: \"https://example.org\"}]\n"));
     EXPECT_EQ(bare.redirects[0].to, "https://example.org/");  // or /x/@evil.example would name another host
+    const Config queried =
+        load_config_file(write("root: site\nredirects:\n  - {from: /q, to: \"https://example.org?x=1\"}\n"
+                               "  - {from: /f, to: \"https://example.org#f\"}\n"));
+    EXPECT_EQ(queried.redirects[0].to, "https://example.org/?x=1");  // the '/' goes before the query
+    EXPECT_EQ(queried.redirects[1].to, "https://example.org/#f");
+    // Chains that end are fine, however long; the remainder is joined as the server joins it.
+    std::string chain = "root: site\nredirects:\n";
+    for (int i = 1; i < 3000; ++i)
+        chain += "  - {from: /p" + std::to_string(i) + ", to: /p" + std::to_string(i + 1) + "}\n";
+    EXPECT_EQ(load_config_file(write(chain)).redirects.size(), 2999u);
+    EXPECT_EQ(load_config_file(write("root: site\nredirects:\n  - {from: /s, to: /a/x}\n  - {from: /a*, to: /b/}\n"
+                                     "  - {from: /b//x, to: /s}\n"))
+                  .redirects.size(),
+              3u);  // /s → /a/x → /b/x, which no rule takes
     EXPECT_EQ(config.site_redirect->to, "https://example.org/");
     EXPECT_EQ(config.site_redirect->status, 302);
     const Config defaults = load_config_file(write("root: site\n"));
@@ -223,7 +237,17 @@ TEST_F(ConfigFile, BadFallbacksAndRedirectsNameTheirPosition) {
         {"root: site\nredirects:\n  - {from: /a, to: /b}\n  - {from: /b, to: /c}\n  - {from: /c, to: /a}\n",
          R"(server\.yaml:3:3: redirects: these redirects loop: /a → /b → /c → /a)"},
         {"root: site\nredirects:\n  - {from: /x/*, to: /y/}\n  - {from: /y/*, to: /x/}\n",
-         R"(server\.yaml:3:3: redirects: these redirects loop: /x/\* → /y/ → /x/)"},
+         R"(server\.yaml:3:3: redirects: these redirects loop: /x/ → /y/ → /x/)"},
+        // Loops only a path with a remainder takes (the bare prefix is caught elsewhere).
+        {"root: site\nredirects:\n  - {from: /a/*, to: /b/}\n  - {from: /b/*, to: /a/}\n  - {from: /b/, to: /home}\n",
+         R"(redirects: these redirects loop: /a/x → /b/x → /a/x)"},
+        {"root: site\nredirects:\n  - {from: /a/*, to: /b/}\n  - {from: /b/c/*, to: /a/c/}\n  - {from: /b/c/, to: "
+         "/ok}\n"
+         "  - {from: /a/c/, to: /ok}\n",
+         R"(redirects: these redirects loop: /b/c/x → /a/c/x → /b/c/x)"},
+        // The remainder joined as the server joins it: /a/x → /b/x (not /b//x).
+        {"root: site\nredirects:\n  - {from: /s, to: /a/x}\n  - {from: /a*, to: /b/}\n  - {from: /b/x, to: /s}\n",
+         R"(redirects: these redirects loop: /s → /a/x → /b/x → /s)"},
         {"root: site\nredirect: \"https://example.org/?a=1\"\n", R"(server\.yaml:2:11: redirect: redirect is a URL)"},
     };
     expect_one_error_each(table);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "h1/request_buffers.hpp"
 #include "log/access_log.hpp"
@@ -163,6 +164,24 @@ TEST(ContentTags, EachVersionIsHashedOnceAndHugeFilesAreLeftToMetadata) {
     EXPECT_FALSE(content_tag(tags, huge));
 }
 
+// A file too large to hash keeps a metadata tag, with the ctime in it: rewritten in
+// place with its mtime reset, it still gets a new tag.
+TEST(ContentTags, TheMetadataTagOfLargeFilesMovesWithTheCtime) {
+    test::TempDir dir;
+    const auto big = dir.write("big.bin", "v1");
+    set_mtime(big, 0);
+    struct stat before {};
+    ASSERT_EQ(::stat(big.c_str(), &before), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    dir.write("big.bin", "v2");
+    set_mtime(big, 0);
+    struct stat after {};
+    ASSERT_EQ(::stat(big.c_str(), &after), 0);
+    ASSERT_EQ(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+    EXPECT_NE(ContentTags::metadata_tag(before).view(), ContentTags::metadata_tag(after).view());
+    EXPECT_EQ(ContentTags::metadata_tag(after).view(), ContentTags::metadata_tag(after).view());
+}
+
 TEST(ContentTags, TheOldestAreForgottenFirstWhenFull) {
     test::TempDir dir;
     ContentTags tags(2);
@@ -207,6 +226,10 @@ TEST(Redirects, LocationAppendsTheRestAndTheQueryAndNeverMakesASecondHost) {
     EXPECT_EQ(Redirects::location(rule("/old/", true, "/new/"), "/old/x/y", true, "q=1"), "/new/x/y?q=1");
     EXPECT_EQ(Redirects::location(rule("/old/", true, "/new/", false), "/old/x", true, "q=1"), "/new/x");
     EXPECT_EQ(Redirects::location(rule("/old", false, "/new?a=1"), "/old", true, "q=1"), "/new?a=1&q=1");
+    // The query goes before a fragment the target carries, never into it.
+    EXPECT_EQ(Redirects::location(rule("/old", false, "/new#frag"), "/old", true, "k=v"), "/new?k=v#frag");
+    EXPECT_EQ(Redirects::location(rule("/old", false, "https://example.org/a?x#frag"), "/old", true, "k=v"),
+              "https://example.org/a?x&k=v#frag");
     // "/" + "//evil.example/" would be a scheme-relative reference to another host.
     EXPECT_EQ(Redirects::location(rule("/", true, "/"), "//evil.example/x", false, ""), "/evil.example/x");
     EXPECT_EQ(Redirects::location(rule("/", true, "https://example.org/"), "//x", false, ""), "https://example.org/x");

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "openssl_ptr.hpp"
 
@@ -63,6 +65,17 @@ std::optional<ETag> ContentTags::tag(int fd, const struct stat& st) {
     }
     tags_.emplace(version, *tag);
     order_.push_back(version);
+    return tag;
+}
+
+ETag ContentTags::metadata_tag(const struct stat& st) {
+    ETag tag;
+    const int n = std::snprintf(
+        tag.text, sizeof tag.text, "\"%llx-%llx-%llx.%lx-%llx.%lx\"", static_cast<unsigned long long>(st.st_ino),
+        static_cast<unsigned long long>(st.st_size), static_cast<unsigned long long>(st.st_mtim.tv_sec),
+        static_cast<unsigned long>(st.st_mtim.tv_nsec), static_cast<unsigned long long>(st.st_ctim.tv_sec),
+        static_cast<unsigned long>(st.st_ctim.tv_nsec));
+    tag.length = std::min(static_cast<std::size_t>(n), sizeof tag.text - 1);
     return tag;
 }
 

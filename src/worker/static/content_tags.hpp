@@ -29,6 +29,9 @@ public:
     // could not be read whole (it changed under us): the caller falls back to make_etag.
     std::optional<ETag> tag(int fd, const struct stat& st);
     std::size_t remembered() const { return tags_.size(); }
+    // For a file too large to hash: the metadata tag with the ctime in it too, so bytes
+    // rewritten in place with a reset mtime still change it.
+    static ETag metadata_tag(const struct stat& st);
 
     static constexpr std::uint64_t kMaxBytes = 16ull << 20;
 

@@ -35,7 +35,11 @@ std::string Redirects::location(const RedirectRule& rule, std::string_view path,
             while (rest.starts_with('/')) rest.remove_prefix(1);
         out.append(rest);
     }
-    if (rule.keep_query && has_query) out.append(out.find('?') == std::string::npos ? "?" : "&").append(query);
+    if (rule.keep_query && has_query) {  // before a fragment the target may carry
+        const std::size_t fragment = std::min(out.find('#'), out.size());
+        const std::string_view join = out.find('?') < fragment ? "&" : "?";
+        out.insert(fragment, std::string(join).append(query));
+    }
     return out;
 }
 

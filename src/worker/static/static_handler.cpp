@@ -253,7 +253,9 @@ std::shared_ptr<CachedFile> StaticHandler::load(Site& site, UniqueFd fd, const s
     file->facts = FileFacts::from(st);
     std::optional<ETag> from_content;
     if (options.etag_from_content) from_content = site.content_tags.tag(file->fd.get(), st);
-    file->etag = from_content ? *from_content : make_etag(file->facts);
+    file->etag = from_content                ? *from_content
+                 : options.etag_from_content ? ContentTags::metadata_tag(st)  // too large to hash
+                                             : make_etag(file->facts);
     file->type = mime_.lookup(type_name);
     file->encoding = encoding;
     file->checked_ms = now_ms;
