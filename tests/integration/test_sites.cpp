@@ -280,7 +280,8 @@ TEST(ContentEtags, IdenticalBytesGiveIdenticalTagsOnEveryServer) {
 TEST(SiteConfig, TestModeNamesTheBadValue) {
     TempDir dir;
     std::filesystem::create_directory(dir.path() / "root");
-    const auto file = dir.write("server.yaml", "root: root\nredirects:\n  - {from: /a/*, to: /a/b/}\nfallback: /../x\n");
+    const auto file =
+        dir.write("server.yaml", "root: root\nredirects:\n  - {from: /a/*, to: /a/b/}\nfallback: /../x\n");
     const RunResult run = run_pywebd({"-t", "-c", file.string()});
     EXPECT_EQ(run.status, 1) << run.output;
     EXPECT_NE(run.output.find("server.yaml:3:5: redirects: redirects /a/* to itself (/a/b/)"), std::string::npos)
