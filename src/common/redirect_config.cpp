@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "config_keys.hpp"
+#include "redirects.hpp"
 
 namespace pywebd {
 namespace {
@@ -110,51 +110,9 @@ RedirectRule redirect_rule_in(const YAML::Node& node) {
     return rule;
 }
 
-namespace {
-
-// The rules as the worker's Redirects matches them: exact by hash (the first of equal
-// ones), then the longest prefix.
-class RuleIndex {
-public:
-    explicit RuleIndex(const std::vector<RedirectRule>& rules) {
-        for (const RedirectRule& rule : rules) {
-            if (rule.prefix)
-                prefixes_.push_back(&rule);
-            else
-                exact_.try_emplace(rule.from, &rule);
-        }
-        std::stable_sort(prefixes_.begin(), prefixes_.end(),
-                         [](const RedirectRule* a, const RedirectRule* b) { return a->from.size() > b->from.size(); });
-    }
-    const RedirectRule* match(const std::string& path) const {
-        if (const auto it = exact_.find(path); it != exact_.end()) return it->second;
-        for (const RedirectRule* rule : prefixes_)
-            if (path.starts_with(rule->from)) return rule;
-        return nullptr;
-    }
-
-private:
-    std::unordered_map<std::string, const RedirectRule*> exact_;
-    std::vector<const RedirectRule*> prefixes_;
-};
-
-// The path part of where `rule` sends `path`, built as Redirects::location builds it.
-std::string target_of(const RedirectRule& rule, std::string_view path) {
-    std::string target = path_part(rule.to);
-    if (rule.prefix) {
-        std::string_view rest = path.substr(std::min(rule.from.size(), path.size()));
-        if (target.ends_with('/'))
-            while (rest.starts_with('/')) rest.remove_prefix(1);
-        target.append(rest);
-    }
-    return target;
-}
-
-}  // namespace
-
 void check_redirect_cycles(const std::vector<RedirectRule>& rules) {
-    const RuleIndex index(rules);
-    std::unordered_set<std::string> leave;  // paths whose redirects are known to end
+    const Redirects index(rules, std::nullopt);  // matched and joined exactly as the server does
+    std::unordered_set<std::string> leave;       // paths whose redirects are known to end
     for (const RedirectRule& start : rules) {
         // A prefix is followed bare and with a remainder: another rule may catch one only.
         const std::vector<std::string> probes = start.prefix ? std::vector<std::string>{start.from, start.from + "x"}
@@ -166,7 +124,7 @@ void check_redirect_cycles(const std::vector<RedirectRule>& rules) {
                  rule = index.match(path)) {
                 if (leave.contains(path)) break;
                 walk.push_back(path);
-                path = target_of(*rule, path);
+                path = path_part(Redirects::location(*rule, path, false, {}));
                 chain += " → " + path;
                 if (std::find(walk.begin(), walk.end(), path) != walk.end())
                     throw ValueError(fmt::format("these redirects loop: {}", chain));

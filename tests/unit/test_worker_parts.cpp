@@ -13,8 +13,8 @@
 #include "h1/request_buffers.hpp"
 #include "log/access_log.hpp"
 #include "net/timer_lists.hpp"
+#include "redirects.hpp"
 #include "static/content_tags.hpp"
-#include "static/redirects.hpp"
 #include "temp_dir.hpp"
 
 namespace pywebd {

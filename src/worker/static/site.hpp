@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "redirects.hpp"
 #include "static/content_tags.hpp"
 #include "static/file_cache.hpp"
 #include "static/file_open.hpp"
 #include "static/header_rules.hpp"
-#include "static/redirects.hpp"
 
 namespace pywebd {
 

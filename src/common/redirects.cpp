@@ -1,4 +1,4 @@
-#include "static/redirects.hpp"
+#include "redirects.hpp"
 
 #include <algorithm>
 
