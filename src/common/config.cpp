@@ -110,7 +110,7 @@ public:
                     add(key_node.Mark(), label + "." + name,
                         "unknown site key (names, root, index, serve_dotfiles, serve_well_known, precompressed, "
                         "directory_listing, error_pages, headers, fallback, asset_extensions, redirects, redirect, "
-                        "etag)");
+                        "etag, compression)");
                 }
             }
             if (!has_names) add(entry.Mark(), label, "a site needs names: [example.org, …]");
@@ -128,10 +128,10 @@ public:
 
 private:
     // The keys a site may set for itself.
-    static constexpr std::array<std::string_view, 13> kSiteKeys = {
-        "root",        "index",   "serve_dotfiles", "serve_well_known", "precompressed", "directory_listing",
-        "error_pages", "headers", "fallback",       "asset_extensions", "redirects",     "redirect",
-        "etag"};
+    static constexpr std::array<std::string_view, 14> kSiteKeys = {
+        "root",        "index",      "serve_dotfiles", "serve_well_known", "precompressed", "directory_listing",
+        "error_pages", "headers",    "fallback",       "asset_extensions", "redirects",     "redirect",
+        "etag",        "compression"};
 
     // Host names as a Host field carries them: letters, digits, '-' and '.', lower-cased,
     // a trailing dot dropped; "*." in front for every name under one.

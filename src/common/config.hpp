@@ -31,6 +31,33 @@ struct CacheConfig {
     std::size_t entries = 1000;          // 0 disables it
     Millis valid{1000};                  // an entry is trusted this long after it was opened
     std::size_t small_file = 16 * 1024;  // files up to this size are kept in memory
+    std::size_t compressed = 32 << 20;   // bytes of compressed variants each worker keeps (0: none kept)
+};
+
+// Compression on the fly (`compression`): which codings, for which media types, from
+// which size. `enabled` false is `compression: off`.
+struct CompressionSettings {
+    bool enabled = true;
+    bool br = true, zstd = true, gzip = true;
+    // Media types without parameters; "text/*" stands for every subtype.
+    std::vector<std::string> types = {"text/*",
+                                      "application/javascript",
+                                      "application/json",
+                                      "application/ld+json",
+                                      "application/manifest+json",
+                                      "application/xml",
+                                      "application/xhtml+xml",
+                                      "application/rss+xml",
+                                      "application/atom+xml",
+                                      "application/wasm",
+                                      "image/svg+xml",
+                                      "image/x-icon",
+                                      "image/vnd.microsoft.icon",
+                                      "image/bmp",
+                                      "font/ttf",
+                                      "font/otf",
+                                      "application/vnd.ms-fontobject"};
+    std::size_t min_size = 256;  // smaller files gain nothing worth a coding
 };
 
 struct Timeouts {
@@ -125,6 +152,7 @@ struct Config {
                                                  "jpeg", "gif", "webp", "avif", "svg",  "ico",  "woff", "woff2",
                                                  "ttf",  "otf", "txt",  "xml",  "pdf",  "zip",  "mp4",  "webm"};
     bool etag_from_content = false;  // etag: content (else metadata: inode, size, mtime)
+    CompressionSettings compression;
     std::vector<RedirectRule> redirects;
     std::optional<RedirectRule> site_redirect;  // `redirect`: every request, to another origin
     // Virtual hosts: each a Config of its own whose site keys (root, index, headers …)

@@ -70,6 +70,67 @@ std::filesystem::path path_in(const YAML::Node& node, const KeyContext& context)
     return path.is_absolute() ? path : context.base_dir / path;
 }
 
+// `compression: off`, or a map of codings, types and min_size (each optional).
+CompressionSettings compression_in(const YAML::Node& node) {
+    CompressionSettings settings;
+    if (node.IsScalar()) {
+        const auto on = parse_bool(node.Scalar());
+        if (node.Scalar() == "off" || (on && !*on)) {
+            settings.enabled = false;
+            return settings;
+        }
+        if (node.Scalar() == "on" || on) return settings;
+        throw ValueError(
+            fmt::format("expected off, or a map with codings, types and min_size; got '{}'", node.Scalar()));
+    }
+    if (node.IsNull()) return settings;
+    if (!node.IsMap()) throw ValueError("expected off, or a map with codings, types and min_size");
+    for (const auto& entry : node) {
+        const std::string key = scalar(entry.first);
+        const YAML::Node& value = entry.second;
+        if (key == "codings") {
+            settings.br = settings.zstd = settings.gzip = false;
+            if (!value.IsSequence() || value.size() == 0)
+                throw ValueError("expected a list of codings: br, zstd, gzip", value.Mark());
+            for (const YAML::Node& item : value) {
+                const std::string coding = scalar(item);
+                bool& on = coding == "br" ? settings.br : coding == "zstd" ? settings.zstd : settings.gzip;
+                if (coding != "br" && coding != "zstd" && coding != "gzip")
+                    throw ValueError(fmt::format("'{}' is not a coding pywebd makes (br, zstd, gzip)", coding),
+                                     item.Mark());
+                if (on) throw ValueError(fmt::format("'{}' is listed twice", coding), item.Mark());
+                on = true;
+            }
+        } else if (key == "types") {
+            settings.types.clear();
+            if (!value.IsSequence()) throw ValueError("expected a list of media types such as text/*", value.Mark());
+            for (const YAML::Node& item : value) {
+                std::string type = scalar(item);
+                for (char& ch : type) ch = ascii_lower(ch);
+                const auto slash = type.find('/');
+                const bool valid =
+                    slash != std::string::npos && slash > 0 && slash + 1 < type.size() &&
+                    type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/*") == std::string::npos &&
+                    type.find('/', slash + 1) == std::string::npos &&
+                    (type.find('*') == std::string::npos || type.substr(slash) == "/*");
+                if (!valid)
+                    throw ValueError(fmt::format("'{}' is not a media type such as text/css or text/*", scalar(item)),
+                                     item.Mark());
+                settings.types.push_back(std::move(type));
+            }
+        } else if (key == "min_size") {
+            try {
+                settings.min_size = bytes_in(value, 0, std::size_t{1} << 30);
+            } catch (const ValueError& error) {
+                throw ValueError(error.what(), value.Mark());
+            }
+        } else {
+            throw ValueError(fmt::format("unknown key '{}' (codings, types, min_size)", key), entry.first.Mark());
+        }
+    }
+    return settings;
+}
+
 // A user or group name as useradd accepts it; empty means "unchanged".
 std::string account_name_in(const YAML::Node& node) {
     std::string text = scalar(node);
@@ -319,7 +380,7 @@ const std::array
                 {"sites", "[]",
                  "virtual hosts: {names: [a.example, \"*.b.example\"], root: DIR, and any of index, serve_dotfiles, "
                  "serve_well_known, precompressed, directory_listing, error_pages, headers, fallback, "
-                 "asset_extensions, redirects, redirect, etag}",
+                 "asset_extensions, redirects, redirect, etag, compression}",
                  [](const YAML::Node&, const KeyContext&, Config&) {}},  // read after the rest: see load_sites
                 {"unknown_host",
                  "serve", "a request whose Host names none of the sites: serve (the top-level site), 421 or 404",
@@ -362,6 +423,10 @@ const std::array
                          throw ValueError(fmt::format("expected metadata or content, got '{}'", how));
                      c.etag_from_content = how == "content";
                  }},
+                {"compression",
+                 "{codings: [br, zstd, gzip], types: [text/*, application/javascript, …], min_size: 256}",
+                 "compress responses on the fly for these media types from this size (off: never)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) { c.compression = compression_in(n); }},
                 {"redirects", "[]",
                  "rules {from: /old or /old/*, to: /new or https://…, status: 301|302|307|308, query: keep|drop}",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
@@ -437,6 +502,11 @@ const std::array
                 {"cache.valid", "1s", "how long a cached file is trusted before it is opened again",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {
                      c.cache.valid = duration_in(n, Millis{0}, Millis{3'600'000});
+                 }},
+                {"cache.compressed", "32MiB",
+                 "compressed variants each worker keeps (least recently used dropped first; 0: none kept)",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.cache.compressed = bytes_in(n, 0, std::size_t{16} << 30);
                  }},
                 {"cache.small_file", "16KiB", "files up to this size are kept in memory and sent with one write",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {

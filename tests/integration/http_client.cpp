@@ -151,7 +151,10 @@ std::optional<HttpResponse> HttpClient::read_response(bool head_request) {
     }
     const bool bodyless = head_request || response.status == 304 || response.status == 204;
     if (bodyless) return response;
-    if (response.has("content-length")) {
+    if (response.header("transfer-encoding") == "chunked") {
+        if (response.has("content-length")) return std::nullopt;  // RFC 9112 §6.2: never both
+        if (!read_chunked(response.body)) return std::nullopt;
+    } else if (response.has("content-length")) {
         const std::size_t length = std::stoull(response.header("content-length"));
         while (buffer_.size() < length)
             if (!fill()) return std::nullopt;  // short body: the framing was broken
@@ -163,6 +166,28 @@ std::optional<HttpResponse> HttpClient::read_response(bool head_request) {
         buffer_.clear();
     }
     return response;
+}
+
+// A chunked body, strictly: hex sizes without extensions, each chunk's CRLF, the
+// last-chunk and an empty trailer section.
+bool HttpClient::read_chunked(std::string& body) {
+    for (;;) {
+        std::size_t line_end;
+        while ((line_end = buffer_.find("\r\n")) == std::string::npos)
+            if (!fill()) return false;
+        const std::string size_text = buffer_.substr(0, line_end);
+        if (size_text.empty() || size_text.size() > 16 ||
+            size_text.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+            return false;
+        const std::size_t size = std::stoull(size_text, nullptr, 16);
+        while (buffer_.size() < line_end + 2 + size + 2)
+            if (!fill()) return false;
+        if (buffer_.compare(line_end + 2 + size, 2, "\r\n") != 0) return false;
+        body.append(buffer_, line_end + 2, size);
+        buffer_.erase(0, line_end + 2 + size + 2);
+        ++chunks_read_;
+        if (size == 0) return true;  // the CRLF after it ended the (empty) trailer section
+    }
 }
 
 std::string HttpClient::read_until_close() {

@@ -77,7 +77,9 @@ public:
     // protocol on this connection); false on EOF, error or timeout.
     bool receive(std::string& into);
     // Reads one response; `head_request` means no body follows whatever the fields say.
+    // A chunked body is decoded (and counted in chunks_read()).
     std::optional<HttpResponse> read_response(bool head_request = false);
+    std::size_t chunks_read() const { return chunks_read_; }
     // Everything until the server closes (or the timeout).
     std::string read_until_close();
     // True if the server has closed its side (a read returns 0 within `wait`).
@@ -88,6 +90,7 @@ public:
     std::optional<HttpResponse> get(const std::string& target, const std::string& extra_fields = "");
 
 private:
+    bool read_chunked(std::string& body);
     bool fill();  // reads more into buffer_; false on EOF, error or timeout
     bool handshake(const ClientTls& tls);
 
@@ -96,6 +99,7 @@ private:
     SslPtr ssl_;
     std::string tls_error_;
     std::string buffer_;
+    std::size_t chunks_read_ = 0;
 };
 
 // One GET on a fresh connection with "Connection: close".

@@ -106,6 +106,22 @@ TEST_F(ConfigFile, EachErrorNamesFileLineColumnAndKey) {
         {"root: site\nlisten: [\"::1\"]\n", R"(server\.yaml:2:10: listen: '::1': IPv6 addresses go in brackets.*)"},
         {"root: site\nindex: [\"../x\"]\n", R"(server\.yaml:2:8: index: '\.\./x' is not a plain file name)"},
         {"root: site\nport: [1, 2]\n", R"(server\.yaml:2:7: port: expected a single value.*)"},
+        {"root: site\ncompression: {codings: [br, deflate]}\n",
+         R"(server\.yaml:2:29: compression: 'deflate' is not a coding pywebd makes \(br, zstd, gzip\))"},
+        {"root: site\ncompression: {codings: [gzip, gzip]}\n",
+         R"(server\.yaml:2:31: compression: 'gzip' is listed twice)"},
+        {"root: site\ncompression: {codings: []}\n",
+         R"(server\.yaml:2:24: compression: expected a list of codings: br, zstd, gzip)"},
+        {"root: site\ncompression: {types: [text]}\n",
+         R"(server\.yaml:2:23: compression: 'text' is not a media type such as text/css or text/\*)"},
+        {"root: site\ncompression: {types: [\"*/html\"]}\n",
+         R"(server\.yaml:2:23: compression: '\*/html' is not a media type.*)"},
+        {"root: site\ncompression: {level: 9}\n",
+         R"(server\.yaml:2:15: compression: unknown key 'level' \(codings, types, min_size\))"},
+        {"root: site\ncompression: {min_size: lots}\n", R"(server\.yaml:2:25: compression: expected a size.*'lots')"},
+        {"root: site\ncompression: sometimes\n",
+         R"(server\.yaml:2:14: compression: expected off, or a map.*'sometimes')"},
+        {"root: site\ncache: {compressed: huge}\n", R"(server\.yaml:2:21: cache\.compressed: expected a size.*'huge')"},
         {"root: site\nport: 1\nport: 2\n", R"(server\.yaml:3:1: port: duplicate key)"},
         {"root: site\nlog_level: loud\n", R"(server\.yaml:2:12: log_level: expected debug, info.*got 'loud')"},
         {"root: missing-dir\n", R"(server\.yaml:1:7: root: '.*missing-dir': No such file or directory)"},
@@ -179,6 +195,33 @@ TEST_F(ConfigFile, SitesInheritTheTopLevelAndNormaliseTheirNames) {
     EXPECT_EQ(config.fallback, "");
     EXPECT_EQ(config.unknown_host, UnknownHost::Misdirected);
     EXPECT_EQ(config.root, std::filesystem::canonical(dir_.path() / "site"));
+}
+
+// compression: on by default for the listed types; off, or codings and types of one's
+// own, at the top level and per site.
+TEST_F(ConfigFile, CompressionDefaultsOffAndPerSite) {
+    std::filesystem::create_directory(dir_.path() / "a");
+    Config defaults = load_config_file(write("root: site\n"));
+    EXPECT_TRUE(defaults.compression.enabled);
+    EXPECT_TRUE(defaults.compression.br && defaults.compression.zstd && defaults.compression.gzip);
+    EXPECT_EQ(defaults.compression.min_size, 256u);
+    EXPECT_EQ(defaults.cache.compressed, 32u << 20);
+    EXPECT_NE(std::find(defaults.compression.types.begin(), defaults.compression.types.end(), "text/*"),
+              defaults.compression.types.end());
+    Config config = load_config_file(
+        write("root: site\ncompression: {codings: [gzip], types: [Text/CSS, \"application/*\"], min_size: 1KiB}\n"
+              "cache: {compressed: 1MiB}\n"
+              "sites:\n  - {names: a.example, root: a, compression: off}\n  - {names: b.example, root: a}\n"));
+    EXPECT_TRUE(config.compression.enabled);
+    EXPECT_FALSE(config.compression.br || config.compression.zstd);
+    EXPECT_TRUE(config.compression.gzip);
+    EXPECT_EQ(config.compression.types, (std::vector<std::string>{"text/css", "application/*"}));
+    EXPECT_EQ(config.compression.min_size, 1024u);
+    EXPECT_EQ(config.cache.compressed, 1u << 20);
+    EXPECT_FALSE(config.sites[0].compression.enabled);
+    EXPECT_TRUE(config.sites[1].compression.gzip);  // inherited
+    EXPECT_FALSE(config.sites[1].compression.br);
+    EXPECT_FALSE(load_config_file(write("root: site\ncompression: false\n")).compression.enabled);
 }
 
 TEST_F(ConfigFile, BadSitesNameTheirEntry) {

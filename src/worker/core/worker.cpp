@@ -33,6 +33,17 @@ constexpr std::size_t kSpareBuffers = 64;
 // files than that can force re-hashing of only files up to ContentTags::kMaxBytes.
 constexpr std::size_t kContentTagsKept = 100000;
 
+CompressionOptions compression_options(const CompressionSettings& settings) {
+    CompressionOptions options;
+    options.enabled = settings.enabled && (settings.br || settings.zstd || settings.gzip);
+    options.codings[static_cast<std::size_t>(http::Coding::Br)] = settings.br;
+    options.codings[static_cast<std::size_t>(http::Coding::Zstd)] = settings.zstd;
+    options.codings[static_cast<std::size_t>(http::Coding::Gzip)] = settings.gzip;
+    options.types = settings.types;
+    options.min_size = settings.min_size;
+    return options;
+}
+
 // epoll_event.data: the source, 24 bits of a connection's reuse tag, and its slot.
 std::uint64_t key(std::uint8_t source, std::uint32_t reuse_tag, std::uint32_t index) {
     return std::uint64_t{source} << 56 | std::uint64_t{reuse_tag & 0xFFFFFFu} << 32 | index;
@@ -109,7 +120,8 @@ ServeOptions Worker::serve_options(const Config& site, Confinement confinement) 
                         site.fallback,
                         site.asset_extensions,
                         Redirects(site.redirects, site.site_redirect),
-                        site.etag_from_content};
+                        site.etag_from_content,
+                        compression_options(site.compression)};
 }
 
 // The top-level site, then each virtual host with its own root, options and caches.
@@ -142,7 +154,7 @@ bool Worker::setup_loop() {
         log_.crit("/proc/self/fd is not available ({}): pywebd needs /proc", std::strerror(errno));
         return false;
     }
-    handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_);
+    handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_, config_.cache.compressed);
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
         SessionServices{timers_, *handler_, *sites_, access_log_, date_, log_, drop_buffer_, config_.tls.log_protocol,
                         monotonic_ms(), false, config_.timeouts.linger.count() > 0},

@@ -14,6 +14,10 @@ constexpr std::size_t kMaxIov = 8;
 // fills the socket, so without a budget one download would hold the worker to its end;
 // with it, a turn costs at most about one large sendfile and the others get theirs.
 constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
+// Steps of a body made while sent (one slice of a file compressed on the fly, about a
+// millisecond) per connection per turn: the bound on how long one such response holds
+// the worker before the others get their turn.
+constexpr std::size_t kStreamStepsPerTurn = 1;
 // Reads one connection may make per turn. A normal request takes one or two; a client
 // that keeps the socket full with tiny pieces (one-byte TLS records cost a read each)
 // would otherwise keep the worker in one connection's loop, its timers unchecked.
@@ -77,6 +81,7 @@ void H1Session::drive(H1Context& c) {
     wants_turn_ = false;
     std::size_t budget = kSendBudgetPerTurn;
     std::size_t reads = kReadsPerTurn;
+    std::size_t steps = kStreamStepsPerTurn;
     for (;;) {
         switch (state_) {
         case ConnState::ReadingHead:
@@ -84,7 +89,7 @@ void H1Session::drive(H1Context& c) {
             if (!read_request(c, reads)) return;
             break;
         case ConnState::Sending:
-            if (!send_response(c, budget)) return;
+            if (!send_response(c, budget, steps)) return;
             break;
         case ConnState::Lingering: return linger(c, reads);
         case ConnState::Http2:
@@ -194,10 +199,14 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
     answer_request(c, request, b.response);
+    // A body of unknown length: chunked for HTTP/1.1; HTTP/1.0 has no chunks, so the
+    // close ends it.
+    b.chunked_response = b.response.stream && head.version != h1::Version::Http10;
+    if (b.response.stream && !b.chunked_response) b.close = true;
     const auto connection = b.close                               ? h1::ConnectionField::Close
                             : head.version == h1::Version::Http10 ? h1::ConnectionField::KeepAlive
                                                                   : h1::ConnectionField::None;
-    h1::render_head(b.response, connection, b.head);
+    h1::render_head(b.response, connection, b.head, b.chunked_response);
     b.request_line = head.request_line;
     b.referer = request.referer;
     b.user_agent = request.user_agent;
@@ -279,6 +288,7 @@ void H1Session::send_then_close(H1Context& c) {
     h1::render_head(b.response, h1::ConnectionField::Close, b.head);
     b.request_line = first_line(b.buffered());
     b.referer = b.user_agent = {};
+    b.chunked_response = false;
     b.discard = 0;
     b.chunked_body = false;
     b.client_closes = false;
@@ -288,13 +298,16 @@ void H1Session::send_then_close(H1Context& c) {
 void H1Session::begin_sending(H1Context& c) {
     RequestBuffers& b = *buffers_;
     const Response& r = b.response;
-    const bool several_writes = std::any_of(r.segments.begin(), r.segments.end(),
-                                            [](const BodySegment& segment) { return segment.data == nullptr; });
+    const bool several_writes = r.stream || std::any_of(r.segments.begin(), r.segments.end(),
+                                                        [](const BodySegment& s) { return s.data == nullptr; });
     if (several_writes) c.transport.send_immediately();
     state_ = ConnState::Sending;
     b.responding = true;
     b.head_offset = b.segment_offset = b.body_sent = 0;
     b.segment = 0;
+    b.chunk.clear();
+    b.chunk_offset = 0;
+    b.last_chunk = false;
     c.arm(TimerKind::Send);
 }
 
@@ -317,8 +330,8 @@ void H1Session::advance(std::size_t bytes) {
     }
 }
 
-bool H1Session::send_response(H1Context& c, std::size_t& budget) {
-    const RequestBuffers& b = *buffers_;
+bool H1Session::send_response(H1Context& c, std::size_t& budget, std::size_t& steps) {
+    RequestBuffers& b = *buffers_;
     const Response& r = b.response;
     while (ready_.can_write()) {
         if (budget == 0) {
@@ -335,6 +348,7 @@ bool H1Session::send_response(H1Context& c, std::size_t& budget) {
         for (; count < kMaxIov && after < r.segments.size() && r.segments[after].data != nullptr; ++after, offset = 0)
             iov[count++] = {const_cast<char*>(r.segments[after].data + offset), r.segments[after].length - offset};
         IoResult result{};
+        bool from_chunk = false;
         if (count > 0) {
             result = c.transport.write({iov.data(), count}, after < r.segments.size());
         } else if (b.segment < r.segments.size()) {
@@ -346,13 +360,31 @@ bool H1Session::send_response(H1Context& c, std::size_t& budget) {
                 close(c, Ending::FileShrank);  // shorter than announced: the framing is broken
                 return false;
             }
+        } else if (stream_pending()) {
+            if (b.chunk_offset == b.chunk.size()) {
+                if (steps == 0) {
+                    wants_turn_ = true;  // the next piece is made in a later turn
+                    return false;
+                }
+                --steps;
+                if (!next_chunk(c)) return false;
+                continue;
+            }
+            iovec piece{b.chunk.data() + b.chunk_offset, b.chunk.size() - b.chunk_offset};
+            result = c.transport.write({&piece, 1}, !b.last_chunk);
+            from_chunk = true;
         } else {
             finish_response(c);
             return true;
         }
         switch (result.status) {
         case Io::Done:
-            advance(result.bytes);
+            if (from_chunk) {
+                b.chunk_offset += result.bytes;
+                b.body_sent += result.bytes;
+            } else {
+                advance(result.bytes);
+            }
             budget -= std::min(budget, result.bytes);
             c.arm(TimerKind::Send);  // progress restarts the clock
             break;
@@ -362,6 +394,41 @@ bool H1Session::send_response(H1Context& c, std::size_t& budget) {
         }
     }
     return false;
+}
+
+bool H1Session::stream_pending() const {
+    const RequestBuffers& b = *buffers_;
+    return b.response.stream && !(b.last_chunk && b.chunk_offset == b.chunk.size());
+}
+
+// Makes the next piece of a streamed body into b.chunk, framed: "XXXXXXXX\r\n" (the size
+// in 8 hex digits, leading zeros allowed), the data, "\r\n", and after the last piece
+// the last-chunk "0\r\n\r\n". False when the body cannot be finished (closed: the
+// framing promised more than there is).
+bool H1Session::next_chunk(H1Context& c) {
+    RequestBuffers& b = *buffers_;
+    BodyStream& stream = *b.response.stream;
+    const std::size_t header = b.chunked_response ? 10 : 0;
+    b.chunk.assign(header, '0');
+    b.chunk_offset = 0;
+    if (!stream.next(b.chunk)) {
+        close(c, Ending::FileShrank);
+        return false;
+    }
+    b.last_chunk = stream.done();
+    if (!b.chunked_response) return true;
+    const std::size_t size = b.chunk.size() - header;
+    if (size == 0) {
+        b.chunk.assign("0\r\n\r\n");  // nothing more came: the last-chunk alone
+        return true;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (std::size_t i = 0, bits = size; i < 8; ++i, bits >>= 4) b.chunk[7 - i] = kHex[bits & 15];
+    b.chunk[8] = '\r';
+    b.chunk[9] = '\n';
+    b.chunk.append("\r\n");
+    if (b.last_chunk) b.chunk.append("0\r\n\r\n");
+    return true;
 }
 
 // The one place a response ends, however it ends: its access-log line with the bytes

@@ -78,7 +78,9 @@ private:
     void refuse_plain_http(H1Context& c);
     void send_then_close(H1Context& c);
     void begin_sending(H1Context& c);
-    bool send_response(H1Context& c, std::size_t& budget);
+    bool send_response(H1Context& c, std::size_t& budget, std::size_t& steps);
+    bool stream_pending() const;
+    bool next_chunk(H1Context& c);
     void advance(std::size_t bytes);
     void finish_response(H1Context& c);
     void complete(H1Context& c, Ending how, int error = 0);

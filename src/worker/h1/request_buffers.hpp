@@ -40,6 +40,12 @@ struct RequestBuffers {
     std::uint64_t segment_offset = 0;
     std::uint64_t body_sent = 0;
     std::uint32_t segment = 0;
+    // A body made while sent (Response::stream): the piece being written, framed as a
+    // chunk (HTTP/1.1) or not (HTTP/1.0, where the close ends the body).
+    std::string chunk;
+    std::size_t chunk_offset = 0;
+    bool chunked_response = false;
+    bool last_chunk = false;     // `chunk` ends the body
     bool responding = false;     // begun and not yet completed (logged)
     bool client_closes = false;  // the request asked to close, and nothing follows it
     std::uint64_t discard = 0;   // request body bytes still to drop before the next head

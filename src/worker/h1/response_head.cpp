@@ -6,7 +6,7 @@
 
 namespace pywebd::h1 {
 
-void render_head(const Response& response, ConnectionField connection, std::string& out) {
+void render_head(const Response& response, ConnectionField connection, std::string& out, bool chunked) {
     out.assign("HTTP/1.1 ");
     char digits[8];
     out.append(digits,
@@ -15,6 +15,7 @@ void render_head(const Response& response, ConnectionField connection, std::stri
     out.append(http::reason_phrase(response.status)).append("\r\n");
     for (const http::FieldBlock* block : response.shared) out.append(block->h1_text());
     out.append(response.fields.h1_text());
+    if (chunked) out.append("Transfer-Encoding: chunked\r\n");
     if (connection == ConnectionField::Close)
         out.append("Connection: close\r\n");
     else if (connection == ConnectionField::KeepAlive)

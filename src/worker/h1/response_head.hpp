@@ -15,7 +15,7 @@ enum class ConnectionField : unsigned char {
 
 // Renders a planned response's head as HTTP/1.1 text into `out` (replacing what it
 // held): the status line, its fields (shared blocks first, as they come), the
-// Connection field, and the empty line.
-void render_head(const Response& response, ConnectionField connection, std::string& out);
+// Transfer-Encoding when the body is sent in chunks, the Connection field, and the empty line.
+void render_head(const Response& response, ConnectionField connection, std::string& out, bool chunked = false);
 
 }  // namespace pywebd::h1

@@ -14,6 +14,9 @@ namespace {
 // As for HTTP/1: a bounded amount of work per connection per event-loop turn.
 constexpr std::size_t kReadsPerTurn = 64;
 constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
+// Pieces of streamed bodies (a slice of a file compressed on the fly, about a
+// millisecond each) a connection makes per turn, as over HTTP/1.1.
+constexpr std::size_t kStreamStepsPerTurn = 1;
 // Bytes serialised into the output queue before it is written: enough for one large
 // write, little enough that one connection's burst is not held in memory.
 constexpr std::uint64_t kBatch = 256 * 1024;
@@ -112,6 +115,10 @@ void H2Session::resume(H2Context& c) {
 // nothing is left to do; then logs the streams that are done and settles the timer.
 void H2Session::drive(H2Context& c) {
     wants_turn_ = false;
+    steps_left_ = kStreamStepsPerTurn;
+    for (const std::int32_t id : deferred_)
+        if (const H2Stream* s = stream(id); s != nullptr && !s->closed) nghttp2_session_resume_data(session_.get(), id);
+    deferred_.clear();
     std::size_t reads = kReadsPerTurn;
     std::size_t budget = kSendBudgetPerTurn;
     while (!closed_) {
@@ -133,7 +140,7 @@ void H2Session::drive(H2Context& c) {
         if (!out_.empty()) break;  // blocked, or the budget is spent
     }
     if (closed_) return;
-    wants_turn_ = (reads == 0 && ready_.can_read()) ||
+    wants_turn_ = (reads == 0 && ready_.can_read()) || !deferred_.empty() ||
                   (budget == 0 && (!out_.empty() || nghttp2_session_want_write(session_.get())));
     settle(c);
 }
@@ -457,8 +464,8 @@ void H2Session::respond(H2Stream& s) {
                         field.value.size(), NGHTTP2_NV_FLAG_NONE});
         at += field.name.size();
     });
-    const bool has_body = std::any_of(r.segments.begin(), r.segments.end(),
-                                      [](const BodySegment& segment) { return segment.length > 0; });
+    const bool has_body = r.stream || std::any_of(r.segments.begin(), r.segments.end(),
+                                                  [](const BodySegment& segment) { return segment.length > 0; });
     nghttp2_data_provider body{};
     body.source.ptr = &s;
     body.read_callback = on_read_body;
@@ -588,10 +595,7 @@ ssize_t H2Session::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t*, s
         ++s.segment;
         s.segment_offset = 0;
     }
-    if (s.segment == segments.size()) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        return 0;
-    }
+    if (s.segment == segments.size()) return session_of(self).read_streamed(s, length, flags);
     const std::uint64_t left = segments[s.segment].length - s.segment_offset;
     const auto take =
         static_cast<std::size_t>(std::min<std::uint64_t>({length, left, session_of(self).max_data_payload_}));
@@ -599,6 +603,35 @@ ssize_t H2Session::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t*, s
     const bool rest_empty = std::all_of(segments.begin() + static_cast<std::ptrdiff_t>(s.segment) + 1, segments.end(),
                                         [](const BodySegment& segment) { return segment.length == 0; });
     if (take == left && rest_empty) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(take);
+}
+
+// After the segments: the next DATA frame of a body made while sent, one piece per
+// step; past this turn's steps the stream is deferred (drive() resumes it next turn).
+ssize_t H2Session::read_streamed(H2Stream& s, std::size_t length, std::uint32_t* flags) {
+    BodyStream* body = s.response.stream.get();
+    if (body != nullptr && s.produced_offset == s.produced.size() && !body->done()) {
+        if (steps_left_ == 0) {
+            deferred_.push_back(s.id);
+            return NGHTTP2_ERR_DEFERRED;
+        }
+        --steps_left_;
+        s.produced.clear();
+        s.produced_offset = 0;
+        if (!body->next(s.produced)) {
+            c_->services.log.warn("response aborted conn={} stream={}: the file changed while it was compressed",
+                                  c_->id, s.id);
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the stream is reset
+        }
+    }
+    const std::size_t left = s.produced.size() - s.produced_offset;
+    if (body == nullptr || (left == 0 && body->done())) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+    }
+    const auto take = static_cast<std::size_t>(std::min<std::uint64_t>({length, left, max_data_payload_}));
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (take == left && body->done()) *flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(take);
 }
 
@@ -611,7 +644,10 @@ int H2Session::on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::u
     if (session.out_.bytes() >= kBatch) return NGHTTP2_ERR_WOULDBLOCK;
     H2Stream& s = *static_cast<H2Stream*>(source->ptr);
     session.out_.copy(header, 9, &s);
-    if (length > 0) {
+    if (length > 0 && s.segment == s.response.segments.size()) {  // a piece of a streamed body
+        session.out_.copy(s.produced.data() + s.produced_offset, length, &s, true);
+        s.produced_offset += length;
+    } else if (length > 0) {
         const BodySegment& segment = s.response.segments[s.segment];
         if (segment.data != nullptr)
             session.out_.memory(segment.data + s.segment_offset, length, &s);

@@ -79,6 +79,7 @@ private:
                                 std::uint32_t* flags, nghttp2_data_source* source, void* self);
     static int on_send_data(nghttp2_session*, nghttp2_frame* frame, const std::uint8_t* header, std::size_t length,
                             nghttp2_data_source* source, void* self);
+    ssize_t read_streamed(H2Stream& s, std::size_t length, std::uint32_t* flags);
 
     bool set_up(H2Context& c);
     // A client that floods: GOAWAY ENHANCE_YOUR_CALM, read nothing more, close once the
@@ -122,6 +123,8 @@ private:
     FrameRates rates_;
     std::uint64_t max_data_payload_ = UINT64_MAX;  // per DATA frame, besides what nghttp2 allows
     FrameScanner scanner_;
+    std::size_t steps_left_ = 0;          // of streamed bodies, in this turn
+    std::vector<std::int32_t> deferred_;  // streams whose next piece waits for the next turn
     bool closed_ = false;
 };
 

@@ -50,9 +50,11 @@ struct H2Stream {
     bool responded = false;   // a response was submitted
     std::size_t segment = 0;  // the body segment the next DATA frame comes from
     std::uint64_t segment_offset = 0;
-    std::uint64_t body_sent = 0;  // body bytes written to the transport
-    std::uint32_t queued = 0;     // output chunks of this stream not yet written
-    bool closed = false;          // nghttp2 closed it
+    std::string produced;             // the piece of a streamed body (Response::stream) being framed
+    std::size_t produced_offset = 0;  // how much of it is in DATA frames already
+    std::uint64_t body_sent = 0;      // body bytes written to the transport
+    std::uint32_t queued = 0;         // output chunks of this stream not yet written
+    bool closed = false;              // nghttp2 closed it
     std::uint32_t close_error = 0;
     // The stall watch (H2Session::check_stalls): body bytes sent at its last look.
     bool checked = false;

@@ -19,12 +19,12 @@ void OutputQueue::push(const Chunk& chunk) {
     chunks_.push_back(chunk);
 }
 
-void OutputQueue::copy(const void* data, std::size_t length, H2Stream* stream) {
+void OutputQueue::copy(const void* data, std::size_t length, H2Stream* stream, bool body) {
     if (length == 0) return;
     // Consecutive copies of the same owner are one chunk: fewer iovecs, fewer entries.
     if (!chunks_.empty()) {
         Chunk& last = chunks_.back();
-        if (last.data == nullptr && last.fd < 0 && last.stream == stream &&
+        if (last.data == nullptr && last.fd < 0 && last.stream == stream && last.body == body &&
             last.offset + last.length == store_.size()) {
             store_.append(static_cast<const char*>(data), length);
             last.length += length;
@@ -34,7 +34,7 @@ void OutputQueue::copy(const void* data, std::size_t length, H2Stream* stream) {
     }
     const std::uint64_t at = store_.size();
     store_.append(static_cast<const char*>(data), length);
-    push({nullptr, at, length, -1, false, stream});
+    push({nullptr, at, length, -1, body, stream});
 }
 
 void OutputQueue::memory(const char* data, std::size_t length, H2Stream* stream) {

@@ -19,7 +19,8 @@ struct H2Stream;
 // written and is logged with what was actually sent.
 class OutputQueue {
 public:
-    void copy(const void* data, std::size_t length, H2Stream* stream = nullptr);
+    // `body`: counted as the stream's body bytes when written (a piece of a streamed body).
+    void copy(const void* data, std::size_t length, H2Stream* stream = nullptr, bool body = false);
     void memory(const char* data, std::size_t length, H2Stream* stream);
     void file(int fd, std::uint64_t offset, std::size_t length, H2Stream* stream);
 

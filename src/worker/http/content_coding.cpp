@@ -44,8 +44,10 @@ CodingPreference negotiate_codings(const Request& request) {
         CodingChoice choice;
         int weight;
     };
-    std::array<Candidate, 3> candidates{{{{".br", "br"}, -1}, {{".zst", "zstd"}, -1}, {{".gz", "gzip"}, -1}}};
+    std::array<Candidate, 3> candidates{
+        {{{".br", "br", Coding::Br}, -1}, {{".zst", "zstd", Coding::Zstd}, -1}, {{".gz", "gzip", Coding::Gzip}, -1}}};
     int star = -1;
+    int identity = -1;  // only an explicit weight for identity outranks a coding
     for_each_element(request, "accept-encoding", [&](std::string_view element) {
         const auto [coding, weight] = coding_and_weight(element);
         if (weight < 0) return;
@@ -55,11 +57,15 @@ CodingPreference negotiate_codings(const Request& request) {
             candidates[1].weight = weight;
         else if (iequals(coding, "gzip") || iequals(coding, "x-gzip"))
             candidates[2].weight = weight;
+        else if (iequals(coding, "identity"))
+            identity = weight;
         else if (coding == "*")
             star = weight;
     });
-    for (Candidate& c : candidates)
+    for (Candidate& c : candidates) {
         if (c.weight < 0) c.weight = star;
+        if (c.weight < identity) c.weight = 0;  // the client prefers the bytes as they are
+    }
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const Candidate& a, const Candidate& b) { return a.weight > b.weight; });
     CodingPreference preference;

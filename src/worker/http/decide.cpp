@@ -16,7 +16,7 @@ std::optional<std::time_t> date_of(const std::optional<std::string_view>& field)
 bool if_range_holds(std::string_view value, const FileFacts& file, const ETag& etag) {
     std::string_view opaque;
     bool weak = false;
-    if (parse_entity_tag(value, opaque, weak)) return !weak && opaque == etag.opaque();
+    if (parse_entity_tag(value, opaque, weak)) return !weak && !etag.weak && opaque == etag.opaque();
     const auto date = parse_http_date(value);
     return date && *date == file.mtime;
 }
@@ -28,7 +28,9 @@ Outcome decide(const Request& request, const FileFacts& file, const ETag& etag, 
     ranges.clear();
     // Step 1-2: If-Match, else If-Unmodified-Since.
     if (request.has_if_match) {
-        if (!entity_tag_list_matches(request, "if-match", etag.opaque(), false)) return Outcome::PreconditionFailed;
+        // Strong comparison: a weak current tag (a coding made on the fly) matches only "*".
+        if (!entity_tag_list_matches(request, "if-match", etag.opaque(), false, etag.weak))
+            return Outcome::PreconditionFailed;
     } else if (const auto since = date_of(request.if_unmodified_since); since && file.mtime > *since) {
         return Outcome::PreconditionFailed;
     }

@@ -71,13 +71,13 @@ bool parse_entity_tag(std::string_view text, std::string_view& opaque, bool& is_
 }
 
 bool entity_tag_list_matches(const Request& request, std::string_view field_name, std::string_view current_opaque,
-                             bool weak) {
+                             bool weak, bool current_weak) {
     bool matched = false;
     for (const Header& field : request.fields) {
         if (!iequals(field.name, field_name)) continue;
         bool star = false;
         const bool ok = for_each_tag(field.value, star, [&](std::string_view opaque, bool is_weak) {
-            if (opaque == current_opaque && (weak || !is_weak)) matched = true;
+            if (opaque == current_opaque && (weak || (!is_weak && !current_weak))) matched = true;
         });
         if (!ok) return false;
         if (star) matched = true;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "http/body_stream.hpp"
 #include "http/byte_ranges.hpp"
 #include "http/field_block.hpp"
 
@@ -30,8 +31,12 @@ struct Response {
     std::string parts;                            // multipart part headers and the closing delimiter
     std::vector<BodySegment> segments;            // the body (none for HEAD)
     std::vector<http::ByteRange> ranges;
-    int file_fd = -1;                   // what file segments are read from
-    std::shared_ptr<const void> holds;  // keeps the file and in-memory bodies alive while sending
+    int file_fd = -1;                        // what file segments are read from
+    std::shared_ptr<const void> holds;       // keeps the file and in-memory bodies alive while sending
+    std::shared_ptr<const void> holds_body;  // a body held apart from the file (a cached compressed variant)
+    // A body made while sent, after the segments (none for HEAD); its length is unknown,
+    // so there is no Content-Length.
+    std::shared_ptr<BodyStream> stream;
 
     void clear() {
         status = 0;
@@ -42,6 +47,8 @@ struct Response {
         ranges.clear();
         file_fd = -1;
         holds.reset();
+        holds_body.reset();
+        stream.reset();
     }
     // Every field, shared blocks first, as (name, value): how HTTP/2 will send them.
     template <typename Each>

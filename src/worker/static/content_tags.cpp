@@ -36,25 +36,10 @@ ETag quoted_base64url(const unsigned char* bytes, std::size_t n) {
 
 }  // namespace
 
-std::size_t ContentTags::VersionHash::operator()(const Version& v) const noexcept {
-    std::size_t h = v.inode * 0x9E3779B97F4A7C15ull;
-    for (const std::uint64_t part :
-         {v.device, v.size, static_cast<std::uint64_t>(v.mtime), static_cast<std::uint64_t>(v.mtime_nsec),
-          static_cast<std::uint64_t>(v.ctime), static_cast<std::uint64_t>(v.ctime_nsec)})
-        h = (h ^ part) * 0x100000001B3ull;
-    return h;
-}
-
 std::optional<ETag> ContentTags::tag(int fd, const struct stat& st) {
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > kMaxBytes) return std::nullopt;
-    const Version version{static_cast<std::uint64_t>(st.st_dev),
-                          static_cast<std::uint64_t>(st.st_ino),
-                          size,
-                          st.st_mtim.tv_sec,
-                          st.st_mtim.tv_nsec,
-                          st.st_ctim.tv_sec,
-                          st.st_ctim.tv_nsec};
+    const FileVersion version = FileVersion::from(st);
     if (const auto it = tags_.find(version); it != tags_.end()) return it->second;
     const std::optional<ETag> tag = hash(fd, size);
     if (!tag) return std::nullopt;

@@ -36,19 +36,11 @@ public:
     static constexpr std::uint64_t kMaxBytes = 16ull << 20;
 
 private:
-    struct Version {
-        std::uint64_t device, inode, size;
-        std::int64_t mtime, mtime_nsec, ctime, ctime_nsec;
-        bool operator==(const Version&) const = default;
-    };
-    struct VersionHash {
-        std::size_t operator()(const Version& v) const noexcept;
-    };
     std::optional<ETag> hash(int fd, std::uint64_t size);
 
     std::size_t max_entries_;
-    std::unordered_map<Version, ETag, VersionHash> tags_;
-    std::deque<Version> order_;          // insertion order, for eviction
+    std::unordered_map<FileVersion, ETag, FileVersionHash> tags_;
+    std::deque<FileVersion> order_;      // insertion order, for eviction
     std::vector<unsigned char> buffer_;  // reused for every read
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -13,6 +14,15 @@
 #include "unique_fd.hpp"
 
 namespace pywebd {
+
+// The fields of a file's variant compressed on the fly (one per coding), made from the
+// file's own on first use: a weak ETag of its own (the bytes depend on the compressor),
+// Content-Encoding, and no Accept-Ranges (ranges are served from the file itself).
+struct VariantFields {
+    ETag etag;
+    http::FieldBlock validators;  // a 304's
+    http::FieldBlock ok_fields;   // a 200's after Server and Date, without Content-Length and Expires
+};
 
 // A file as a response sends it: the open descriptor, the facts of that descriptor,
 // the fields a 200 and a 304 carry (built once: the Last-Modified date, the ETag …),
@@ -29,6 +39,10 @@ struct CachedFile {
     std::string body;                // the content, when the file is small enough
     bool in_memory = false;
     std::int64_t checked_ms = 0;  // when it was opened; trusted until checked_ms + valid
+    FileVersion version;          // what its compressed variants are cached by
+    bool compressible = false;    // compression applies (type, size; not a precompressed sibling)
+    // Built lazily by the worker that owns the entry (a CachedFile never crosses threads).
+    mutable std::array<std::unique_ptr<const VariantFields>, 3> variants;  // by http::Coding
 };
 
 // A worker's cache of resolved, open files, keyed by request path and accepted

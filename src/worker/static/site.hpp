@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "compress/compression_options.hpp"
 #include "redirects.hpp"
 #include "static/content_tags.hpp"
 #include "static/file_cache.hpp"
@@ -29,6 +30,7 @@ struct ServeOptions {
     std::vector<std::string> asset_extensions;
     Redirects redirects;
     bool etag_from_content = false;  // etag: content
+    CompressionOptions compression;
 };
 
 // One site: its document root, how to serve it and its open-file cache. The handler

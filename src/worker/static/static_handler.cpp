@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
+#include "compress/encoder.hpp"
+#include "compress/encoding_stream.hpp"
 #include "http/authority.hpp"
 #include "http/decide.hpp"
 #include "static/directory_listing.hpp"
@@ -53,10 +56,12 @@ bool read_whole(int fd, std::uint64_t size, std::string& out) {
 }  // namespace
 
 // What resolution needs besides the path in path_: the site, the request, and the
-// codings the client accepts (which decide the precompressed sibling, and so the cache key).
+// codings the client accepts: `accepted` all of them, `codings` those a precompressed
+// sibling is looked for in (they decide the sibling, and so the cache key).
 struct StaticHandler::Lookup {
     Site& site;
     const http::Request& request;
+    http::CodingPreference accepted;
     http::CodingPreference codings;
     std::int64_t now_ms;
 
@@ -67,13 +72,14 @@ struct StaticHandler::Lookup {
 };
 
 StaticHandler::StaticHandler(const MimeTypes& mime, const DateCache& date, const ErrorPages& pages,
-                             std::string boundary, Logger& log)
+                             std::string boundary, Logger& log, std::size_t compressed_cache_bytes)
     : mime_(mime),
       date_(date),
       pages_(pages),
       boundary_(std::move(boundary)),
       multipart_type_("multipart/byteranges; boundary=" + boundary_),
-      log_(log) {}
+      log_(log),
+      compressed_(compressed_cache_bytes) {}
 
 std::uint16_t StaticHandler::open_failed(int error, const char* relative) const {
     const std::uint16_t status = status_for_open_error(error);
@@ -146,8 +152,11 @@ void StaticHandler::handle(Site& site, const http::Request& request, std::int64_
     if (normalize_path(request.path, path_) != PathError::None) return error(site, 400, head_only, out);
     if (dotfile_refused(path_, site.options)) return error(site, 404, head_only, out);
 
-    Lookup lookup{site, request, {}, now_ms};
-    if (site.options.precompressed && request.has_accept_encoding) lookup.codings = http::negotiate_codings(request);
+    Lookup lookup{site, request, {}, {}, now_ms};
+    if (request.has_accept_encoding && (site.options.precompressed || site.options.compression.enabled)) {
+        lookup.accepted = http::negotiate_codings(request);
+        if (site.options.precompressed) lookup.codings = lookup.accepted;
+    }
     std::uint16_t status = resolve(lookup, out);
     if (status == 404 && fallback_applies(site.options)) {
         // As nginx's try_files $uri $uri/ /index.html: the fallback is served as if it had
@@ -259,9 +268,11 @@ std::shared_ptr<CachedFile> StaticHandler::load(Site& site, UniqueFd fd, const s
     file->type = mime_.lookup(type_name);
     file->encoding = encoding;
     file->checked_ms = now_ms;
+    file->version = FileVersion::from(st);
+    file->compressible = encoding.empty() && options.compression.applies_to(file->type, file->facts.size);
     file->validators.add_date("Last-Modified", file->facts.mtime);
     file->validators.add("ETag", file->etag.view());
-    if (options.precompressed) file->validators.add("Vary", "Accept-Encoding");
+    if (options.precompressed || file->compressible) file->validators.add("Vary", "Accept-Encoding");
     file->expires_seconds = options.header_rules.write(path_.path, path_.trailing_slash, type_name, file->validators);
     file->ok_fields.add("Content-Type", file->type);
     if (!encoding.empty()) file->ok_fields.add("Content-Encoding", encoding);
@@ -335,7 +346,105 @@ void StaticHandler::add_body_range(const CachedFile& file, std::uint64_t offset,
         out.segments.push_back({nullptr, offset, length});
 }
 
+// A file the client may have compressed gets the best coding both sides allow, made on
+// the fly; a request for a range is answered from the file itself (its byte positions
+// are the ones a client resuming a download knows), and so is any file a coding could
+// not be made for.
 void StaticHandler::serve(const Lookup& lookup, std::shared_ptr<const CachedFile> file, Response& out) {
+    if (file->compressible && !lookup.request.range) {
+        const CompressionOptions& compression = lookup.site.options.compression;
+        for (std::size_t i = 0; i < lookup.accepted.count; ++i) {
+            const http::Coding coding = lookup.accepted.order[i].coding;
+            if (!compression.allows(coding)) continue;
+            if (serve_compressed(lookup, file, coding, out)) return;
+            break;
+        }
+    }
+    serve_file(lookup, std::move(file), out);
+}
+
+// Answers with the compressed variant: from the worker's cache, made now when the file
+// is at most one slice (as much work as one step of a stream), or made while it is sent
+// (a BodyStream; no Content-Length). False, with `out` untouched, if it cannot be made
+// (or kMaxStreams are being made): the file is sent as it is.
+bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const CachedFile>& file, http::Coding coding,
+                                     Response& out) {
+    const VariantFields& variant = variant_fields(*file, coding);
+    const auto outcome = http::decide(lookup.request, file->facts, variant.etag, 0, out.ranges);
+    if (outcome == http::Outcome::PreconditionFailed) {
+        error(lookup.site, 412, lookup.head_only(), out);
+        return true;
+    }
+    if (outcome == http::Outcome::NotModified) {
+        start(304, out);
+        out.shared.push_back(&variant.validators);
+        HeaderRules::write_expires(file->expires_seconds, date_.now(), out.fields);
+        hold(std::move(file), out);
+        return true;
+    }
+    CompressionCache::Bytes bytes = compressed_.find(file->version, coding);
+    if (!bytes && file->facts.size <= EncodingStream::kSlice) {
+        bytes = compress_now(*file, coding);
+        if (!bytes) return false;
+    }
+    std::unique_ptr<Encoder> encoder;
+    if (!bytes && !lookup.head_only()) {
+        if (streams_in_flight_ >= kMaxStreams) return false;
+        encoder = Encoder::create(coding, file->facts.size);
+        if (!encoder) return false;
+    }
+    start(200, out);
+    out.shared.push_back(&variant.ok_fields);
+    if (bytes) {
+        out.fields.add("Content-Length", bytes->size());
+        if (!lookup.head_only()) add_memory(out, *bytes);
+        out.holds_body = std::move(bytes);
+    } else if (encoder) {
+        out.stream = std::make_shared<EncodingStream>(file, file->fd.get(), file->version, coding, std::move(encoder),
+                                                      &compressed_, &streams_in_flight_);
+    }
+    HeaderRules::write_expires(file->expires_seconds, date_.now(), out.fields);
+    hold(std::move(file), out);
+    return true;
+}
+
+CompressionCache::Bytes StaticHandler::compress_now(const CachedFile& file, http::Coding coding) {
+    std::string read;
+    if (!file.in_memory && !read_whole(file.fd.get(), file.facts.size, read)) return nullptr;  // changing under us
+    auto bytes = std::make_shared<std::string>();
+    if (!compress_whole(coding, file.in_memory ? std::string_view(file.body) : std::string_view(read), *bytes)) {
+        log_.error("compressing a response failed: {}", http::coding_token(coding));
+        return nullptr;
+    }
+    compressed_.insert(file.version, coding, bytes);
+    return bytes;
+}
+
+// The file's fields with the variant's ETag (W/"<file's tag>-<coding>") and Content-Encoding.
+const VariantFields& StaticHandler::variant_fields(const CachedFile& file, http::Coding coding) const {
+    std::unique_ptr<const VariantFields>& slot = file.variants[static_cast<std::size_t>(coding)];
+    if (slot) return *slot;
+    auto variant = std::make_unique<VariantFields>();
+    const std::string_view token = http::coding_token(coding);
+    const std::string_view opaque = file.etag.opaque();
+    const int n =
+        std::snprintf(variant->etag.text, sizeof variant->etag.text, "W/\"%.*s-%.*s\"", static_cast<int>(opaque.size()),
+                      opaque.data(), static_cast<int>(token.size()), token.data());
+    variant->etag.length = std::min(static_cast<std::size_t>(n), sizeof variant->etag.text - 1);
+    variant->etag.weak = true;
+    for (std::size_t i = 0; i < file.validators.size(); ++i) {
+        const http::Header field = file.validators[i];
+        variant->validators.add(field.name, iequals(field.name, "ETag") ? variant->etag.view() : field.value);
+    }
+    variant->ok_fields.add("Content-Type", file.type);
+    variant->ok_fields.add("Content-Encoding", token);
+    variant->ok_fields.add_all(variant->validators);
+    variant->ok_fields.add("X-Content-Type-Options", "nosniff");
+    slot = std::move(variant);
+    return *slot;
+}
+
+void StaticHandler::serve_file(const Lookup& lookup, std::shared_ptr<const CachedFile> file, Response& out) {
     const auto outcome =
         http::decide(lookup.request, file->facts, file->etag, lookup.site.options.max_ranges, out.ranges);
     switch (outcome) {

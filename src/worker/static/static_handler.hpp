@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "compress/compression_cache.hpp"
 #include "http/content_coding.hpp"
 #include "http/date_cache.hpp"
 #include "http/request.hpp"
@@ -29,7 +30,7 @@ namespace pywebd {
 class StaticHandler {
 public:
     StaticHandler(const MimeTypes& mime, const DateCache& date, const ErrorPages& pages, std::string boundary,
-                  Logger& log);
+                  Logger& log, std::size_t compressed_cache_bytes = 32 << 20);
 
     void handle(Site& site, const http::Request& request, std::int64_t now_ms, Response& out);
 
@@ -45,6 +46,10 @@ public:
                            Response& out);
     // The 400 for a client that spoke plain HTTP to a TLS port.
     void plain_http_on_tls_port(Response& out) const;
+    const CompressionCache& compressed() const { return compressed_; }
+    // Files compressed while sent at once, per worker: each holds up to 2.5 MiB of coder
+    // state, so past this a response goes out as the file is, not compressed.
+    static constexpr std::size_t kMaxStreams = 32;
 
 private:
     struct Lookup;  // the per-request inputs of resolution
@@ -57,6 +62,11 @@ private:
     std::shared_ptr<CachedFile> load(Site& site, UniqueFd fd, const struct stat& st, std::string_view type_name,
                                      std::string_view encoding, std::int64_t now_ms);
     void serve(const Lookup& lookup, std::shared_ptr<const CachedFile> file, Response& out);
+    void serve_file(const Lookup& lookup, std::shared_ptr<const CachedFile> file, Response& out);
+    bool serve_compressed(const Lookup& lookup, std::shared_ptr<const CachedFile>& file, http::Coding coding,
+                          Response& out);
+    const VariantFields& variant_fields(const CachedFile& file, http::Coding coding) const;
+    CompressionCache::Bytes compress_now(const CachedFile& file, http::Coding coding);
     void serve_listing(const Lookup& lookup, int dir_fd, Response& out);
     void redirect_to_directory(const Lookup& lookup, Response& out);
     void options(Response& out) const;
@@ -74,9 +84,11 @@ private:
     std::string boundary_;
     std::string multipart_type_;  // "multipart/byteranges; boundary=…"
     Logger& log_;
-    NormalPath path_;           // scratch, reused
-    std::string sibling_path_;  // scratch, reused
-    std::string key_;           // scratch, reused
+    NormalPath path_;              // scratch, reused
+    std::string sibling_path_;     // scratch, reused
+    std::string key_;              // scratch, reused
+    CompressionCache compressed_;  // this worker's compressed variants, every site's
+    std::size_t streams_in_flight_ = 0;
 };
 
 }  // namespace pywebd

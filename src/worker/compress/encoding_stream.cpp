@@ -1,0 +1,50 @@
+#include "compress/encoding_stream.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace pywebd {
+
+EncodingStream::EncodingStream(std::shared_ptr<const void> owner, int fd, const FileVersion& version,
+                               http::Coding coding, std::unique_ptr<Encoder> encoder, CompressionCache* cache,
+                               std::size_t* in_flight)
+    : owner_(std::move(owner)),
+      fd_(fd),
+      version_(version),
+      coding_(coding),
+      encoder_(std::move(encoder)),
+      cache_(cache),
+      in_flight_(in_flight) {
+    if (cache_ != nullptr && cache_->admits(version_.size)) collected_ = std::make_unique<std::string>();
+    if (in_flight_ != nullptr) ++*in_flight_;
+}
+
+EncodingStream::~EncodingStream() {
+    if (in_flight_ != nullptr) --*in_flight_;
+}
+
+bool EncodingStream::next(std::string& out) {
+    if (done_) return true;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kSlice, version_.size - offset_));
+    input_.resize(want);
+    std::size_t got = 0;
+    while (got < want) {
+        const ssize_t n = ::pread(fd_, input_.data() + got, want - got, static_cast<off_t>(offset_ + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;  // shorter than its fstat said: it changed under us
+        got += static_cast<std::size_t>(n);
+    }
+    offset_ += want;
+    const bool last = offset_ == version_.size;
+    const std::size_t at = out.size();
+    if (!encoder_->encode(input_, last, out)) return false;
+    if (collected_) collected_->append(out, at, std::string::npos);
+    if (!last) return true;
+    done_ = true;
+    if (collected_) cache_->insert(version_, coding_, std::shared_ptr<const std::string>(std::move(collected_)));
+    return true;
+}
+
+}  // namespace pywebd

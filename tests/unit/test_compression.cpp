@@ -1,0 +1,208 @@
+// The compression layer's parts: encoders, the variant cache, the options, a stream of
+// slices, and the handler answering from the cache instead of compressing again.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include "compress/compression_cache.hpp"
+#include "compress/compression_options.hpp"
+#include "compress/encoder.hpp"
+#include "compress/encoding_stream.hpp"
+#include "decode.hpp"
+#include "h1/head_parser.hpp"
+#include "h1/head_scanner.hpp"
+#include "h1/request_framing.hpp"
+#include "static/static_handler.hpp"
+#include "temp_dir.hpp"
+
+namespace pywebd {
+namespace {
+
+constexpr http::Coding kCodings[] = {http::Coding::Br, http::Coding::Zstd, http::Coding::Gzip};
+
+std::string sample_text(std::size_t size) {
+    std::string out;
+    for (std::size_t i = 0; out.size() < size; ++i) out += "line " + std::to_string(i % 977) + " of the sample\n";
+    out.resize(size);
+    return out;
+}
+
+TEST(Encoder, FlushedPiecesDecodeToTheInputInEveryCoding) {
+    const std::string input = sample_text(300'000);
+    for (const http::Coding coding : kCodings) {
+        SCOPED_TRACE(http::coding_token(coding));
+        auto encoder = Encoder::create(coding, input.size());
+        ASSERT_TRUE(encoder);
+        std::string out;
+        std::size_t pieces = 0;
+        for (std::size_t at = 0; at < input.size(); at += 70'000) {
+            const std::size_t before = out.size();
+            const bool last = at + 70'000 >= input.size();
+            ASSERT_TRUE(encoder->encode(std::string_view(input).substr(at, 70'000), last, out));
+            EXPECT_GT(out.size(), before);  // every piece makes output: the client sees progress
+            ++pieces;
+        }
+        EXPECT_EQ(pieces, 5u);
+        EXPECT_LT(out.size(), input.size() / 4);
+        EXPECT_EQ(test::decode(http::coding_token(coding), out), input);
+        std::string whole;
+        ASSERT_TRUE(compress_whole(coding, input, whole));
+        EXPECT_EQ(test::decode(http::coding_token(coding), whole), input);
+        std::string empty;
+        ASSERT_TRUE(compress_whole(coding, "", empty));
+        EXPECT_EQ(test::decode(http::coding_token(coding), empty), "");
+    }
+}
+
+TEST(CompressionCache, KeepsTheRecentlyUsedWithinItsBudget) {
+    CompressionCache cache(8000);  // an entry may take 1000 bytes
+    const auto bytes = [](std::size_t n) { return std::make_shared<const std::string>(n, 'x'); };
+    const auto version = [](std::uint64_t inode) {
+        FileVersion v;
+        v.inode = inode;
+        v.size = 4000;
+        return v;
+    };
+    for (std::uint64_t i = 1; i <= 8; ++i) cache.insert(version(i), http::Coding::Br, bytes(1000));
+    EXPECT_EQ(cache.bytes(), 8000u);
+    EXPECT_TRUE(cache.find(version(1), http::Coding::Br));     // now the most recent
+    EXPECT_FALSE(cache.find(version(1), http::Coding::Gzip));  // another coding is another variant
+    cache.insert(version(9), http::Coding::Br, bytes(1000));
+    EXPECT_EQ(cache.bytes(), 8000u);
+    EXPECT_TRUE(cache.find(version(1), http::Coding::Br));
+    EXPECT_FALSE(cache.find(version(2), http::Coding::Br));    // the least recently used went
+    cache.insert(version(10), http::Coding::Br, bytes(1001));  // more than an eighth: not kept
+    EXPECT_FALSE(cache.find(version(10), http::Coding::Br));
+    FileVersion changed = version(1);
+    changed.mtime = 5;  // the file was rewritten: its old variant does not answer
+    EXPECT_FALSE(cache.find(changed, http::Coding::Br));
+    EXPECT_EQ(cache.hits(), 2u);
+    EXPECT_EQ(cache.misses(), 4u);
+    EXPECT_TRUE(cache.admits(4000));
+    EXPECT_FALSE(cache.admits(4004));
+    EXPECT_FALSE(CompressionCache(0).admits(0));
+}
+
+TEST(CompressionOptions, TypesWithWildcardsParametersAndTheMinimumSize) {
+    CompressionOptions options;
+    options.enabled = true;
+    options.types = {"text/*", "application/json", "image/svg+xml"};
+    options.min_size = 100;
+    EXPECT_TRUE(options.applies_to("text/html; charset=utf-8", 100));
+    EXPECT_TRUE(options.applies_to("TEXT/CSS", 5000));
+    EXPECT_TRUE(options.applies_to("application/json", 5000));
+    EXPECT_TRUE(options.applies_to("image/svg+xml;charset=utf-8", 5000));
+    EXPECT_FALSE(options.applies_to("text/html", 99));
+    EXPECT_FALSE(options.applies_to("application/json-seq", 5000));
+    EXPECT_FALSE(options.applies_to("image/png", 5000));
+    EXPECT_FALSE(options.applies_to("textual/html", 5000));
+    EXPECT_FALSE(options.applies_to("", 5000));
+    options.enabled = false;
+    EXPECT_FALSE(options.applies_to("text/html", 5000));
+}
+
+TEST(EncodingStream, SlicesAFileAndCachesTheResultWhenItFits) {
+    test::TempDir dir;
+    const std::string text = sample_text(EncodingStream::kSlice * 3 + 10);
+    dir.write("f.txt", text);
+    UniqueFd fd(::open((dir.path() / "f.txt").c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    ASSERT_EQ(::fstat(fd.get(), &st), 0);
+    CompressionCache cache(16 << 20);
+    EncodingStream stream(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip,
+                          Encoder::create(http::Coding::Gzip, text.size()), &cache);
+    std::string out;
+    int steps = 0;
+    while (!stream.done()) {
+        ASSERT_TRUE(stream.next(out));
+        ++steps;
+    }
+    EXPECT_EQ(steps, 4);
+    EXPECT_EQ(test::decode("gzip", out), text);
+    const auto cached = cache.find(FileVersion::from(st), http::Coding::Gzip);
+    ASSERT_TRUE(cached);
+    EXPECT_EQ(*cached, out);
+
+    // A file that shrinks under the stream: it says so rather than framing a short body.
+    EncodingStream shrinking(nullptr, fd.get(), FileVersion::from(st), http::Coding::Br,
+                             Encoder::create(http::Coding::Br, text.size()), &cache);
+    ASSERT_TRUE(shrinking.next(out));
+    ASSERT_EQ(::truncate((dir.path() / "f.txt").c_str(), 1000), 0);
+    EXPECT_FALSE(shrinking.next(out));
+    EXPECT_FALSE(cache.find(FileVersion::from(st), http::Coding::Br));
+}
+
+// A worker's handler with compression on for text, over a directory of its own.
+class CompressingHandler : public testing::Test {
+protected:
+    CompressingHandler() : root_(::open(dir_.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {
+        options_.compression.enabled = true;
+        options_.compression.codings = {true, true, true};
+        options_.compression.types = {"text/*"};
+    }
+    // Parses `raw` into request_ (its views point into raw_ and storage_).
+    void parse(const std::string& raw) {
+        raw_ = raw;
+        ASSERT_EQ(h1::parse_head(raw_, {16, 1024}, storage_, head_), h1::ParseError::None);
+        ASSERT_EQ(h1::analyze(head_, request_, message_), h1::ParseError::None);
+    }
+
+    test::TempDir dir_;
+    UniqueFd root_;
+    MimeTypes mime_ = MimeTypes::load("/etc/mime.types", "utf-8");
+    DateCache date_{"pywebd/test"};
+    ErrorPages pages_;
+    Logger log_{"test"};
+    ServeOptions options_;
+    std::string raw_;
+    std::array<http::Header, 16> storage_{};
+    h1::RequestHead head_;
+    http::Request request_;
+    h1::MessageFacts message_;
+};
+
+// The second request for a variant is answered from the worker's cache: nothing is
+// compressed again.
+TEST_F(CompressingHandler, ASecondRequestIsACacheHit) {
+    dir_.write("app.js", sample_text(30'000));
+    StaticHandler handler(mime_, date_, pages_, "XYZ", log_, 1 << 20);
+    Site site{root_.get(), options_, FileCache(100, std::chrono::seconds(1))};
+    parse("GET /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
+    std::string bodies[2];
+    for (std::string& body : bodies) {
+        Response response;
+        handler.handle(site, request_, 0, response);
+        ASSERT_EQ(response.status, 200);
+        ASSERT_EQ(response.segments.size(), 1u);
+        body.assign(response.segments[0].data, response.segments[0].length);
+    }
+    EXPECT_EQ(handler.compressed().misses(), 1u);
+    EXPECT_EQ(handler.compressed().hits(), 1u);
+    EXPECT_EQ(handler.compressed().entries(), 1u);
+    EXPECT_EQ(bodies[0], bodies[1]);
+    EXPECT_EQ(test::decode("br", bodies[0]), sample_text(30'000));
+}
+
+// Past kMaxStreams files being compressed while sent, a response goes out as the file
+// is: each stream holds megabytes of coder state, and a client opening many must not
+// make the worker hold them all.
+TEST_F(CompressingHandler, StreamsPerWorkerAreBounded) {
+    dir_.write("big.txt", sample_text(200'000));
+    StaticHandler handler(mime_, date_, pages_, "XYZ", log_, 0);  // nothing cached: every response streams
+    Site site{root_.get(), options_, FileCache(100, std::chrono::seconds(1))};
+    parse("GET /big.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: zstd\r\n\r\n");
+    std::vector<Response> held(StaticHandler::kMaxStreams + 1);
+    for (Response& response : held) handler.handle(site, request_, 0, response);
+    for (std::size_t i = 0; i < StaticHandler::kMaxStreams; ++i) EXPECT_TRUE(held[i].stream) << i;
+    const Response& over = held.back();
+    EXPECT_FALSE(over.stream);
+    EXPECT_EQ(over.status, 200);
+    ASSERT_EQ(over.segments.size(), 1u);
+    EXPECT_EQ(over.segments[0].length, 200000u);  // the file itself
+    held[0].clear();                              // one finished: the next may stream again
+    Response again;
+    handler.handle(site, request_, 0, again);
+    EXPECT_TRUE(again.stream);
+}
+
+}  // namespace
+}  // namespace pywebd
