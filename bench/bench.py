@@ -13,6 +13,14 @@ h2load: (a) the 1 KiB file, 16 connections with 32 streams each in flight, (b) a
 load: 100 distinct 4 KiB files per connection, 8 connections with 100 streams each,
 (c) 10 MiB, 4 connections. Against nginx and h2o, which are the HTTP/2 peers here.
 
+With --compression the servers compress a 64 KiB JavaScript file (generated text that
+compresses like real code) on the fly for wrk, which sends an Accept-Encoding: (g) gzip,
+against nginx's gzip on (gzip_comp_level 6, the level pywebd uses), (h) "br, gzip" (a
+browser's choice: brotli from pywebd, gzip from nginx-light, which has no brotli),
+(i) zstd (pywebd alone: nginx answers with the file itself). pywebd keeps each variant
+once made (cache.compressed); nginx compresses every response. The bytes one response
+puts on the wire are reported beside the CPU figures.
+
 Every server gets the same generated document root, the same worker count, access logs
 off (scenario f: on, to a file), sendfile and keep-alive on. Measurements are
 interleaved (round 1: A B C, round 2: A B C, ...) and each figure is the median over the
@@ -127,6 +135,7 @@ class Server:
         self.name, self.workdir, self.port, self.root = name, workdir, port, root
         self.workers, self.access_log, self.pin, self.tls = workers, access_log, pin, tls
         self.h2 = False  # HTTP/2 on the TLS listener where the server needs to be told (nginx)
+        self.compression = False  # nginx: gzip on (bench --compression)
         self.process = None
 
     def command(self):
@@ -210,7 +219,8 @@ pid {self.workdir}/{self.name}.pid;
 error_log {self.workdir}/{self.name}-error.log warn;
 events {{ worker_connections 18000; use epoll; }}
 http {{
-    types {{ application/octet-stream bin; text/html html; }}
+    types {{ application/octet-stream bin; text/html html; application/javascript js; }}
+    {"gzip on; gzip_comp_level 6; gzip_min_length 256; gzip_types application/javascript;" if self.compression else ""}
     default_type application/octet-stream;
     {log}
     sendfile on; tcp_nopush on; tcp_nodelay on;
@@ -294,11 +304,13 @@ def pinned(cmd, pin):
     return ["taskset", "-c", str(pin)] + cmd if pin is not None else cmd
 
 
-def wrk(port, path, connections, seconds, pin, close=False, tls=None):
+def wrk(port, path, connections, seconds, pin, close=False, tls=None, accept_encoding=None):
     scheme = "https" if tls else "http"
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", f"{scheme}://127.0.0.1:{port}{path}"]
     if close:
         cmd[1:1] = ["-H", "Connection: close"]
+    if accept_encoding:
+        cmd[1:1] = ["-H", f"Accept-Encoding: {accept_encoding}"]
     out = subprocess.run(pinned(cmd, pin), capture_output=True, text=True, check=True,
                          env=tls.client_env() if tls else None).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -351,7 +363,8 @@ def run_load(server, spec, seconds, pin):
         return h2load(server, spec, seconds, pin)
     if spec.get("handshakes"):
         return tls_load(server.port, spec["path"], spec["connections"], seconds, pin, spec["handshakes"], server.tls)
-    return wrk(server.port, spec["path"], spec["connections"], seconds, pin, spec.get("close", False), server.tls)
+    return wrk(server.port, spec["path"], spec["connections"], seconds, pin, spec.get("close", False), server.tls,
+               spec.get("accept_encoding"))
 
 
 def measure_load(server, spec, seconds, load_pin):
@@ -398,6 +411,30 @@ def measure_idle_memory(server, count, load_pin):
     return {"bytes_per_connection": (after - before) * KIB / count, "pss_before_kib": before, "pss_after_kib": after}
 
 
+def script_text(size):
+    """Deterministic text with a vocabulary, so it compresses about as code does (4-5x)."""
+    import random
+    rng = random.Random(7)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 10))) for _ in range(400)]
+    out, length = [], 0
+    while length < size:
+        line = "  const " + " = ".join(rng.choice(words) for _ in range(rng.randint(2, 6))) + ";\n"
+        out.append(line)
+        length += len(line)
+    return "".join(out)[:size]
+
+
+def wire_bytes(server, path, accept_encoding):
+    """One response's body size and Content-Encoding as it leaves the server."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", path, headers={"Accept-Encoding": accept_encoding})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return len(body), response.getheader("Content-Encoding") or "identity"
+
+
 def make_root(root):
     os.makedirs(root, exist_ok=True)
     for name, size in (("1k.bin", KIB), ("64k.bin", 64 * KIB), ("10m.bin", 10 * KIB * KIB)):
@@ -410,6 +447,8 @@ def make_root(root):
     for i in range(100):
         with open(os.path.join(root, "page", f"a{i}.bin"), "wb") as f:
             f.write(os.urandom(4 * KIB))
+    with open(os.path.join(root, "app.js"), "w") as f:
+        f.write(script_text(64 * KIB))
     with open(os.path.join(root, "page-uris.txt"), "w") as f:
         f.write("".join(f"https://127.0.0.1:PORT/page/a{i}.bin\n" for i in range(100)))
     os.chmod(root, 0o755)
@@ -428,6 +467,15 @@ H2_SCENARIOS = {
     "b": dict(title="h2 page load: 100 distinct 4 KiB files, 8 connections x 100 streams", uris="page-uris.txt",
               connections=8, streams=100, size=4 * KIB),
     "c": dict(title="h2 10 MiB, 4 connections", path="/10m.bin", connections=4, streams=1, size=10 * KIB * KIB),
+}
+
+COMPRESSION_SCENARIOS = {
+    "g": dict(title="64 KiB JS, Accept-Encoding: gzip, 16 keep-alive", path="/app.js", connections=16,
+              size=64 * KIB, accept_encoding="gzip"),
+    "h": dict(title="64 KiB JS, Accept-Encoding: br, gzip, 16 keep-alive", path="/app.js", connections=16,
+              size=64 * KIB, accept_encoding="br, gzip"),
+    "i": dict(title="64 KiB JS, Accept-Encoding: zstd, 16 keep-alive", path="/app.js", connections=16,
+              size=64 * KIB, accept_encoding="zstd"),
 }
 
 TLS_SCENARIOS = {
@@ -453,6 +501,8 @@ def main():
                         help="add pywebd-base, built by bench/run --baseline REV in build-bench-base/")
     parser.add_argument("--tls", action="store_true", help="the HTTPS scenarios (a)-(e) instead of plain HTTP")
     parser.add_argument("--h2", action="store_true", help="the HTTP/2 scenarios (a)-(c), against nginx and h2o")
+    parser.add_argument("--compression", action="store_true",
+                        help="the compression scenarios (g)-(i): a 64 KiB script compressed on the fly")
     parser.add_argument("--sites", type=int, default=0,
                         help="also measure pywebd with this many virtual hosts configured (pywebd-sites)")
     args = parser.parse_args()
@@ -466,7 +516,10 @@ def main():
     make_root(root)
     os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
     tls = Tls(work) if args.tls else None
-    scenarios = H2_SCENARIOS if args.h2 else TLS_SCENARIOS if args.tls else SCENARIOS
+    scenarios = (H2_SCENARIOS if args.h2 else TLS_SCENARIOS if args.tls else
+                 COMPRESSION_SCENARIOS if args.compression else SCENARIOS)
+    if args.compression and args.scenarios == "abcdef":
+        args.scenarios = "ghi"
     kinds = [("pywebd", Pywebd), ("nginx", Nginx)] + ([] if args.tls else [("floor", Floor)])
     if args.baseline:
         kinds.insert(1, ("pywebd-base", PywebdBaseline))
@@ -480,15 +533,17 @@ def main():
     for name, cls in kinds:
         servers[name] = cls(name, work, port, root, args.workers, None, server_pin, tls)
         servers[name].h2 = args.h2
+        servers[name].compression = args.compression
         servers[name].sites = args.sites if cls is PywebdSites else 0
         port += 1
-    if not args.tls:
+    if not args.tls and not args.compression:
         for name, cls in (("pywebd", Pywebd), ("nginx", Nginx)):
             servers[name + "+log"] = cls(name + "-log", work, port, root, args.workers,
                                          os.path.join(work, f"{name}-access.log"), server_pin)
             port += 1
 
     results = {}  # scenario -> server -> [measurements]
+    wire = {}  # (scenario, server) -> (body bytes of one response, its Content-Encoding)
     try:
         for s in servers.values():
             s.start()
@@ -500,6 +555,10 @@ def main():
             names = ["pywebd+log", "nginx+log"] if spec.get("log") else [n for n, _ in kinds]
             if scenario != "a":
                 names = [n for n in names if n != "floor" or scenario == "b"]
+            if spec.get("accept_encoding"):
+                names = [n for n in names if n != "floor"]
+                for name in names:
+                    wire[(scenario, name)] = wire_bytes(servers[name], spec["path"], spec["accept_encoding"])
             for round_ in range(args.rounds):
                 for name in names:
                     if round_ == 0:
@@ -521,6 +580,11 @@ def main():
         if not os.environ.get("BENCH_KEEP"): shutil.rmtree(work, ignore_errors=True)
 
     report(results, idle_rss, args, server_pin, load_pin, scenarios)
+    if wire:
+        print("\n| scenario | server | Content-Encoding | body bytes on the wire (of 65,536) |")
+        print("|---|---|---|---:|")
+        for (scenario, name), (length, coding) in sorted(wire.items()):
+            print(f"| ({scenario}) | {name} | {coding} | {length:,} |")
 
 
 def median(values):
