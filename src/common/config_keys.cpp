@@ -112,7 +112,7 @@ CompressionSettings compression_in(const YAML::Node& node) {
                     slash != std::string::npos && slash > 0 && slash + 1 < type.size() &&
                     type.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/*") == std::string::npos &&
                     type.find('/', slash + 1) == std::string::npos &&
-                    (type.find('*') == std::string::npos || type.substr(slash) == "/*");
+                    (type.find('*') == std::string::npos || (type.substr(slash) == "/*" && type.find('*') > slash));
                 if (!valid)
                     throw ValueError(fmt::format("'{}' is not a media type such as text/css or text/*", scalar(item)),
                                      item.Mark());

@@ -11,6 +11,7 @@
 #include "h1/head_parser.hpp"
 #include "h1/head_scanner.hpp"
 #include "h1/request_framing.hpp"
+#include "h1/response_head.hpp"
 #include "static/static_handler.hpp"
 #include "temp_dir.hpp"
 
@@ -131,6 +132,61 @@ TEST(EncodingStream, SlicesAFileAndCachesTheResultWhenItFits) {
     EXPECT_FALSE(cache.find(FileVersion::from(st), http::Coding::Br));
 }
 
+// A stream collects its output for the cache only up to what the cache can keep: a file
+// that compresses badly (or not at all) must not be held whole in memory per stream.
+TEST(EncodingStream, CollectsNoMoreThanTheCacheCanKeep) {
+    test::TempDir dir;
+    std::string noise(3 << 20, '\0');
+    std::uint32_t state = 12345;
+    for (char& byte : noise) byte = static_cast<char>((state = state * 1664525u + 1013904223u) >> 24);
+    dir.write("noise.bmp", noise);
+    UniqueFd fd(::open((dir.path() / "noise.bmp").c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    ASSERT_EQ(::fstat(fd.get(), &st), 0);
+    CompressionCache cache(8 << 20);  // an entry may take 1 MiB; 3 MiB of input may well fit
+    ASSERT_TRUE(cache.admits(noise.size()));
+    EncodingStream stream(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip,
+                          Encoder::create(http::Coding::Gzip, noise.size()), &cache);
+    std::string out;
+    std::size_t most = 0;
+    while (!stream.done()) {
+        out.clear();
+        ASSERT_TRUE(stream.next(out));
+        most = std::max(most, stream.collected_bytes());
+    }
+    EXPECT_LE(most, (1u << 20) + EncodingStream::kSlice + 1024);
+    EXPECT_FALSE(cache.find(FileVersion::from(st), http::Coding::Gzip));
+}
+
+// Only one stream at a time makes a given variant for the cache: after a deploy, a
+// crowd asking for the same large file is not compressed (and held) once per client.
+TEST(EncodingStream, OneStreamAtATimeMakesAVariant) {
+    test::TempDir dir;
+    const std::string text = sample_text(EncodingStream::kSlice * 3);
+    dir.write("f.txt", text);
+    UniqueFd fd(::open((dir.path() / "f.txt").c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    ASSERT_EQ(::fstat(fd.get(), &st), 0);
+    CompressionCache cache(16 << 20);
+    const FileVersion version = FileVersion::from(st);
+    EXPECT_FALSE(cache.being_made(version, http::Coding::Br));
+    {
+        EncodingStream first(nullptr, fd.get(), version, http::Coding::Br,
+                             Encoder::create(http::Coding::Br, text.size()), &cache);
+        EXPECT_TRUE(cache.being_made(version, http::Coding::Br));
+        EXPECT_FALSE(cache.being_made(version, http::Coding::Gzip));
+        std::string out;
+        ASSERT_TRUE(first.next(out));
+    }  // given up half way (the client went away): another may make it
+    EXPECT_FALSE(cache.being_made(version, http::Coding::Br));
+    EncodingStream second(nullptr, fd.get(), version, http::Coding::Br, Encoder::create(http::Coding::Br, text.size()),
+                          &cache);
+    std::string out;
+    while (!second.done()) ASSERT_TRUE(second.next(out));
+    EXPECT_FALSE(cache.being_made(version, http::Coding::Br));
+    EXPECT_TRUE(cache.find(version, http::Coding::Br));
+}
+
 // A worker's handler with compression on for text, over a directory of its own.
 class CompressingHandler : public testing::Test {
 protected:
@@ -198,10 +254,76 @@ TEST_F(CompressingHandler, StreamsPerWorkerAreBounded) {
     EXPECT_EQ(over.status, 200);
     ASSERT_EQ(over.segments.size(), 1u);
     EXPECT_EQ(over.segments[0].length, 200000u);  // the file itself
-    held[0].clear();                              // one finished: the next may stream again
+    // HEAD says what GET would: the file as it is, no Content-Encoding.
+    parse("HEAD /big.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: zstd\r\n\r\n");
+    Response head;
+    handler.handle(site, request_, 0, head);
+    std::string text;
+    h1::render_head(head, h1::ConnectionField::None, text);
+    EXPECT_EQ(text.find("Content-Encoding"), std::string::npos) << text;
+    EXPECT_NE(text.find("Content-Length: 200000\r\n"), std::string::npos) << text;
+    // One stream made to its end frees its slot (and its coder) while its last bytes are
+    // still being sent: the next may stream again.
+    std::string out;
+    while (!held[0].stream->done()) ASSERT_TRUE(held[0].stream->next(out));
+    parse("GET /big.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: zstd\r\n\r\n");
     Response again;
     handler.handle(site, request_, 0, again);
     EXPECT_TRUE(again.stream);
+}
+
+// Compressing a small file now is bounded per event-loop turn (kCompressNowPerTurn):
+// past it a response goes out as the file is, so a burst of requests for files not yet
+// compressed (pipelined, or many HTTP/2 streams) cannot hold the worker. A HEAD never
+// compresses what is not made yet.
+TEST_F(CompressingHandler, CompressingNowIsBoundedPerTurn) {
+    for (int i = 0; i < 10; ++i) dir_.write("f" + std::to_string(i) + ".js", sample_text(20'000 + i));
+    StaticHandler handler(mime_, date_, pages_, "XYZ", log_, 8 << 20);
+    Site site{root_.get(), options_, FileCache(100, std::chrono::seconds(1))};
+    parse("HEAD /f9.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
+    Response head;
+    handler.handle(site, request_, 0, head);
+    std::string text;
+    h1::render_head(head, h1::ConnectionField::None, text);
+    EXPECT_NE(text.find("Content-Encoding: br\r\n"), std::string::npos) << text;
+    EXPECT_EQ(text.find("Content-Length"), std::string::npos) << text;  // not made, so not known
+    EXPECT_EQ(handler.compressed().entries(), 0u);
+    std::size_t compressed = 0;
+    for (int i = 0; i < 9; ++i) {
+        parse("GET /f" + std::to_string(i) + ".js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
+        Response response;
+        handler.handle(site, request_, 0, response);
+        ASSERT_EQ(response.segments.size(), 1u);
+        if (response.segments[0].length < 20'000u) ++compressed;
+    }
+    EXPECT_EQ(compressed, StaticHandler::kCompressNowPerTurn);
+    handler.new_turn();
+    parse("GET /f8.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
+    Response later;
+    handler.handle(site, request_, 0, later);
+    ASSERT_EQ(later.segments.size(), 1u);
+    EXPECT_LT(later.segments[0].length, 20'000u);
+}
+
+// While one response makes a cacheable variant, others for it get the file as it is.
+TEST_F(CompressingHandler, AVariantBeingMadeIsNotMadeTwice) {
+    dir_.write("big.txt", sample_text(300'000));
+    StaticHandler handler(mime_, date_, pages_, "XYZ", log_, 16 << 20);
+    Site site{root_.get(), options_, FileCache(100, std::chrono::seconds(1))};
+    parse("GET /big.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
+    Response first, second;
+    handler.handle(site, request_, 0, first);
+    handler.handle(site, request_, 0, second);
+    EXPECT_TRUE(first.stream);
+    EXPECT_FALSE(second.stream);
+    ASSERT_EQ(second.segments.size(), 1u);
+    EXPECT_EQ(second.segments[0].length, 300'000u);
+    std::string out;
+    while (!first.stream->done()) ASSERT_TRUE(first.stream->next(out));
+    Response third;
+    handler.handle(site, request_, 0, third);
+    ASSERT_EQ(third.segments.size(), 1u);  // from the cache now
+    EXPECT_EQ(std::string_view(third.segments[0].data, third.segments[0].length), out);
 }
 
 }  // namespace

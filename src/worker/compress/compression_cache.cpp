@@ -31,4 +31,20 @@ void CompressionCache::insert(const FileVersion& file, http::Coding coding, Byte
     index_.emplace(key, order_.begin());
 }
 
+bool CompressionCache::begin_making(const FileVersion& file, http::Coding coding) {
+    return making_.insert(Key{file, coding}).second;
+}
+
+void CompressionCache::end_making(const FileVersion& file, http::Coding coding) { making_.erase(Key{file, coding}); }
+
+bool CompressionCache::being_made(const FileVersion& file, http::Coding coding) const {
+    return making_.contains(Key{file, coding});
+}
+
+bool CompressionCache::reserve(std::size_t bytes) {
+    if (making_bytes_ + bytes > budget_) return false;
+    making_bytes_ += bytes;
+    return true;
+}
+
 }  // namespace pywebd

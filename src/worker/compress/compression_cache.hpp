@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "http/content_coding.hpp"
 #include "http/file_facts.hpp"
@@ -18,6 +19,11 @@ namespace pywebd {
 // recently used dropped first; one variant may take at most an eighth of it, so a large
 // file cannot flush everything else. Responses hold variants by shared_ptr: dropping one
 // never pulls bytes from under a response being sent.
+//
+// It also keeps account of the variants being made (collected by streams while they are
+// sent): one stream at a time per variant, and all of them together within the budget
+// again, so neither a crowd asking for one file nor many large files at once make a
+// worker hold more than that.
 class CompressionCache {
 public:
     explicit CompressionCache(std::size_t budget_bytes) : budget_(budget_bytes) {}
@@ -25,10 +31,20 @@ public:
     using Bytes = std::shared_ptr<const std::string>;
 
     Bytes find(const FileVersion& file, http::Coding coding);
+    void insert(const FileVersion& file, http::Coding coding, Bytes bytes);
+    std::size_t max_entry() const { return budget_ / 8; }
+
     // Whether a variant of a file this large is worth collecting while it is made: text
     // compresses to a quarter or less, so it may fit.
-    bool admits(std::uint64_t input_size) const { return input_size / 4 <= max_entry() && max_entry() > 0; }
-    void insert(const FileVersion& file, http::Coding coding, Bytes bytes);
+    bool admits(std::uint64_t input_size) const { return max_entry() > 0 && input_size / 4 <= max_entry(); }
+    // Making a variant: false if another stream is making it already.
+    bool begin_making(const FileVersion& file, http::Coding coding);
+    void end_making(const FileVersion& file, http::Coding coding);
+    bool being_made(const FileVersion& file, http::Coding coding) const;
+    // Bytes collected so far by the streams making variants: false (nothing taken) past
+    // the budget.
+    bool reserve(std::size_t bytes);
+    void release(std::size_t bytes) { making_bytes_ -= bytes; }
 
     std::size_t bytes() const { return bytes_; }
     std::size_t entries() const { return index_.size(); }
@@ -50,12 +66,13 @@ private:
         Key key;
         Bytes bytes;
     };
-    std::size_t max_entry() const { return budget_ / 8; }
 
     std::size_t budget_;
     std::size_t bytes_ = 0;
     std::list<Entry> order_;  // most recently used first
     std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
+    std::unordered_set<Key, KeyHash> making_;
+    std::size_t making_bytes_ = 0;
     std::uint64_t hits_ = 0, misses_ = 0;
 };
 

@@ -17,12 +17,14 @@ EncodingStream::EncodingStream(std::shared_ptr<const void> owner, int fd, const 
       encoder_(std::move(encoder)),
       cache_(cache),
       in_flight_(in_flight) {
-    if (cache_ != nullptr && cache_->admits(version_.size)) collected_ = std::make_unique<std::string>();
+    if (cache_ != nullptr && cache_->admits(version_.size) && cache_->begin_making(version_, coding_))
+        collected_ = std::make_unique<std::string>();
     if (in_flight_ != nullptr) ++*in_flight_;
 }
 
 EncodingStream::~EncodingStream() {
-    if (in_flight_ != nullptr) --*in_flight_;
+    stop_collecting();  // given up before the end (the client went away)
+    if (!done_ && in_flight_ != nullptr) --*in_flight_;
 }
 
 bool EncodingStream::next(std::string& out) {
@@ -40,11 +42,37 @@ bool EncodingStream::next(std::string& out) {
     const bool last = offset_ == version_.size;
     const std::size_t at = out.size();
     if (!encoder_->encode(input_, last, out)) return false;
-    if (collected_) collected_->append(out, at, std::string::npos);
-    if (!last) return true;
-    done_ = true;
-    if (collected_) cache_->insert(version_, coding_, std::shared_ptr<const std::string>(std::move(collected_)));
+    collect(std::string_view(out).substr(at));
+    if (last) finish();
     return true;
+}
+
+// Kept while it may still become a cache entry: within an entry's size, and within the
+// budget all variants being made share.
+void EncodingStream::collect(std::string_view piece) {
+    if (!collected_) return;
+    if (collected_->size() + piece.size() > cache_->max_entry() || !cache_->reserve(piece.size()))
+        return stop_collecting();
+    collected_->append(piece);
+}
+
+void EncodingStream::stop_collecting() {
+    if (!collected_) return;
+    cache_->release(collected_->size());
+    cache_->end_making(version_, coding_);
+    collected_.reset();
+}
+
+void EncodingStream::finish() {
+    done_ = true;
+    encoder_.reset();  // its state (megabytes) is not needed for the bytes still to send
+    input_ = std::string();
+    if (in_flight_ != nullptr) --*in_flight_;
+    if (!collected_) return;
+    auto bytes = std::shared_ptr<const std::string>(std::move(collected_));
+    cache_->release(bytes->size());
+    cache_->end_making(version_, coding_);
+    cache_->insert(version_, coding_, std::move(bytes));
 }
 
 }  // namespace pywebd

@@ -13,14 +13,18 @@ namespace pywebd {
 
 // A file compressed while it is sent, one slice of input per next(): the file is read
 // with pread from its open descriptor and never held whole. When the cache admits a file
-// this large, the output is also collected and, once complete, becomes the cached
-// variant; the next request for it is answered from memory with a Content-Length.
+// this large and no other stream is making the same variant, the output is also
+// collected (within the cache's entry size and its budget for variants being made, else
+// collecting stops) and, once complete, becomes the cached variant; the next request for
+// it is answered from memory with a Content-Length. Once done, the coder's state is
+// freed and the stream no longer counts as in flight, though its last bytes may still be
+// on their way.
 class EncodingStream final : public BodyStream {
 public:
     static constexpr std::size_t kSlice = 64 * 1024;  // input per step: about a millisecond of work
 
     // `owner` keeps `fd` open; `cache` (may be null) and `in_flight` (counts the streams
-    // alive, may be null) outlive every response.
+    // making output, may be null) outlive every response.
     EncodingStream(std::shared_ptr<const void> owner, int fd, const FileVersion& version, http::Coding coding,
                    std::unique_ptr<Encoder> encoder, CompressionCache* cache, std::size_t* in_flight = nullptr);
     ~EncodingStream() override;
@@ -29,8 +33,13 @@ public:
 
     bool next(std::string& out) override;
     bool done() const override { return done_; }
+    std::size_t collected_bytes() const { return collected_ ? collected_->size() : 0; }
 
 private:
+    void collect(std::string_view piece);
+    void stop_collecting();
+    void finish();
+
     std::shared_ptr<const void> owner_;
     int fd_;
     FileVersion version_;

@@ -200,6 +200,7 @@ int Worker::run() {
             return kWorkerFatalStatus;
         }
         tick();
+        handler_->new_turn();
         ready_turn_.swap(ready_);  // those waiting since an earlier turn; new ones wait for the next
         for (int i = 0; i < n; ++i) dispatch(events[static_cast<std::size_t>(i)]);
         run_ready(ready_turn_);

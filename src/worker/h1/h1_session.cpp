@@ -412,16 +412,19 @@ bool H1Session::next_chunk(H1Context& c) {
     b.chunk.assign(header, '0');
     b.chunk_offset = 0;
     if (!stream.next(b.chunk)) {
+        if (!b.chunked_response) c.transport.reset();  // else the client would take the close for the end
         close(c, Ending::FileShrank);
         return false;
     }
     b.last_chunk = stream.done();
-    if (!b.chunked_response) return true;
     const std::size_t size = b.chunk.size() - header;
     if (size == 0) {
-        b.chunk.assign("0\r\n\r\n");  // nothing more came: the last-chunk alone
+        // Nothing came this step: the last-chunk alone if the body is done, else nothing
+        // (a chunk of size 0 would end the body early).
+        b.chunk.assign(b.last_chunk && b.chunked_response ? "0\r\n\r\n" : "");
         return true;
     }
+    if (!b.chunked_response) return true;
     static constexpr char kHex[] = "0123456789abcdef";
     for (std::size_t i = 0, bits = size; i < 8; ++i, bits >>= 4) b.chunk[7 - i] = kHex[bits & 15];
     b.chunk[8] = '\r';
@@ -454,6 +457,7 @@ void H1Session::complete(H1Context& c, Ending how, int error) {
 void H1Session::finish_response(H1Context& c) {
     RequestBuffers& b = *buffers_;
     complete(c, Ending::Complete);
+    if (b.chunk.capacity() > 0) std::string().swap(b.chunk);  // pooled buffers keep no stream's piece
     if (b.close) return start_lingering(c);
     b.response.clear();
     b.drop_front(b.consumed);

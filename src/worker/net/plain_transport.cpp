@@ -61,6 +61,12 @@ IoResult Transport::write_then_file(std::span<const iovec> head, int file, std::
     return {Io::Done, written.bytes + (sent.status == Io::Done ? sent.bytes : 0), 0};
 }
 
+void PlainTransport::reset() {
+    const linger abort{1, 0};  // close() then sends RST rather than FIN
+    if (fd_) ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    fd_.reset();
+}
+
 bool PlainTransport::shutdown_write() { return ::shutdown(fd_.get(), SHUT_WR) == 0; }
 
 // Nagle would hold back the last short segment of a response while earlier ones are

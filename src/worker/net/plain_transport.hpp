@@ -20,6 +20,7 @@ public:
     bool short_read_drains() const override { return true; }
     void send_immediately() override;
     void close() override { fd_.reset(); }
+    void reset() override;
     int fd() const { return fd_.get(); }
 
 private:

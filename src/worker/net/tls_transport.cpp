@@ -301,6 +301,11 @@ void TlsTransport::close() {
     socket_.close();
 }
 
+void TlsTransport::reset() {
+    broken_ = true;  // no close_notify: that would say the stream ended where it should
+    socket_.reset();
+}
+
 // Once, after a completed handshake and no fatal error; never waits.
 void TlsTransport::send_close_notify() {
     if (mode_ != Mode::Tls || broken_ || close_notify_sent_ || !SSL_is_init_finished(ssl_.get())) return;

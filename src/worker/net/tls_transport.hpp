@@ -52,6 +52,7 @@ public:
     bool short_read_drains() const override;
     void send_immediately() override { socket_.send_immediately(); }
     void close() override;
+    void reset() override;
     bool plain_http_on_tls_port() const override { return mode_ == Mode::PlainHttp; }
     std::string_view tls_protocol() const override;
     std::string_view tls_cipher() const override;

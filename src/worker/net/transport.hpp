@@ -50,6 +50,9 @@ public:
     // Sends small writes at once (TCP_NODELAY) from now on.
     virtual void send_immediately() = 0;
     virtual void close() = 0;
+    // Closes so that the peer sees an error (a TCP reset, no TLS close_notify): for a
+    // body whose framing cannot say it was cut short (HTTP/1.0's, ended by the close).
+    virtual void reset() { close(); }
 
     // A TLS transport's facts, for the session: a client that spoke plain HTTP to the
     // TLS port (answered in plain text, then closed), and what was negotiated (for logs).

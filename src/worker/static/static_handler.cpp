@@ -365,8 +365,8 @@ void StaticHandler::serve(const Lookup& lookup, std::shared_ptr<const CachedFile
 
 // Answers with the compressed variant: from the worker's cache, made now when the file
 // is at most one slice (as much work as one step of a stream), or made while it is sent
-// (a BodyStream; no Content-Length). False, with `out` untouched, if it cannot be made
-// (or kMaxStreams are being made): the file is sent as it is.
+// (a BodyStream; no Content-Length). False, with `out` untouched, if it is not made now
+// (see below) or cannot be: the file is sent as it is.
 bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const CachedFile>& file, http::Coding coding,
                                      Response& out) {
     const VariantFields& variant = variant_fields(*file, coding);
@@ -383,13 +383,21 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
         return true;
     }
     CompressionCache::Bytes bytes = compressed_.find(file->version, coding);
-    if (!bytes && file->facts.size <= EncodingStream::kSlice) {
-        bytes = compress_now(*file, coding);
-        if (!bytes) return false;
+    if (!bytes) {
+        // Not made yet: now if small and this turn's allowance is left, else while sent,
+        // unless kMaxStreams are under way or another response is making this variant.
+        // Otherwise (and alike for HEAD, which makes nothing) the file goes as it is.
+        const bool small = file->facts.size <= EncodingStream::kSlice;
+        if (small ? compress_now_left_ == 0
+                  : streams_in_flight_ >= kMaxStreams || compressed_.being_made(file->version, coding))
+            return false;
+        if (small && !lookup.head_only()) {
+            bytes = compress_now(*file, coding);
+            if (!bytes) return false;
+        }
     }
     std::unique_ptr<Encoder> encoder;
     if (!bytes && !lookup.head_only()) {
-        if (streams_in_flight_ >= kMaxStreams) return false;
         encoder = Encoder::create(coding, file->facts.size);
         if (!encoder) return false;
     }
@@ -409,6 +417,7 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
 }
 
 CompressionCache::Bytes StaticHandler::compress_now(const CachedFile& file, http::Coding coding) {
+    --compress_now_left_;
     std::string read;
     if (!file.in_memory && !read_whole(file.fd.get(), file.facts.size, read)) return nullptr;  // changing under us
     auto bytes = std::make_shared<std::string>();

@@ -49,7 +49,14 @@ public:
     const CompressionCache& compressed() const { return compressed_; }
     // Files compressed while sent at once, per worker: each holds up to 2.5 MiB of coder
     // state, so past this a response goes out as the file is, not compressed.
-    static constexpr std::size_t kMaxStreams = 32;
+    static constexpr std::size_t kMaxStreams = 16;
+    // Small files (one slice) compressed at once per event-loop turn: each is about a
+    // millisecond of brotli, and a burst of requests for files not compressed yet (a
+    // pipeline, the streams of one HTTP/2 read) would otherwise hold the worker for all
+    // of them. Past it, responses go out as the files are until the next turn.
+    static constexpr std::size_t kCompressNowPerTurn = 2;
+    // The worker calls this at each turn of its event loop.
+    void new_turn() { compress_now_left_ = kCompressNowPerTurn; }
 
 private:
     struct Lookup;  // the per-request inputs of resolution
@@ -89,6 +96,7 @@ private:
     std::string key_;              // scratch, reused
     CompressionCache compressed_;  // this worker's compressed variants, every site's
     std::size_t streams_in_flight_ = 0;
+    std::size_t compress_now_left_ = kCompressNowPerTurn;
 };
 
 }  // namespace pywebd
