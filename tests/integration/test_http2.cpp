@@ -113,6 +113,19 @@ TEST(Http2, CurlFetchesOverTlsAndH2cByteExact) {
     EXPECT_EQ(h1.body, "hello\n");
 }
 
+// A client that keeps nghttp2's default 64 KiB windows acknowledges every 32 KiB it
+// reads, per stream and per connection: on loopback that is thousands of WINDOW_UPDATE
+// frames a second, which the flood limit must not take for a flood (they were earned
+// by the DATA sent). Before, such a download was cut at about 16 MiB with GOAWAY.
+TEST(Http2, AClientWithSmallWindowsDownloadsALargeFile) {
+    ServerProcess server(both_listeners("log_level: info\n", 1));
+    server.write("big.bin", "");
+    std::filesystem::resize_file(server.write_path("big.bin"), 64u << 20);
+    const RunResult run = run_program({"nghttp", "-n", "-s", h2c_url(server, "/big.bin")}, 120s);
+    EXPECT_TRUE(std::regex_search(run.output, std::regex(R"( 200 +64M /big\.bin)"))) << run.output;
+    EXPECT_EQ(server.error_log().find("flooding"), std::string::npos) << server.error_log();
+}
+
 TEST(Http2, H2cIsOffUnlessTheListenerSaysSo) {
     ServerProcess server;
     server.write("hello.txt", "hello\n");

@@ -224,6 +224,18 @@ TEST(StreamPool, ReusesStreamsClearedWithTheirCapacity) {
     EXPECT_EQ(pool.spare(), StreamPool::kKeep);
 }
 
+// WINDOW_UPDATE frames that acknowledge DATA the server sent are not a flood; beyond
+// those, the limit holds as for any other kind.
+TEST(FrameRates, WindowUpdatesEarnedByDataAreNotCounted) {
+    FrameRates rates;
+    for (int i = 0; i < 50; ++i) rates.data_sent();
+    for (int i = 0; i < 100 + 10; ++i) ASSERT_TRUE(rates.allow(FrameRates::WindowUpdate, 1000, 10)) << i;
+    EXPECT_FALSE(rates.allow(FrameRates::WindowUpdate, 1000, 10));
+    rates.data_sent();  // credit is not a budget for other kinds
+    EXPECT_TRUE(rates.allow(FrameRates::Ping, 1000, 1));
+    EXPECT_FALSE(rates.allow(FrameRates::Ping, 1000, 1));
+}
+
 TEST(FrameRates, EachKindHasItsOwnBudgetPerSecond) {
     FrameRates rates;
     for (int i = 0; i < 10; ++i) ASSERT_TRUE(rates.allow(FrameRates::Ping, 1000, 10));

@@ -11,19 +11,29 @@ namespace pywebd {
 // kind in one-second windows, so a flood of any one kind (PING, SETTINGS,
 // WINDOW_UPDATE, PRIORITY, RST_STREAM — Rapid Reset —, DATA carrying nothing, or
 // requests the server must reset: refused past the stream limit, or malformed) is
-// recognised whatever the others do.
+// recognised whatever the others do. WINDOW_UPDATE frames the server's DATA earned are
+// not counted: a client with small windows acknowledges every few KiB it reads, per
+// stream and per connection, thousands of times a second on a fast link.
 class FrameRates {
 public:
     enum Kind : std::uint8_t { Ping, Settings, WindowUpdate, Priority, RstStream, EmptyData, ResetByServer, kKinds };
 
     // Counts one frame; false once `kind` passed `limit` frames in the current second.
     bool allow(Kind kind, std::int64_t now_ms, std::uint32_t limit) {
+        if (kind == WindowUpdate && earned_updates_ > 0) {
+            --earned_updates_;
+            return true;
+        }
         if (now_ms - window_start_ms_ >= 1000) {
             window_start_ms_ = now_ms;
             counts_.fill(0);
         }
         return ++counts_[kind] <= limit;
     }
+
+    // A DATA frame went out: the client may acknowledge it for its stream and for the
+    // connection.
+    void data_sent() { earned_updates_ = std::min<std::uint64_t>(earned_updates_ + 2, kMaxEarned); }
 
     static constexpr std::string_view name(Kind kind) {
         constexpr std::string_view kNames[] = {"PING",       "SETTINGS",   "WINDOW_UPDATE",  "PRIORITY",
@@ -46,7 +56,9 @@ public:
     }
 
 private:
+    static constexpr std::uint64_t kMaxEarned = 1u << 20;
     std::int64_t window_start_ms_ = INT64_MIN / 2;
+    std::uint64_t earned_updates_ = 0;
     std::array<std::uint32_t, kKinds> counts_{};
 };
 
