@@ -192,6 +192,37 @@ def pinned_streams():
     conn.close()
 
 
+def dribble():
+    """Data dribble (CVE-2019-9511): windows of one byte, each DATA frame answered with a
+    WINDOW_UPDATE of one byte, so the server makes a frame (and a write) per byte. Those
+    updates acknowledge DATA, but one-byte frames must earn no exemption from the limit."""
+    probe = Probe()
+    probe.start()
+    time.sleep(0.2)
+    big = [(":method", "GET"), (":scheme", "http"), (":authority", "t"), (":path", "/big.bin")]
+    conn = Connection()
+    conn.sock.settimeout(5)
+    conn.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 1)) + b"".join(request(2 * i + 1, big) for i in range(20)))
+    sent, started, outcome = 0, time.monotonic(), None
+    try:
+        while outcome is None and sent < 200000 and time.monotonic() - started < MAX_SECONDS:
+            f = conn.next_frame()
+            if f is None:
+                outcome = "closed"
+            elif f[0] == GOAWAY:
+                outcome = "GOAWAY " + code_name(error_code(f[3], 4))
+            elif f[0] == DATA and f[3]:
+                update = struct.pack(">I", len(f[3]))
+                conn.send(frame(WINDOW_UPDATE, 0, f[2], update) + frame(WINDOW_UPDATE, 0, 0, update))
+                sent += 1
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        outcome = outcome or "closed"
+    elapsed = time.monotonic() - started
+    probe.stopping = True
+    probe.join()
+    report("data dribble (1-byte windows)", outcome, sent, elapsed, probe, ["ENHANCE_YOUR_CALM"])
+
+
 def bomb_blocks(count):
     """Each connection sends one header block that defines a 4000-byte entry and then
     references it 12,000 times (48 MB decoded from 28 KB), and waits for the GOAWAY."""
@@ -218,6 +249,7 @@ def main():
     attack("PING flood", b"", lambda i: frame(PING, 0, 0, struct.pack(">Q", i)))
     attack("SETTINGS flood", b"", lambda i: frame(SETTINGS, 0, 0, struct.pack(">HI", 3, 100)))
     attack("WINDOW_UPDATE flood", b"", lambda i: frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1)))
+    dribble()
     attack("PRIORITY flood", b"", lambda i: frame(PRIORITY, 0, odd(i), struct.pack(">IB", 0, 15)))
     attack("empty DATA flood", request(1, flags=END_HEADERS), lambda i: frame(DATA, 0, 1, b""))
     # CONTINUATION flood: one header block that never ends.

@@ -78,9 +78,8 @@ TEST(CompressionCache, KeepsTheRecentlyUsedWithinItsBudget) {
     EXPECT_FALSE(cache.find(changed, http::Coding::Br));
     EXPECT_EQ(cache.hits(), 2u);
     EXPECT_EQ(cache.misses(), 4u);
-    EXPECT_TRUE(cache.admits(4000));
-    EXPECT_FALSE(cache.admits(4004));
-    EXPECT_FALSE(CompressionCache(0).admits(0));
+    EXPECT_TRUE(cache.collects());
+    EXPECT_FALSE(CompressionCache(0).collects());
 }
 
 TEST(CompressionOptions, TypesWithWildcardsParametersAndTheMinimumSize) {
@@ -109,8 +108,7 @@ TEST(EncodingStream, SlicesAFileAndCachesTheResultWhenItFits) {
     struct stat st {};
     ASSERT_EQ(::fstat(fd.get(), &st), 0);
     CompressionCache cache(16 << 20);
-    EncodingStream stream(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip,
-                          Encoder::create(http::Coding::Gzip, text.size()), &cache);
+    EncodingStream stream(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip, &cache);
     std::string out;
     int steps = 0;
     while (!stream.done()) {
@@ -124,8 +122,7 @@ TEST(EncodingStream, SlicesAFileAndCachesTheResultWhenItFits) {
     EXPECT_EQ(*cached, out);
 
     // A file that shrinks under the stream: it says so rather than framing a short body.
-    EncodingStream shrinking(nullptr, fd.get(), FileVersion::from(st), http::Coding::Br,
-                             Encoder::create(http::Coding::Br, text.size()), &cache);
+    EncodingStream shrinking(nullptr, fd.get(), FileVersion::from(st), http::Coding::Br, &cache);
     ASSERT_TRUE(shrinking.next(out));
     ASSERT_EQ(::truncate((dir.path() / "f.txt").c_str(), 1000), 0);
     EXPECT_FALSE(shrinking.next(out));
@@ -143,10 +140,8 @@ TEST(EncodingStream, CollectsNoMoreThanTheCacheCanKeep) {
     UniqueFd fd(::open((dir.path() / "noise.bmp").c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
     ASSERT_EQ(::fstat(fd.get(), &st), 0);
-    CompressionCache cache(8 << 20);  // an entry may take 1 MiB; 3 MiB of input may well fit
-    ASSERT_TRUE(cache.admits(noise.size()));
-    EncodingStream stream(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip,
-                          Encoder::create(http::Coding::Gzip, noise.size()), &cache);
+    CompressionCache cache(8 << 20);  // an entry may take 1 MiB; 3 MiB of input might have fit
+    EncodingStream stream(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip, &cache);
     std::string out;
     std::size_t most = 0;
     while (!stream.done()) {
@@ -171,16 +166,14 @@ TEST(EncodingStream, OneStreamAtATimeMakesAVariant) {
     const FileVersion version = FileVersion::from(st);
     EXPECT_FALSE(cache.being_made(version, http::Coding::Br));
     {
-        EncodingStream first(nullptr, fd.get(), version, http::Coding::Br,
-                             Encoder::create(http::Coding::Br, text.size()), &cache);
+        EncodingStream first(nullptr, fd.get(), version, http::Coding::Br, &cache);
         EXPECT_TRUE(cache.being_made(version, http::Coding::Br));
         EXPECT_FALSE(cache.being_made(version, http::Coding::Gzip));
         std::string out;
         ASSERT_TRUE(first.next(out));
     }  // given up half way (the client went away): another may make it
     EXPECT_FALSE(cache.being_made(version, http::Coding::Br));
-    EncodingStream second(nullptr, fd.get(), version, http::Coding::Br, Encoder::create(http::Coding::Br, text.size()),
-                          &cache);
+    EncodingStream second(nullptr, fd.get(), version, http::Coding::Br, &cache);
     std::string out;
     while (!second.done()) ASSERT_TRUE(second.next(out));
     EXPECT_FALSE(cache.being_made(version, http::Coding::Br));
@@ -288,15 +281,20 @@ TEST_F(CompressingHandler, CompressingNowIsBoundedPerTurn) {
     EXPECT_NE(text.find("Content-Encoding: br\r\n"), std::string::npos) << text;
     EXPECT_EQ(text.find("Content-Length"), std::string::npos) << text;  // not made, so not known
     EXPECT_EQ(handler.compressed().entries(), 0u);
-    std::size_t compressed = 0;
+    std::size_t compressed = 0, streamed = 0;
     for (int i = 0; i < 9; ++i) {
         parse("GET /f" + std::to_string(i) + ".js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
         Response response;
         handler.handle(site, request_, 0, response);
-        ASSERT_EQ(response.segments.size(), 1u);
-        if (response.segments[0].length < 20'000u) ++compressed;
+        if (response.stream) {
+            ++streamed;  // made while sent, a slice per connection per turn: delayed, not downgraded
+            EXPECT_TRUE(response.segments.empty());
+        } else if (response.segments.size() == 1 && response.segments[0].length < 20'000u) {
+            ++compressed;
+        }
     }
     EXPECT_EQ(compressed, StaticHandler::kCompressNowPerTurn);
+    EXPECT_EQ(streamed, 9 - StaticHandler::kCompressNowPerTurn);
     handler.new_turn();
     parse("GET /f8.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
     Response later;
@@ -305,8 +303,10 @@ TEST_F(CompressingHandler, CompressingNowIsBoundedPerTurn) {
     EXPECT_LT(later.segments[0].length, 20'000u);
 }
 
-// While one response makes a cacheable variant, others for it get the file as it is.
-TEST_F(CompressingHandler, AVariantBeingMadeIsNotMadeTwice) {
+// While one response makes a cacheable variant, others for it compress for their own
+// clients without collecting: the variant is held once, and a slow first client does
+// not keep everyone else from compression.
+TEST_F(CompressingHandler, AVariantIsCollectedByOneStreamAtATime) {
     dir_.write("big.txt", sample_text(300'000));
     StaticHandler handler(mime_, date_, pages_, "XYZ", log_, 16 << 20);
     Site site{root_.get(), options_, FileCache(100, std::chrono::seconds(1))};
@@ -314,11 +314,13 @@ TEST_F(CompressingHandler, AVariantBeingMadeIsNotMadeTwice) {
     Response first, second;
     handler.handle(site, request_, 0, first);
     handler.handle(site, request_, 0, second);
-    EXPECT_TRUE(first.stream);
-    EXPECT_FALSE(second.stream);
-    ASSERT_EQ(second.segments.size(), 1u);
-    EXPECT_EQ(second.segments[0].length, 300'000u);
-    std::string out;
+    ASSERT_TRUE(first.stream);
+    ASSERT_TRUE(second.stream);
+    std::string out, other;
+    ASSERT_TRUE(first.stream->next(out));
+    ASSERT_TRUE(second.stream->next(other));
+    EXPECT_GT(dynamic_cast<EncodingStream&>(*first.stream).collected_bytes(), 0u);
+    EXPECT_EQ(dynamic_cast<EncodingStream&>(*second.stream).collected_bytes(), 0u);
     while (!first.stream->done()) ASSERT_TRUE(first.stream->next(out));
     Response third;
     handler.handle(site, request_, 0, third);

@@ -34,9 +34,8 @@ public:
     void insert(const FileVersion& file, http::Coding coding, Bytes bytes);
     std::size_t max_entry() const { return budget_ / 8; }
 
-    // Whether a variant of a file this large is worth collecting while it is made: text
-    // compresses to a quarter or less, so it may fit.
-    bool admits(std::uint64_t input_size) const { return max_entry() > 0 && input_size / 4 <= max_entry(); }
+    // Whether variants are collected while they are made at all (a budget of 0 keeps none).
+    bool collects() const { return max_entry() > 0; }
     // Making a variant: false if another stream is making it already.
     bool begin_making(const FileVersion& file, http::Coding coding);
     void end_making(const FileVersion& file, http::Coding coding);

@@ -8,16 +8,9 @@
 namespace pywebd {
 
 EncodingStream::EncodingStream(std::shared_ptr<const void> owner, int fd, const FileVersion& version,
-                               http::Coding coding, std::unique_ptr<Encoder> encoder, CompressionCache* cache,
-                               std::size_t* in_flight)
-    : owner_(std::move(owner)),
-      fd_(fd),
-      version_(version),
-      coding_(coding),
-      encoder_(std::move(encoder)),
-      cache_(cache),
-      in_flight_(in_flight) {
-    if (cache_ != nullptr && cache_->admits(version_.size) && cache_->begin_making(version_, coding_))
+                               http::Coding coding, CompressionCache* cache, std::size_t* in_flight)
+    : owner_(std::move(owner)), fd_(fd), version_(version), coding_(coding), cache_(cache), in_flight_(in_flight) {
+    if (cache_ != nullptr && cache_->collects() && cache_->begin_making(version_, coding_))
         collected_ = std::make_unique<std::string>();
     if (in_flight_ != nullptr) ++*in_flight_;
 }
@@ -29,6 +22,7 @@ EncodingStream::~EncodingStream() {
 
 bool EncodingStream::next(std::string& out) {
     if (done_) return true;
+    if (!encoder_ && !(encoder_ = Encoder::create(coding_, version_.size))) return false;
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(kSlice, version_.size - offset_));
     input_.resize(want);
     std::size_t got = 0;

@@ -12,8 +12,9 @@
 namespace pywebd {
 
 // A file compressed while it is sent, one slice of input per next(): the file is read
-// with pread from its open descriptor and never held whole. When the cache admits a file
-// this large and no other stream is making the same variant, the output is also
+// with pread from its open descriptor and never held whole. When the cache keeps
+// variants and no other stream is making the same variant (others compress for their
+// own clients without collecting), the output is also
 // collected (within the cache's entry size and its budget for variants being made, else
 // collecting stops) and, once complete, becomes the cached variant; the next request for
 // it is answered from memory with a Content-Length. Once done, the coder's state is
@@ -24,9 +25,10 @@ public:
     static constexpr std::size_t kSlice = 64 * 1024;  // input per step: about a millisecond of work
 
     // `owner` keeps `fd` open; `cache` (may be null) and `in_flight` (counts the streams
-    // making output, may be null) outlive every response.
+    // making output, may be null) outlive every response. The coder is made at the first
+    // step, so a file of one slice never holds one between turns.
     EncodingStream(std::shared_ptr<const void> owner, int fd, const FileVersion& version, http::Coding coding,
-                   std::unique_ptr<Encoder> encoder, CompressionCache* cache, std::size_t* in_flight = nullptr);
+                   CompressionCache* cache, std::size_t* in_flight = nullptr);
     ~EncodingStream() override;
     EncodingStream(const EncodingStream&) = delete;
     EncodingStream& operator=(const EncodingStream&) = delete;

@@ -457,7 +457,7 @@ void H1Session::complete(H1Context& c, Ending how, int error) {
 void H1Session::finish_response(H1Context& c) {
     RequestBuffers& b = *buffers_;
     complete(c, Ending::Complete);
-    if (b.chunk.capacity() > 0) std::string().swap(b.chunk);  // pooled buffers keep no stream's piece
+    if (b.chunk.capacity() > 0) std::string().swap(b.chunk);  // kept-alive buffers hold no stream's piece
     if (b.close) return start_lingering(c);
     b.response.clear();
     b.drop_front(b.consumed);
@@ -531,7 +531,9 @@ void H1Session::become_idle(H1Context& c) {
 }
 
 void H1Session::release_buffers(H1Context& c) {
-    if (buffers_) c.h1.pool.release(std::move(buffers_));
+    if (!buffers_) return;
+    if (buffers_->chunk.capacity() > 0) std::string().swap(buffers_->chunk);  // pooled buffers hold no stream's piece
+    c.h1.pool.release(std::move(buffers_));
 }
 
 void H1Session::close(H1Context& c, Ending why, int error) {

@@ -11,9 +11,10 @@ namespace pywebd {
 // kind in one-second windows, so a flood of any one kind (PING, SETTINGS,
 // WINDOW_UPDATE, PRIORITY, RST_STREAM — Rapid Reset —, DATA carrying nothing, or
 // requests the server must reset: refused past the stream limit, or malformed) is
-// recognised whatever the others do. WINDOW_UPDATE frames the server's DATA earned are
-// not counted: a client with small windows acknowledges every few KiB it reads, per
-// stream and per connection, thousands of times a second on a fast link.
+// recognised whatever the others do. WINDOW_UPDATE frames the server's DATA earned (by
+// its bytes, not its frames) are not counted: a client with small windows acknowledges
+// every 32 KiB it reads, per stream and per connection, thousands of times a second on
+// a fast link.
 class FrameRates {
 public:
     enum Kind : std::uint8_t { Ping, Settings, WindowUpdate, Priority, RstStream, EmptyData, ResetByServer, kKinds };
@@ -31,9 +32,16 @@ public:
         return ++counts_[kind] <= limit;
     }
 
-    // A DATA frame went out: the client may acknowledge it for its stream and for the
-    // connection.
-    void data_sent() { earned_updates_ = std::min<std::uint64_t>(earned_updates_ + 2, kMaxEarned); }
+    // DATA went out: a client acknowledges what it reads, for the stream and for the
+    // connection, every 32 KiB with nghttp2's default windows; two updates are earned
+    // per 8 KiB of data (a fourfold margin), none by tiny frames (a client that opens its
+    // window a byte at a time to get a frame per byte, CVE-2019-9511, earns nothing).
+    void data_sent(std::size_t bytes) {
+        unearned_bytes_ += bytes;
+        earned_updates_ =
+            std::min<std::uint64_t>(earned_updates_ + 2 * (unearned_bytes_ / kBytesPerCredit), kMaxEarned);
+        unearned_bytes_ %= kBytesPerCredit;
+    }
 
     static constexpr std::string_view name(Kind kind) {
         constexpr std::string_view kNames[] = {"PING",       "SETTINGS",   "WINDOW_UPDATE",  "PRIORITY",
@@ -56,9 +64,11 @@ public:
     }
 
 private:
-    static constexpr std::uint64_t kMaxEarned = 1u << 20;
+    static constexpr std::size_t kBytesPerCredit = 8 * 1024;
+    static constexpr std::uint64_t kMaxEarned = 4096;  // credit is for updates due soon, not a bank
     std::int64_t window_start_ms_ = INT64_MIN / 2;
     std::uint64_t earned_updates_ = 0;
+    std::size_t unearned_bytes_ = 0;
     std::array<std::uint32_t, kKinds> counts_{};
 };
 

@@ -554,7 +554,7 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
 // are the client's doing: counted like the frames a flood sends.
 int H2Session::on_frame_send(nghttp2_session* raw, const nghttp2_frame* frame, void* self) {
     H2Session& session = session_of(self);
-    if (frame->hd.type == NGHTTP2_DATA && frame->hd.length > 0) session.rates_.data_sent();
+    if (frame->hd.type == NGHTTP2_DATA) session.rates_.data_sent(frame->hd.length);
     if (frame->hd.type == NGHTTP2_GOAWAY && session.awaiting_drain_ack()) {
         // The drain's first GOAWAY is out: the PING behind it comes back once the client read both.
         nghttp2_submit_ping(raw, NGHTTP2_FLAG_NONE, kDrainPing);

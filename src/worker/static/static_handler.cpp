@@ -383,23 +383,18 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
         return true;
     }
     CompressionCache::Bytes bytes = compressed_.find(file->version, coding);
+    const bool small = file->facts.size <= EncodingStream::kSlice;
     if (!bytes) {
-        // Not made yet: now if small and this turn's allowance is left, else while sent,
-        // unless kMaxStreams are under way or another response is making this variant.
-        // Otherwise (and alike for HEAD, which makes nothing) the file goes as it is.
-        const bool small = file->facts.size <= EncodingStream::kSlice;
-        if (small ? compress_now_left_ == 0
-                  : streams_in_flight_ >= kMaxStreams || compressed_.being_made(file->version, coding))
-            return false;
-        if (small && !lookup.head_only()) {
+        // Not made yet. A small file is made now while this turn's allowance lasts; past
+        // it, and for a larger file, while it is sent, a slice per connection per turn:
+        // a burst waits its turns instead of holding the worker, and still gets the
+        // coding. A large stream keeps its coder between turns, so at most kMaxStreams
+        // run at once; past that the file goes as it is. A HEAD makes nothing.
+        if (!small && streams_in_flight_ >= kMaxStreams) return false;
+        if (small && compress_now_left_ > 0 && !lookup.head_only()) {
             bytes = compress_now(*file, coding);
             if (!bytes) return false;
         }
-    }
-    std::unique_ptr<Encoder> encoder;
-    if (!bytes && !lookup.head_only()) {
-        encoder = Encoder::create(coding, file->facts.size);
-        if (!encoder) return false;
     }
     start(200, out);
     out.shared.push_back(&variant.ok_fields);
@@ -407,9 +402,9 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
         out.fields.add("Content-Length", bytes->size());
         if (!lookup.head_only()) add_memory(out, *bytes);
         out.holds_body = std::move(bytes);
-    } else if (encoder) {
-        out.stream = std::make_shared<EncodingStream>(file, file->fd.get(), file->version, coding, std::move(encoder),
-                                                      &compressed_, &streams_in_flight_);
+    } else if (!lookup.head_only()) {
+        out.stream = std::make_shared<EncodingStream>(file, file->fd.get(), file->version, coding, &compressed_,
+                                                      small ? nullptr : &streams_in_flight_);
     }
     HeaderRules::write_expires(file->expires_seconds, date_.now(), out.fields);
     hold(std::move(file), out);
