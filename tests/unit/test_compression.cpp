@@ -180,6 +180,30 @@ TEST(EncodingStream, OneStreamAtATimeMakesAVariant) {
     EXPECT_TRUE(cache.find(version, http::Coding::Br));
 }
 
+// A variant found too large to keep while one stream made it is not collected by the
+// next one (which would only hold megabytes to throw them away again).
+TEST(EncodingStream, AVariantTooLargeToKeepIsNotCollectedAgain) {
+    test::TempDir dir;
+    const std::string text = sample_text(EncodingStream::kSlice * 8);
+    dir.write("f.txt", text);
+    UniqueFd fd(::open((dir.path() / "f.txt").c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    ASSERT_EQ(::fstat(fd.get(), &st), 0);
+    CompressionCache cache(64 * 1024);  // an entry may take 8 KiB: the variant is larger
+    std::string out;
+    {
+        EncodingStream first(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip, &cache);
+        ASSERT_TRUE(first.next(out));
+        EXPECT_GT(first.collected_bytes(), 0u);
+        while (!first.done()) ASSERT_TRUE(first.next(out));
+    }
+    EXPECT_TRUE(cache.known_too_large(FileVersion::from(st), http::Coding::Gzip));
+    EncodingStream second(nullptr, fd.get(), FileVersion::from(st), http::Coding::Gzip, &cache);
+    ASSERT_TRUE(second.next(out));
+    EXPECT_EQ(second.collected_bytes(), 0u);
+    EXPECT_FALSE(cache.being_made(FileVersion::from(st), http::Coding::Gzip));
+}
+
 // A worker's handler with compression on for text, over a directory of its own.
 class CompressingHandler : public testing::Test {
 protected:
@@ -295,6 +319,18 @@ TEST_F(CompressingHandler, CompressingNowIsBoundedPerTurn) {
     }
     EXPECT_EQ(compressed, StaticHandler::kCompressNowPerTurn);
     EXPECT_EQ(streamed, 9 - StaticHandler::kCompressNowPerTurn);
+    // The streams' steps come from the worker's allowance for the turn too.
+    std::size_t steps = 0;
+    while (handler.take_step()) ++steps;
+    EXPECT_EQ(steps, StaticHandler::kStreamStepsPerTurn);
+    // HTTP/1.0 has no chunks: past the allowance its small file goes as it is, so that
+    // the connection is kept.
+    parse("GET /f7.js HTTP/1.0\r\nAccept-Encoding: br\r\nConnection: keep-alive\r\n\r\n");
+    Response old;
+    handler.handle(site, request_, 0, old);
+    EXPECT_FALSE(old.stream);
+    ASSERT_EQ(old.segments.size(), 1u);
+    EXPECT_EQ(old.segments[0].length, 20'007u);
     handler.new_turn();
     parse("GET /f8.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\n\r\n");
     Response later;

@@ -228,7 +228,7 @@ TEST(StreamPool, ReusesStreamsClearedWithTheirCapacity) {
 // those, the limit holds as for any other kind.
 TEST(FrameRates, WindowUpdatesEarnedByDataAreNotCounted) {
     FrameRates rates;
-    for (int i = 0; i < 50; ++i) rates.data_sent(8192);  // two updates each
+    for (int i = 0; i < 50; ++i) rates.data_sent(4096);  // two updates each
     for (int i = 0; i < 100 + 10; ++i) ASSERT_TRUE(rates.allow(FrameRates::WindowUpdate, 1000, 10)) << i;
     EXPECT_FALSE(rates.allow(FrameRates::WindowUpdate, 1000, 10));
     rates.data_sent(16384);  // credit is not a budget for other kinds
@@ -240,15 +240,15 @@ TEST(FrameRates, WindowUpdatesEarnedByDataAreNotCounted) {
 // bytes add up; and credit does not bank without end.
 TEST(FrameRates, TinyDataFramesEarnNoWindowUpdates) {
     FrameRates rates;
-    for (int i = 0; i < 8191; ++i) rates.data_sent(1);
+    for (int i = 0; i < 4095; ++i) rates.data_sent(1);
     for (int i = 0; i < 10; ++i) ASSERT_TRUE(rates.allow(FrameRates::WindowUpdate, 1000, 10)) << i;
     EXPECT_FALSE(rates.allow(FrameRates::WindowUpdate, 1000, 10));
-    rates.data_sent(1);  // the 8192nd byte: two updates earned
+    rates.data_sent(1);  // the 4096th byte: two updates earned
     EXPECT_TRUE(rates.allow(FrameRates::WindowUpdate, 1000, 10));
     EXPECT_TRUE(rates.allow(FrameRates::WindowUpdate, 1000, 10));
     EXPECT_FALSE(rates.allow(FrameRates::WindowUpdate, 1000, 10));
     FrameRates banked;
-    banked.data_sent(std::size_t{1} << 30);  // 1 GiB would earn 262,144
+    banked.data_sent(std::size_t{1} << 30);  // 1 GiB would earn 524,288
     int allowed = 0;
     while (banked.allow(FrameRates::WindowUpdate, 1000, 10)) ++allowed;
     EXPECT_EQ(allowed, 4096 + 10);

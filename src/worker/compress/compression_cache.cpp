@@ -41,6 +41,20 @@ bool CompressionCache::being_made(const FileVersion& file, http::Coding coding) 
     return making_.contains(Key{file, coding});
 }
 
+void CompressionCache::too_large(const FileVersion& file, http::Coding coding) {
+    const Key key{file, coding};
+    if (!too_large_.insert(key).second) return;
+    too_large_order_.push_back(key);
+    if (too_large_order_.size() > kTooLargeKept) {
+        too_large_.erase(too_large_order_.front());
+        too_large_order_.pop_front();
+    }
+}
+
+bool CompressionCache::known_too_large(const FileVersion& file, http::Coding coding) const {
+    return too_large_.contains(Key{file, coding});
+}
+
 bool CompressionCache::reserve(std::size_t bytes) {
     if (making_bytes_ + bytes > budget_) return false;
     making_bytes_ += bytes;

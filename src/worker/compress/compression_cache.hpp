@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <string>
@@ -40,6 +41,10 @@ public:
     bool begin_making(const FileVersion& file, http::Coding coding);
     void end_making(const FileVersion& file, http::Coding coding);
     bool being_made(const FileVersion& file, http::Coding coding) const;
+    // A variant found too large to keep while it was made: not collected again (the
+    // last kTooLargeKept remembered).
+    void too_large(const FileVersion& file, http::Coding coding);
+    bool known_too_large(const FileVersion& file, http::Coding coding) const;
     // Bytes collected so far by the streams making variants: false (nothing taken) past
     // the budget.
     bool reserve(std::size_t bytes);
@@ -71,6 +76,9 @@ private:
     std::list<Entry> order_;  // most recently used first
     std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index_;
     std::unordered_set<Key, KeyHash> making_;
+    static constexpr std::size_t kTooLargeKept = 1024;
+    std::unordered_set<Key, KeyHash> too_large_;
+    std::deque<Key> too_large_order_;
     std::size_t making_bytes_ = 0;
     std::uint64_t hits_ = 0, misses_ = 0;
 };

@@ -10,7 +10,8 @@ namespace pywebd {
 EncodingStream::EncodingStream(std::shared_ptr<const void> owner, int fd, const FileVersion& version,
                                http::Coding coding, CompressionCache* cache, std::size_t* in_flight)
     : owner_(std::move(owner)), fd_(fd), version_(version), coding_(coding), cache_(cache), in_flight_(in_flight) {
-    if (cache_ != nullptr && cache_->collects() && cache_->begin_making(version_, coding_))
+    if (cache_ != nullptr && cache_->collects() && !cache_->known_too_large(version_, coding_) &&
+        cache_->begin_making(version_, coding_))
         collected_ = std::make_unique<std::string>();
     if (in_flight_ != nullptr) ++*in_flight_;
 }
@@ -45,8 +46,11 @@ bool EncodingStream::next(std::string& out) {
 // budget all variants being made share.
 void EncodingStream::collect(std::string_view piece) {
     if (!collected_) return;
-    if (collected_->size() + piece.size() > cache_->max_entry() || !cache_->reserve(piece.size()))
+    if (collected_->size() + piece.size() > cache_->max_entry()) {
+        cache_->too_large(version_, coding_);  // so no later stream collects it in vain
         return stop_collecting();
+    }
+    if (!cache_->reserve(piece.size())) return stop_collecting();
     collected_->append(piece);
 }
 

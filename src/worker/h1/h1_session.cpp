@@ -15,8 +15,9 @@ constexpr std::size_t kMaxIov = 8;
 // with it, a turn costs at most about one large sendfile and the others get theirs.
 constexpr std::size_t kSendBudgetPerTurn = 512 * 1024;
 // Steps of a body made while sent (one slice of a file compressed on the fly, about a
-// millisecond) per connection per turn: the bound on how long one such response holds
-// the worker before the others get their turn.
+// millisecond) per connection per turn, within the worker's own allowance per turn
+// (StaticHandler::take_step): one such response never holds the worker for long, nor
+// do many.
 constexpr std::size_t kStreamStepsPerTurn = 1;
 // Reads one connection may make per turn. A normal request takes one or two; a client
 // that keeps the socket full with tiny pieces (one-byte TLS records cost a read each)
@@ -362,7 +363,7 @@ bool H1Session::send_response(H1Context& c, std::size_t& budget, std::size_t& st
             }
         } else if (stream_pending()) {
             if (b.chunk_offset == b.chunk.size()) {
-                if (steps == 0) {
+                if (steps == 0 || !c.services.handler.take_step()) {
                     wants_turn_ = true;  // the next piece is made in a later turn
                     return false;
                 }

@@ -137,6 +137,7 @@ ParseError analyze(const RequestHead& head, http::Request& request, MessageFacts
     }
     // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
     message.keep_alive = !close_requested && (head.version == Version::Http11 || keep_alive_requested);
+    request.body_may_stream = head.version != Version::Http10;
     notes.finish(request);
     return split_target(head, request);
 }

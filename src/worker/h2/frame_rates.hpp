@@ -33,8 +33,8 @@ public:
     }
 
     // DATA went out: a client acknowledges what it reads, for the stream and for the
-    // connection, every 32 KiB with nghttp2's default windows; two updates are earned
-    // per 8 KiB of data (a fourfold margin), none by tiny frames (a client that opens its
+    // connection, every 32 KiB with nghttp2's default windows, every 4 KiB at most with
+    // Go's; two updates are earned per 4 KiB of data, none by tiny frames (a client that opens its
     // window a byte at a time to get a frame per byte, CVE-2019-9511, earns nothing).
     void data_sent(std::size_t bytes) {
         unearned_bytes_ += bytes;
@@ -64,7 +64,7 @@ public:
     }
 
 private:
-    static constexpr std::size_t kBytesPerCredit = 8 * 1024;
+    static constexpr std::size_t kBytesPerCredit = 4 * 1024;
     static constexpr std::uint64_t kMaxEarned = 4096;  // credit is for updates due soon, not a bank
     std::int64_t window_start_ms_ = INT64_MIN / 2;
     std::uint64_t earned_updates_ = 0;

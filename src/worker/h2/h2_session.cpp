@@ -612,7 +612,7 @@ ssize_t H2Session::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t*, s
 ssize_t H2Session::read_streamed(H2Stream& s, std::size_t length, std::uint32_t* flags) {
     BodyStream* body = s.response.stream.get();
     if (body != nullptr && s.produced_offset == s.produced.size() && !body->done()) {
-        if (steps_left_ == 0) {
+        if (steps_left_ == 0 || !c_->services.handler.take_step()) {
             deferred_.push_back(s.id);
             return NGHTTP2_ERR_DEFERRED;
         }
@@ -620,8 +620,9 @@ ssize_t H2Session::read_streamed(H2Stream& s, std::size_t length, std::uint32_t*
         s.produced.clear();
         s.produced_offset = 0;
         if (!body->next(s.produced)) {
-            c_->services.log.warn("response aborted conn={} stream={}: the file changed while it was compressed",
-                                  c_->id, s.id);
+            c_->services.log.warn(
+                "response aborted conn={} stream={}: the file changed while it was compressed, or a coder failed",
+                c_->id, s.id);
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the stream is reset
         }
     }

@@ -45,6 +45,9 @@ struct Request {
     bool has_accept_encoding = false;
     std::string_view referer;
     std::string_view user_agent;
+    // A response body of unknown length can be sent without closing the connection
+    // (false for HTTP/1.0, which has no chunks).
+    bool body_may_stream = true;
 };
 
 // Collects, one field at a time, the fields a Request notes (conditionals, Range,

@@ -386,14 +386,15 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
     const bool small = file->facts.size <= EncodingStream::kSlice;
     if (!bytes) {
         // Not made yet. A small file is made now while this turn's allowance lasts; past
-        // it, and for a larger file, while it is sent, a slice per connection per turn:
+        // it, and for a larger file, while it is sent, within the worker's steps per turn:
         // a burst waits its turns instead of holding the worker, and still gets the
-        // coding. A large stream keeps its coder between turns, so at most kMaxStreams
-        // run at once; past that the file goes as it is. A HEAD makes nothing.
-        if (!small && streams_in_flight_ >= kMaxStreams) return false;
+        // coding. Past the stream caps the file goes as it is. A HEAD makes nothing.
+        if (small ? small_streams_in_flight_ >= kMaxSmallStreams : streams_in_flight_ >= kMaxStreams) return false;
         if (small && compress_now_left_ > 0 && !lookup.head_only()) {
             bytes = compress_now(*file, coding);
             if (!bytes) return false;
+        } else if (small && !lookup.request.body_may_stream) {
+            return false;  // HTTP/1.0 would lose its keep-alive for a body of unknown length
         }
     }
     start(200, out);
@@ -404,7 +405,7 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
         out.holds_body = std::move(bytes);
     } else if (!lookup.head_only()) {
         out.stream = std::make_shared<EncodingStream>(file, file->fd.get(), file->version, coding, &compressed_,
-                                                      small ? nullptr : &streams_in_flight_);
+                                                      small ? &small_streams_in_flight_ : &streams_in_flight_);
     }
     HeaderRules::write_expires(file->expires_seconds, date_.now(), out.fields);
     hold(std::move(file), out);

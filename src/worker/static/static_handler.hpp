@@ -47,16 +47,24 @@ public:
     // The 400 for a client that spoke plain HTTP to a TLS port.
     void plain_http_on_tls_port(Response& out) const;
     const CompressionCache& compressed() const { return compressed_; }
-    // Files compressed while sent at once, per worker: each holds up to 2.5 MiB of coder
-    // state, so past this a response goes out as the file is, not compressed.
-    static constexpr std::size_t kMaxStreams = 16;
-    // Small files (one slice) compressed at once per event-loop turn: each is about a
-    // millisecond of brotli, and a burst of requests for files not compressed yet (a
-    // pipeline, the streams of one HTTP/2 read) would otherwise hold the worker for all
-    // of them. Past it, responses go out as the files are until the next turn.
+    // How much compressing a worker does per turn of its event loop, each unit a slice
+    // (64 KiB of input, about a millisecond of brotli), whatever the number of clients:
+    // small files compressed at once while answering, and steps of the streams that
+    // compress while sending (a session asks take_step() before each; refused, it waits
+    // for a later turn). Past the first, a small file is streamed instead.
     static constexpr std::size_t kCompressNowPerTurn = 2;
+    static constexpr std::size_t kStreamStepsPerTurn = 8;
     // The worker calls this at each turn of its event loop.
-    void new_turn() { compress_now_left_ = kCompressNowPerTurn; }
+    void new_turn() {
+        compress_now_left_ = kCompressNowPerTurn;
+        steps_left_ = kStreamStepsPerTurn;
+    }
+    bool take_step() { return steps_left_ > 0 && (--steps_left_, true); }
+    // Streams at once per worker: of files above a slice (each holds up to 2.5 MiB of
+    // coder state between steps), and of any size (each may hold a compressed piece
+    // until its client reads it). Past these, a file goes out as it is.
+    static constexpr std::size_t kMaxStreams = 16;
+    static constexpr std::size_t kMaxSmallStreams = 256;
 
 private:
     struct Lookup;  // the per-request inputs of resolution
@@ -96,7 +104,9 @@ private:
     std::string key_;              // scratch, reused
     CompressionCache compressed_;  // this worker's compressed variants, every site's
     std::size_t streams_in_flight_ = 0;
+    std::size_t small_streams_in_flight_ = 0;
     std::size_t compress_now_left_ = kCompressNowPerTurn;
+    std::size_t steps_left_ = kStreamStepsPerTurn;
 };
 
 }  // namespace pywebd
