@@ -260,6 +260,20 @@ TYPED_TEST(StreamedFraming, ChunksForHttp11AndCloseForHttp10) {
     EXPECT_EQ(decode("br", response->body), kHuge);
 }
 
+// How long each small request on `probe` takes while `busy` holds (those that raced it
+// only; at most `most`). Empty if a request failed.
+std::vector<std::chrono::microseconds> probe_while(HttpClient& probe, const std::atomic<bool>& busy, std::size_t most) {
+    std::vector<std::chrono::microseconds> latencies;
+    while (busy && latencies.size() < most) {
+        const auto start = std::chrono::steady_clock::now();
+        if (!probe.get("/small.txt")) return {};
+        const auto took =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+        if (busy) latencies.push_back(took);
+    }
+    return latencies;
+}
+
 // A large file compressed while sent (nothing cached, the slowest coding) to one client,
 // over HTTP/1.1 or h2c, while another connection to the same worker asks for a small
 // file over and over: each stream makes one slice per turn, so the other connection's
@@ -291,15 +305,7 @@ void expect_turns_while_compressing(bool h2) {
     });
     // Under way (the HTTP/2 client reports only at the end: its request goes at once).
     while (!h2 && received < 4096 && downloading) std::this_thread::yield();
-    std::vector<std::chrono::microseconds> latencies;
-    while (downloading && latencies.size() < 2000) {
-        const auto start = std::chrono::steady_clock::now();
-        auto r = probe.get("/small.txt");
-        const auto took =
-            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-        ASSERT_TRUE(r);
-        if (downloading) latencies.push_back(took);  // only those that raced the download
-    }
+    std::vector<std::chrono::microseconds> latencies = probe_while(probe, downloading, 2000);
     reader.join();
     EXPECT_GT(received, text.size() / 10);  // the whole compressed file came
     ASSERT_GE(latencies.size(), 100u) << "the stream starved the other connection: " << latencies.size()
@@ -347,14 +353,7 @@ void expect_bounded_burst(bool h2) {
         }
         bursting = false;
     });
-    std::vector<std::chrono::microseconds> latencies;
-    while (bursting && latencies.size() < 5000) {
-        const auto start = std::chrono::steady_clock::now();
-        ASSERT_TRUE(probe.get("/small.txt"));
-        if (bursting)
-            latencies.push_back(
-                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
-    }
+    const std::vector<std::chrono::microseconds> latencies = probe_while(probe, bursting, 5000);
     burst.join();
     ASSERT_FALSE(latencies.empty());
     const auto longest = *std::max_element(latencies.begin(), latencies.end());
@@ -392,14 +391,7 @@ TEST(CompressionTurns, ManyConnectionsAskingForFilesNotCompressedYetDoNotHoldThe
         }
         bursting = false;
     });
-    std::vector<std::chrono::microseconds> latencies;
-    while (bursting && latencies.size() < 5000) {
-        const auto start = std::chrono::steady_clock::now();
-        ASSERT_TRUE(probe.get("/small.txt"));
-        if (bursting)
-            latencies.push_back(
-                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
-    }
+    const std::vector<std::chrono::microseconds> latencies = probe_while(probe, bursting, 5000);
     burst.join();
     ASSERT_FALSE(latencies.empty());
     const auto longest = *std::max_element(latencies.begin(), latencies.end());
