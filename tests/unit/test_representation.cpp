@@ -19,7 +19,8 @@ std::string negotiated(std::string_view accept_encoding) {
     request.fields = storage;
     const http::CodingPreference p = http::negotiate_codings(request);
     std::string out;
-    for (std::size_t i = 0; i < p.count; ++i) out += (out.empty() ? "" : ",") + std::string(p.order[i].token);
+    for (std::size_t i = 0; i < p.count; ++i)
+        out += (out.empty() ? "" : ",") + std::string(http::coding_token(p.order[i].coding));
     return out;
 }
 

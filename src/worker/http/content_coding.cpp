@@ -45,7 +45,7 @@ CodingPreference negotiate_codings(const Request& request) {
         int weight;
     };
     std::array<Candidate, 3> candidates{
-        {{{".br", "br", Coding::Br}, -1}, {{".zst", "zstd", Coding::Zstd}, -1}, {{".gz", "gzip", Coding::Gzip}, -1}}};
+        {{{".br", Coding::Br}, -1}, {{".zst", Coding::Zstd}, -1}, {{".gz", Coding::Gzip}, -1}}};
     int star = -1;
     int identity = -1;  // only an explicit weight for identity outranks a coding
     for_each_element(request, "accept-encoding", [&](std::string_view element) {

@@ -13,7 +13,6 @@ enum class Coding : std::uint8_t { Br, Zstd, Gzip };
 
 struct CodingChoice {
     std::string_view suffix;  // ".br", ".zst", ".gz": the precompressed file beside the original
-    std::string_view token;   // for Content-Encoding
     Coding coding = Coding::Br;
 };
 

@@ -56,16 +56,19 @@ bool read_whole(int fd, std::uint64_t size, std::string& out) {
 }  // namespace
 
 // What resolution needs besides the path in path_: the site, the request, and the
-// codings the client accepts: `accepted` all of them, `codings` those a precompressed
-// sibling is looked for in (they decide the sibling, and so the cache key).
+// codings the client accepts (made on the fly, or looked for as precompressed siblings:
+// then they decide the sibling, and so the cache key).
 struct StaticHandler::Lookup {
     Site& site;
     const http::Request& request;
     http::CodingPreference accepted;
-    http::CodingPreference codings;
     std::int64_t now_ms;
 
     bool head_only() const { return request.method == http::Method::Head; }
+    const http::CodingPreference& sibling_codings() const {
+        static constexpr http::CodingPreference kNone{};
+        return site.options.precompressed ? accepted : kNone;
+    }
     Located locate(const char* relative) const {
         return pywebd::locate(site.root_fd, relative, site.options.confinement);
     }
@@ -152,11 +155,9 @@ void StaticHandler::handle(Site& site, const http::Request& request, std::int64_
     if (normalize_path(request.path, path_) != PathError::None) return error(site, 400, head_only, out);
     if (dotfile_refused(path_, site.options)) return error(site, 404, head_only, out);
 
-    Lookup lookup{site, request, {}, {}, now_ms};
-    if (request.has_accept_encoding && (site.options.precompressed || site.options.compression.enabled)) {
+    Lookup lookup{site, request, {}, now_ms};
+    if (request.has_accept_encoding && (site.options.precompressed || site.options.compression.enabled))
         lookup.accepted = http::negotiate_codings(request);
-        if (site.options.precompressed) lookup.codings = lookup.accepted;
-    }
     std::uint16_t status = resolve(lookup, out);
     if (status == 404 && fallback_applies(site.options)) {
         // As nginx's try_files $uri $uri/ /index.html: the fallback is served as if it had
@@ -194,7 +195,8 @@ std::uint16_t StaticHandler::resolve(const Lookup& lookup, Response& out) {
         key_.assign(path_.path);
         if (path_.trailing_slash && path_.path.size() > 1) key_.push_back('/');
         key_.push_back('\0');
-        for (std::size_t i = 0; i < lookup.codings.count; ++i) key_.push_back(lookup.codings.order[i].suffix[1]);
+        const http::CodingPreference& siblings = lookup.sibling_codings();
+        for (std::size_t i = 0; i < siblings.count; ++i) key_.push_back(siblings.order[i].suffix[1]);
         if (auto hit = site.cache.find(key_, lookup.now_ms)) {
             serve(lookup, std::move(hit), out);
             return 0;
@@ -222,12 +224,14 @@ void StaticHandler::resolve_regular(const Lookup& lookup, Located found, std::st
     const std::string_view type_name = last_segment(name);
     std::shared_ptr<CachedFile> file;
     if (!name.ends_with(".br") && !name.ends_with(".gz") && !name.ends_with(".zst")) {
-        for (std::size_t i = 0; i < lookup.codings.count && !file; ++i) {
-            const http::CodingChoice& choice = lookup.codings.order[i];
+        const http::CodingPreference& siblings = lookup.sibling_codings();
+        for (std::size_t i = 0; i < siblings.count && !file; ++i) {
+            const http::CodingChoice& choice = siblings.order[i];
             sibling_path_.assign(name).append(choice.suffix);
             Located sibling = lookup.locate(sibling_path_.c_str());
             if (!sibling.fd || !S_ISREG(sibling.st.st_mode)) continue;
-            file = load(lookup.site, std::move(sibling.fd), sibling.st, type_name, choice.token, lookup.now_ms);
+            file = load(lookup.site, std::move(sibling.fd), sibling.st, type_name, http::coding_token(choice.coding),
+                        lookup.now_ms);
         }
     }
     if (!file) file = load(lookup.site, std::move(found.fd), found.st, type_name, {}, lookup.now_ms);
