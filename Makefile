@@ -2,7 +2,7 @@
 # it needs from Debian's packages (apt-get) when missing, configures, builds, then acts.
 
 BUILD_DEPS := cmake make g++ pkg-config libyaml-cpp-dev libsystemd-dev libgtest-dev libcli11-dev libfmt-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev nghttp2-client chromium libnss3-tools \
-              media-types curl openssl python3 testssl.sh
+              media-types curl openssl python3 testssl.sh prometheus
 JOBS       := $(shell nproc 2>/dev/null || echo 2)
 BUILD      ?= build
 CMAKE_ARGS ?=

@@ -318,6 +318,15 @@ void validate(Config& config) {
     for (Config& site : config.sites) check_root(site, errors);
     check_identity(config, errors);
     check_tls(config, errors);
+    if (config.admin && config.admin->port != 0) {
+        const ListenAddress& admin = *config.admin;
+        const auto wildcard = [](const ListenAddress& a) { return a.host == "0.0.0.0" || a.host == "::"; };
+        for (const ListenAddress& entry : config.effective_listen())
+            if (entry.family == admin.family && entry.port == admin.port &&
+                (entry.host == admin.host || wildcard(entry) || wildcard(admin)))
+                errors.push_back(fmt::format("{}: admin: {} overlaps the listen address {}", config.origin("admin"),
+                                             admin.to_string(), entry.to_string()));
+    }
     if (config.limits.max_uri_bytes > config.limits.max_head_bytes)
         errors.push_back(fmt::format("{}: limits.max_uri_bytes ({}) cannot exceed limits.max_head_bytes ({})",
                                      config.origin("limits.max_uri_bytes"), config.limits.max_uri_bytes,

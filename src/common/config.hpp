@@ -133,6 +133,9 @@ struct Config {
     std::uint16_t port = 8888;
     std::vector<ListenAddress> listen;  // empty: every IPv4 and IPv6 address on `port`
     int backlog = 511;
+    // The admin listener (/metrics, /healthz): off when absent; loopback unless the
+    // operator says `public: true`.
+    std::optional<ListenAddress> admin;
     std::filesystem::path root = "static";  // absolute once validated
     unsigned workers = 0;                   // 0 = one per CPU
     std::vector<std::string> index = {"index.html"};
@@ -178,6 +181,7 @@ struct Config {
     // Where each key was set ("file:line:col", "--root"), so that errors found later
     // (a missing root, an unknown user) still point at the line to fix.
     std::map<std::string, std::string, std::less<>> origins;
+    std::int64_t load_us = 0;  // how long reading and checking it took (a metric)
 
     std::string origin(std::string_view key) const;
 

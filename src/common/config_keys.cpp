@@ -262,6 +262,47 @@ ListenAddress listen_entry_in(const YAML::Node& node) {
     return *address;
 }
 
+// The admin listener: "ADDR:PORT" on a loopback address, or {address: …, public: true}
+// for any other (a pod's address, say), so that counters and health are never published
+// by accident.
+ListenAddress admin_in(const YAML::Node& node) {
+    std::optional<ListenAddress> address;
+    bool public_ok = false;
+    auto address_in = [](const YAML::Node& value) {
+        std::string error;
+        auto parsed = parse_listen_address(scalar(value), error);
+        if (!parsed) throw ValueError(error, value.Mark());
+        if (!parsed->has_port)
+            throw ValueError(fmt::format("'{}': the admin listener needs a port, as 127.0.0.1:9145", value.Scalar()),
+                             value.Mark());
+        return *parsed;
+    };
+    if (node.IsScalar()) {
+        address = address_in(node);
+    } else if (node.IsMap()) {
+        for (const auto& entry : node) {
+            const std::string key = scalar(entry.first);
+            if (key == "address")
+                address = address_in(entry.second);
+            else if (key == "public")
+                public_ok = at(entry.second, [&] { return bool_in(entry.second); });
+            else
+                throw ValueError(fmt::format("unknown key '{}' (address, public)", key), entry.first.Mark());
+        }
+        if (!address) throw ValueError("an admin map needs an address", node.Mark());
+    } else {
+        throw ValueError("expected ADDR:PORT, off, or {address: ADDR:PORT, public: true}", node.Mark());
+    }
+    if (!public_ok && !address->is_loopback())
+        throw ValueError(fmt::format("'{}' is not a loopback address: metrics and health would be public; write "
+                                     "{{address: \"{}\", public: true}} if that is meant",
+                                     address->to_string(), address->to_string()),
+                         node.Mark());
+    address->admin = true;
+    address->h2 = false;
+    return *address;
+}
+
 TlsCertificate certificate_in(const YAML::Node& node, const KeyContext& context) {
     if (!node.IsMap()) throw ValueError("each certificate is a map with certificate and key", node.Mark());
     TlsCertificate out;
@@ -308,6 +349,14 @@ const std::array
                          throw ValueError("expected a list of addresses");
                      }
                      if (c.listen.empty()) throw ValueError("needs at least one address");
+                 }},
+                {"admin", "off",
+                 "admin listener serving /metrics (Prometheus) and /healthz: a loopback ADDR:PORT such as "
+                 "127.0.0.1:9145, or {address: ADDR:PORT, public: true}",
+                 [](const YAML::Node& n, const KeyContext&, Config& c) {
+                     c.admin.reset();
+                     if (n.IsNull() || (n.IsScalar() && n.Scalar() == "off")) return;
+                     c.admin = admin_in(n);
                  }},
                 {"backlog", "511", "length of each listening socket's accept queue",
                  [](const YAML::Node& n, const KeyContext&, Config& c) {

@@ -88,6 +88,13 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
     return address;
 }
 
+bool ListenAddress::is_loopback() const {
+    sockaddr_storage storage{};
+    if (to_sockaddr(*this, storage) == 0) return false;
+    if (family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr);
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr.s_addr) >> 24) == 127;
+}
+
 socklen_t to_sockaddr(const ListenAddress& address, sockaddr_storage& out) {
     std::memset(&out, 0, sizeof out);
     if (address.family == AF_INET6) {

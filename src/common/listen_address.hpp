@@ -23,8 +23,10 @@ struct ListenAddress {
     bool h2 = true;                  // TLS: HTTP/2 offered by ALPN
     bool h2c = false;                // plain: HTTP/2 with prior knowledge (for a proxy in front)
     std::uint16_t https_port = 443;
+    bool admin = false;  // the admin listener: /metrics and /healthz, nothing else
 
-    std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+    std::string to_string() const;
+    bool is_loopback() const;  // 127.0.0.0/8 or ::1  // "127.0.0.1:80", "[::1]:80"
     // The same socket address, whatever its connections get.
     bool same_endpoint(const ListenAddress& other) const {
         return family == other.family && host == other.host && port == other.port;

@@ -1,8 +1,11 @@
 #include "effective_config.hpp"
 
+#include "clock.hpp"
+
 namespace pywebd {
 
 Config load_effective_config(const CliOptions& options) {
+    const std::int64_t started_us = monotonic_us();
     Config config;
     if (options.config_file) config = load_config_file(*options.config_file);
     if (options.port) {
@@ -22,6 +25,7 @@ Config load_effective_config(const CliOptions& options) {
         config.origins["user"] = "--user";
     }
     validate(config);
+    config.load_us = monotonic_us() - started_us;
     return config;
 }
 

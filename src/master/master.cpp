@@ -37,6 +37,19 @@ constexpr std::int64_t kDrainKillGraceMs = 2000;
 std::int64_t drain_kill_after_ms(const Config& config) { return config.timeouts.shutdown.count() + kDrainKillGraceMs; }
 
 // Who the workers of `config` run as. The names were checked when the config loaded.
+MetricsSegment create_metrics() {
+    std::string error;
+    auto segment = MetricsSegment::create(error);
+    if (!segment) throw std::runtime_error(error);
+    return std::move(*segment);
+}
+
+std::uint64_t unix_ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
 Identity workers_identity(const Config& config) {
     std::string error;
     auto identity = resolve_identity(config.user, config.group, error);
@@ -76,7 +89,11 @@ void raise_fd_limit(const Config& config, Logger& log) {
 }
 
 Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log)
-    : cli_(std::move(cli)), log_(log), pid_(::getpid()), socket_activated_(socket_activated) {
+    : cli_(std::move(cli)),
+      log_(log),
+      pid_(::getpid()),
+      socket_activated_(socket_activated),
+      metrics_(create_metrics()) {
     signals_ = open_signalfd({SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1");
@@ -85,7 +102,8 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
     ev.data.u64 = kSignalKey;
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.get(), &ev);
     supervisor_ = std::make_unique<Supervisor>(
-        log_, epoll_.get(), [this](const Generation& g, unsigned slot) { return spawn_worker(g, slot); });
+        log_, epoll_.get(), [this](const Generation& g, unsigned slot) { return spawn_worker(g, slot); }, &metrics_);
+    metrics_.master().started_unix_ms.set(unix_ms());
 
     initial_ = std::make_shared<Generation>();
     for (ListenSocket& socket : listeners) {
@@ -93,7 +111,28 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
         if (socket_activated_) inherited_.push_back(shared);
         initial_->listeners.push_back(std::move(shared));
     }
+    add_admin_listener(*initial_, config);
     complete_generation(*initial_, std::move(config));
+}
+
+// The admin listener is the master's to bind, even under socket activation (systemd's
+// socket unit is for the public addresses), unless systemd passed a socket on its port.
+// Kept across reloads while its address is unchanged.
+void Master::add_admin_listener(Generation& generation, const Config& config) {
+    if (!config.admin) return;
+    const ListenAddress& admin = *config.admin;
+    for (const auto& socket : generation.listeners)
+        if (socket->inherited && socket->address.port == admin.port) return;
+    std::shared_ptr<ListenSocket> reused;
+    if (const Generation* current = supervisor_->current())
+        for (const auto& l : current->listeners)
+            if (!l->inherited && l->address.admin && l->address.same_endpoint(admin)) reused = l;
+    if (!reused) {
+        reused = std::make_shared<ListenSocket>(bind_listener(admin, config.backlog));
+        reused->address.admin = true;
+        log_.notice("admin listening on {} (/metrics, /healthz)", reused->name);
+    }
+    generation.listeners.push_back(std::move(reused));
 }
 
 // What connections accepted on `socket` get, as `config` says: the listen entry for its
@@ -102,6 +141,10 @@ ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) 
     ListenAddress role = socket.address;
     role.tls = role.redirect_to_https = role.h2c = false;
     role.h2 = true;
+    const bool admin = config.admin && (socket.inherited ? config.admin->port == socket.address.port
+                                                         : socket.address.admin);
+    role.admin = admin;
+    if (admin) return role;
     for (const ListenAddress& entry : config.effective_listen()) {
         const bool same = socket.inherited ? entry.port == socket.address.port : entry.same_endpoint(socket.address);
         if (!same) continue;
@@ -124,6 +167,7 @@ void Master::check_activated_roles(const Generation& generation, const Config& c
                                      [](const ListenAddress& e) { return e.tls || e.redirect_to_https; });
     if (!special) return;
     for (const auto& socket : generation.listeners) {
+        if (config.admin && socket->address.port == config.admin->port) continue;
         const bool matched = std::any_of(listens.begin(), listens.end(),
                                          [&](const ListenAddress& e) { return e.port == socket->address.port; });
         if (!matched)
@@ -173,6 +217,8 @@ int Master::run() {
     for (const auto& l : initial_->listeners)
         log_.notice("listening on {}{}", l->name, l->inherited ? " (socket activation)" : "");
     log_.notice("pywebd starting pid={} workers={} root={}", pid_, config.effective_workers(), config.root.string());
+    metrics_.master().config_loaded_unix_ms.set(unix_ms());
+    metrics_.master().config_load_us.set(static_cast<std::uint64_t>(config.load_us));
     supervisor_->start(initial_, monotonic_ms());
     initial_.reset();
     if (const auto period = notifier_.watchdog_period()) next_watchdog_ms_ = monotonic_ms();
@@ -209,6 +255,7 @@ int Master::run() {
         }
         if (ticket_keys_ && now >= next_ticket_rotation_ms_) rotate_ticket_keys(now);
         supervisor_->run_due(now, stopping_ != Stop::None);
+        publish_state();
         if (stopping_ != Stop::None && supervisor_->process_count() == 0) break;
         if (const auto period = notifier_.watchdog_period(); period && now >= next_watchdog_ms_) {
             notifier_.watchdog();
@@ -217,6 +264,19 @@ int Master::run() {
     }
     log_.notice("pywebd stopped");
     return supervisor_->current_fatal() ? static_cast<int>(ExitCode::Failure) : 0;
+}
+
+// What /healthz and the master's series say, refreshed after every wake-up.
+void Master::publish_state() {
+    MasterCounters& m = metrics_.master();
+    const Generation* current = supervisor_->current();
+    const HealthState health = stopping_ != Stop::None ? HealthState::Stopping
+                               : announced_ready_      ? HealthState::Serving
+                                                       : HealthState::Starting;
+    m.health.set(static_cast<std::uint64_t>(health));
+    m.generation.set(current ? current->number : 0);
+    m.workers_configured.set(current ? current->config.effective_workers() : 0);
+    m.workers_ready.set(supervisor_->current_ready_count());
 }
 
 int Master::wait_timeout(std::int64_t now) const {
@@ -294,6 +354,7 @@ void Master::on_worker_message(pid_t pid, std::int64_t now) {
 void Master::check_startup() {
     if (announced_ready_ || !supervisor_->current_ready()) return;
     announced_ready_ = true;
+    publish_state();  // before READY=1: whoever hears it may probe /healthz at once
     log_.notice("ready: {} workers accepting", supervisor_->current()->config.effective_workers());
     notifier_.ready(status_line());
 }
@@ -301,6 +362,7 @@ void Master::check_startup() {
 void Master::begin_stop(Stop stop, std::int64_t now) {
     if (stop == stopping_ || (stopping_ == Stop::Fast && stop == Stop::Graceful)) return;
     stopping_ = stop;
+    publish_state();
     const Generation* current = supervisor_->current();
     const std::int64_t grace =
         stop == Stop::Fast || current == nullptr ? kFastStopGraceMs : drain_kill_after_ms(current->config);
@@ -319,11 +381,12 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
             std::shared_ptr<ListenSocket> reused;
             if (current != nullptr)
                 for (const auto& l : current->listeners)
-                    if (l->address.same_endpoint(address)) reused = l;
+                    if (!l->address.admin && l->address.same_endpoint(address)) reused = l;
             generation->listeners.push_back(
                 reused ? reused : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
         }
     }
+    add_admin_listener(*generation, config);
     complete_generation(*generation, std::move(config));
     return generation;
 }
@@ -339,7 +402,10 @@ void Master::reload(std::int64_t now) {
     try {
         Config config = load_effective_config(cli_);
         for (const std::string& warning : config.warnings) log_.warn("{}", warning);
+        const std::int64_t load_us = config.load_us;
         auto generation = make_generation(std::move(config));
+        metrics_.master().config_loaded_unix_ms.set(unix_ms());
+        metrics_.master().config_load_us.set(static_cast<std::uint64_t>(load_us));
         log_.set_level(generation->config.log_level);
         if (generation->config.error_log != (log_.path().empty() ? "stderr" : log_.path()))
             if (const auto error = log_.open(generation->config.error_log, &generation->workers))
@@ -360,6 +426,7 @@ void Master::reload(std::int64_t now) {
     if (const Generation* half = supervisor_->pending())
         supervisor_->abandon(SIGQUIT, now, drain_kill_after_ms(half->config));
     last_reload_ = "failed: " + failure;
+    metrics_.master().reloads_failed.add();
     notifier_.ready(status_line());
 }
 
@@ -369,15 +436,18 @@ void Master::finish_reload(std::int64_t now) {
         const std::int64_t grace = drain_kill_after_ms(supervisor_->pending()->config);
         supervisor_->abandon(SIGQUIT, now, grace);
         last_reload_ = "failed: new workers could not start";
+        metrics_.master().reloads_failed.add();
         log_.error("reload failed: new workers could not start; the previous configuration serves on");
     } else if (supervisor_->pending_ready()) {
         const std::int64_t grace = drain_kill_after_ms(supervisor_->current()->config);
         supervisor_->promote(SIGQUIT, now, grace);
         last_reload_ = fmt::format("ok (generation {})", supervisor_->current()->number);
+        metrics_.master().reloads_ok.add();
         log_.notice("reload complete: generation {} serving", supervisor_->current()->number);
     } else {
         return;
     }
+    publish_state();
     notifier_.ready(status_line());
     if (reload_queued_) {
         reload_queued_ = false;
@@ -419,16 +489,21 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
         log_.error("{}; the worker keeps the file opened at reload", error.what());
         if (generation.access_log) access_log.reset(::fcntl(generation.access_log.get(), F_DUPFD_CLOEXEC, 3));
     }
+    const std::size_t metrics_slot = metrics_.acquire();
+    if (metrics_slot == MetricsSegment::kSlots)
+        log_.warn("more workers alive than metrics slots ({}): their counts share one slot", MetricsSegment::kSlots);
     const pid_t pid = ::fork();
     if (pid < 0) {
         log_.error("fork: {}", std::strerror(errno));
+        metrics_.release(metrics_slot);
         return {};
     }
     if (pid == 0)
         run_worker_process(WorkerLaunch{generation.config, generation.mime, generation.workers,
                                         generation.worker_listeners(), generation.tls.get(), ticket_keys_.get(),
-                                        std::move(channel.worker_end), std::move(access_log), slot, pid_, log_});
-    return {pid, std::move(channel.master_end)};
+                                        std::move(channel.worker_end), std::move(access_log), slot, pid_, log_,
+                                        &metrics_, metrics_slot});
+    return {pid, std::move(channel.master_end), metrics_slot};
 }
 
 std::string Master::status_line() const {

@@ -13,6 +13,7 @@
 #include "generation.hpp"
 #include "listeners.hpp"
 #include "log.hpp"
+#include "metrics_segment.hpp"
 #include "notifier.hpp"
 #include "supervisor.hpp"
 #include "unique_fd.hpp"
@@ -48,6 +49,8 @@ private:
     void check_startup();
     std::shared_ptr<Generation> make_generation(Config config);
     void complete_generation(Generation& generation, Config config);
+    void add_admin_listener(Generation& generation, const Config& config);
+    void publish_state();
     ListenAddress role_of(const ListenSocket& socket, const Config& config) const;
     void check_activated_roles(const Generation& generation, const Config& config) const;
     Spawned spawn_worker(const Generation& generation, unsigned slot);
@@ -62,6 +65,7 @@ private:
     bool socket_activated_;
     UniqueFd epoll_;
     UniqueFd signals_;
+    MetricsSegment metrics_;  // mapped before the first fork: every worker shares it
     std::unique_ptr<Supervisor> supervisor_;
     std::shared_ptr<Generation> initial_;
     std::vector<std::shared_ptr<ListenSocket>> inherited_;  // socket activation: used by every generation

@@ -25,8 +25,8 @@ std::string describe_exit(int status) {
     return fmt::format("exit status {}", WEXITSTATUS(status));
 }
 
-Supervisor::Supervisor(Logger& log, int epoll_fd, Spawner spawner)
-    : log_(log), epoll_fd_(epoll_fd), spawner_(std::move(spawner)) {}
+Supervisor::Supervisor(Logger& log, int epoll_fd, Spawner spawner, MetricsSegment* metrics)
+    : log_(log), epoll_fd_(epoll_fd), spawner_(std::move(spawner)), metrics_(metrics) {}
 
 void Supervisor::start(std::shared_ptr<const Generation> generation, std::int64_t now_ms) {
     current_ = Tracked{std::move(generation), {}, false};
@@ -77,6 +77,7 @@ void Supervisor::spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms) {
     process->slot = slot;
     process->channel = std::move(spawned.channel);
     process->generation_data = tracked.generation;
+    process->metrics_slot = spawned.metrics_slot;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = static_cast<std::uint64_t>(spawned.pid);
@@ -116,6 +117,13 @@ bool Supervisor::all_ready(const Tracked& tracked) const {
     return true;
 }
 
+std::size_t Supervisor::current_ready_count() const {
+    if (!current_.generation) return 0;
+    return static_cast<std::size_t>(std::count_if(processes_.begin(), processes_.end(), [&](const auto& p) {
+        return p->generation == current_.generation->number && p->ready && !p->quitting;
+    }));
+}
+
 bool Supervisor::current_fatal() const {
     return !current_.slots.empty() &&
            std::all_of(current_.slots.begin(), current_.slots.end(), [](const Slot& s) { return s.fatal; });
@@ -126,6 +134,7 @@ bool Supervisor::on_exit(pid_t pid, int status, std::int64_t now_ms, bool stoppi
     if (it == processes_.end()) return false;
     const std::unique_ptr<WorkerProcess> process = std::move(*it);
     processes_.erase(it);
+    if (metrics_ != nullptr) metrics_->release(process->metrics_slot);
     Tracked* tracked = tracked_for(process->generation);
     if (process->quitting || stopping || tracked == nullptr) {
         log_.info("worker exited slot={} pid={} generation={} {}", process->slot, pid, process->generation,
@@ -148,10 +157,21 @@ bool Supervisor::on_exit(pid_t pid, int status, std::int64_t now_ms, bool stoppi
     }
     const std::int64_t delay = respawn_delay(*process, slot, now_ms);
     slot.respawn_at_ms = now_ms + delay;
+    count_restart(*process, status);
     log_.error("worker died unexpectedly slot={} pid={} generation={} {}; restarting in {} ms", process->slot, pid,
                process->generation, describe_exit(status), delay);
     if (delay == 0) spawn(*tracked, process->slot, now_ms);
     return true;
+}
+
+void Supervisor::count_restart(const WorkerProcess& dead, int status) {
+    if (metrics_ == nullptr) return;
+    RestartCause cause = RestartCause::Exited;
+    if (!dead.ready)
+        cause = RestartCause::FailedStart;
+    else if (WIFSIGNALED(status))
+        cause = WTERMSIG(status) == SIGKILL ? RestartCause::Killed : RestartCause::Crashed;
+    metrics_->master().restarts[static_cast<std::size_t>(cause)].add();
 }
 
 // See RespawnPolicy. `dead` has already left processes_.

@@ -11,6 +11,7 @@
 
 #include "generation.hpp"
 #include "log.hpp"
+#include "metrics_segment.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd {
@@ -49,6 +50,7 @@ struct WorkerProcess {
     bool quitting = false;  // asked to stop: its exit is planned
     std::int64_t kill_at_ms = 0;                        // when quitting: SIGKILL if still alive by then
     std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
+    std::size_t metrics_slot = MetricsSegment::kSlots;  // its counters in the shared segment
 };
 
 // Forks a worker for (generation, slot); returns its pid (-1 if fork failed) and the
@@ -56,6 +58,7 @@ struct WorkerProcess {
 struct Spawned {
     pid_t pid = -1;
     UniqueFd channel;
+    std::size_t metrics_slot = MetricsSegment::kSlots;
 };
 using Spawner = std::function<Spawned(const Generation&, unsigned slot)>;
 
@@ -66,7 +69,9 @@ using Spawner = std::function<Spawned(const Generation&, unsigned slot)>;
 // the master, which calls this.
 class Supervisor {
 public:
-    Supervisor(Logger& log, int epoll_fd, Spawner spawner);
+    // `metrics` (may be null): a dead worker's slot is released there, and each restart
+    // counted by its cause.
+    Supervisor(Logger& log, int epoll_fd, Spawner spawner, MetricsSegment* metrics = nullptr);
 
     void start(std::shared_ptr<const Generation> generation, std::int64_t now_ms);
     void stage(std::shared_ptr<const Generation> generation, std::int64_t now_ms);
@@ -81,6 +86,7 @@ public:
     bool pending_failed() const { return pending_.failed; }
     bool current_ready() const { return all_ready(current_); }
     bool current_fatal() const;  // every slot of the current generation failed fatally
+    std::size_t current_ready_count() const;  // its workers ready and not quitting
 
     // A child exited (from waitpid). Returns false if it was not one of ours.
     bool on_exit(pid_t pid, int status, std::int64_t now_ms, bool stopping);
@@ -115,9 +121,12 @@ private:
     bool all_ready(const Tracked& tracked) const;
     Tracked* tracked_for(unsigned generation);
 
+    void count_restart(const WorkerProcess& dead, int status);
+
     Logger& log_;
     int epoll_fd_;
     Spawner spawner_;
+    MetricsSegment* metrics_;
     Tracked current_;
     Tracked pending_;
     std::vector<std::unique_ptr<WorkerProcess>> processes_;

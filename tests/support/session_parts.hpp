@@ -23,7 +23,7 @@ struct SessionParts {
           log("test"),
           handler(mime, date, pages, "BOUNDARY", log),
           drop(4096),
-          services{SessionServices{timers, handler, sites, access, date, log, drop, false, 0, false, true},
+          services{SessionServices{timers, handler, sites, access, date, log, counters, drop, false, 0, false, true},
                    H1Services{pool, h1::ParseLimits{16, 512}, 64}, H2Services{Http2Settings{}, drop, 100, 8192, {}},
                    listeners} {
         log.set_level(LogLevel::Crit);
@@ -42,6 +42,7 @@ struct SessionParts {
     BufferPool pool{1024, 16, 4};
     TimerLists timers;
     Logger log;
+    WorkerCounters counters;
     Site site{-1, {}, FileCache(100, std::chrono::seconds(1))};
     Sites sites{site, {}, UnknownHost::Serve};
     StaticHandler handler;

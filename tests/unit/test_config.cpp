@@ -300,6 +300,39 @@ TEST_F(ConfigFile, BadFallbacksAndRedirectsNameTheirPosition) {
     expect_one_error_each(table);
 }
 
+TEST_F(ConfigFile, AdminListenerIsOffLoopbackOrExplicitlyPublic) {
+    auto load = [&](const std::string& yaml) {
+        Config config = load_config_file(write(yaml));
+        validate(config);
+        return config;
+    };
+    EXPECT_FALSE(load("root: site\n").admin);
+    EXPECT_FALSE(load("root: site\nadmin: off\n").admin);
+    const Config loopback = load("root: site\nadmin: \"127.0.0.1:9145\"\n");
+    ASSERT_TRUE(loopback.admin);
+    EXPECT_TRUE(loopback.admin->admin);
+    EXPECT_EQ(loopback.admin->to_string(), "127.0.0.1:9145");
+    EXPECT_EQ(load("root: site\nadmin: \"[::1]:9145\"\n").admin->to_string(), "[::1]:9145");
+    EXPECT_EQ(load("root: site\nadmin: {address: \"0.0.0.0:9145\", public: true}\n").admin->to_string(),
+              "0.0.0.0:9145");
+    const BadCase table[] = {
+        {"root: site\nadmin: \"0.0.0.0:9145\"\n",
+         R"(server\.yaml:2:8: admin: '0\.0\.0\.0:9145' is not a loopback address.*public: true)"},
+        {"root: site\nadmin: \"10.1.2.3:9145\"\n", R"(server\.yaml:2:8: admin: .* is not a loopback address)"},
+        {"root: site\nadmin: {address: \"[::]:9145\", public: false}\n",
+         R"(server\.yaml:2:8: admin: '\[::\]:9145' is not a loopback address)"},
+        {"root: site\nadmin: \"127.0.0.1\"\n", R"(server\.yaml:2:8: admin: .*needs a port, as 127\.0\.0\.1:9145)"},
+        {"root: site\nadmin: {port: 9145}\n", R"(server\.yaml:2:9: admin: unknown key 'port' \(address, public\))"},
+        {"root: site\nadmin: {public: true}\n", R"(server\.yaml:2:8: admin: an admin map needs an address)"},
+        {"root: site\nadmin: [\"127.0.0.1:9145\"]\n", R"(server\.yaml:2:8: admin: expected ADDR:PORT, off.*)"},
+        {"root: site\nlisten: \"127.0.0.1:9145\"\nadmin: \"127.0.0.1:9145\"\n",
+         R"(server\.yaml:3:8: admin: 127\.0\.0\.1:9145 overlaps the listen address 127\.0\.0\.1:9145)"},
+        {"root: site\nport: 9145\nadmin: \"127.0.0.1:9145\"\n",
+         R"(admin: 127\.0\.0\.1:9145 overlaps the listen address 0\.0\.0\.0:9145)"},
+    };
+    expect_one_error_each(table);
+}
+
 TEST_F(ConfigFile, HeaderRulesAndErrorPages) {
     Config config = load_config_file(
         write("root: site\nerror_pages: {404: /errors/404.html}\nheaders:\n  - path: /assets/\n"

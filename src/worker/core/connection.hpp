@@ -52,6 +52,7 @@ public:
     bool queued() const { return queued_; }
     void set_queued(bool queued) { queued_ = queued; }
     bool closed() const { return h2_ ? h2_->closed() : session_.closed(); }
+    bool idle() const { return h2_ ? h2_->idle() : session_.between_requests(); }
     const H1Session& session() const { return session_; }  // for tests
     bool speaks_http2() const { return h2_ != nullptr; }
     std::uint32_t slot() const { return slot_; }

@@ -84,7 +84,9 @@ Worker::Worker(WorkerSetup setup)
       timers_({setup.config.timeouts.header, setup.config.timeouts.keepalive, setup.config.timeouts.send,
                setup.config.timeouts.linger}),
       drop_buffer_(16 * 1024),
-      site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid), ContentTags(kContentTagsKept)} {
+      site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid), ContentTags(kContentTagsKept)},
+      metrics_(setup.metrics),
+      counters_(setup.metrics != nullptr ? setup.metrics->slot(setup.metrics_slot) : unshared_counters_) {
     for (const WorkerListener& l : setup.listeners) {
         listeners_.push_back({UniqueFd(l.fd), false});
         listener_roles_.push_back(l.role);
@@ -154,10 +156,14 @@ bool Worker::setup_loop() {
         log_.crit("/proc/self/fd is not available ({}): pywebd needs /proc", std::strerror(errno));
         return false;
     }
-    handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_, config_.cache.compressed);
+    handler_ = std::make_unique<StaticHandler>(mime_, date_, pages_, random_boundary(), log_, config_.cache.compressed,
+                                               &counters_);
+    if (metrics_ != nullptr) admin_ = std::make_unique<AdminHandler>(*metrics_, date_);
+    tls_state_.counters = &counters_;
     services_ = std::make_unique<ConnectionServices>(ConnectionServices{
-        SessionServices{timers_, *handler_, *sites_, access_log_, date_, log_, drop_buffer_, config_.tls.log_protocol,
-                        monotonic_ms(), false, config_.timeouts.linger.count() > 0},
+        SessionServices{timers_, *handler_, *sites_, access_log_, date_, log_, counters_, drop_buffer_,
+                        config_.tls.log_protocol, monotonic_ms(), false, config_.timeouts.linger.count() > 0,
+                        admin_.get()},
         H1Services{pool_, h1::ParseLimits{config_.limits.max_headers, config_.limits.max_uri_bytes},
                    config_.limits.max_body_discard},
         // nghttp2 takes what it reads at once: the buffer is free again
@@ -229,7 +235,16 @@ void Worker::tick() {
     if (services_->session.now_ms - last_tick_ms_ >= 1000) {
         last_tick_ms_ = services_->session.now_ms;
         access_log_.flush();
+        sample_connections();
     }
+}
+
+// The idle gauge is sampled (a connection turns idle and busy many times a second).
+void Worker::sample_connections() {
+    std::uint64_t idle = 0;
+    for (const auto& c : slots_)
+        if (c && !c->closed() && c->idle()) ++idle;
+    counters_.connections_idle.set(idle);
 }
 
 int Worker::timeout_ms() const {
@@ -254,7 +269,7 @@ void Worker::dispatch(const epoll_event& event) {
         return after_drive(*c);
     }
     case Source::Listener:
-        if (!accepting_ || index >= listeners_.size()) return;
+        if (index >= listeners_.size() || (!accepting_ && !admin_while_draining(index))) return;
         // accept_from() may have stopped accepting (limit, EMFILE): then the listener
         // is out of epoll and must stay out.
         if (accept_from(index) > 0 && accepting_ && rotate_accepts_) requeue_listener(index);
@@ -369,6 +384,8 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address, std::s
         return;
     }
     ++active_;
+    counters_.connections_accepted.add();
+    counters_.connections_active.set(active_);
     Connection& c = *slots_[index];
     c.start(*services_);
     after_drive(c);
@@ -427,6 +444,7 @@ void Worker::free_closed() {
         free_slots_.push_back(index);
         --active_;
     }
+    if (!closed_.empty()) counters_.connections_active.set(active_);
     closed_.clear();
 }
 
@@ -474,8 +492,13 @@ void Worker::take_ticket_keys(std::span<const unsigned char> wire) {
 void Worker::begin_drain() {
     if (draining_) return;
     set_accepting(false);  // out of epoll before closing: the master's copies keep them alive
-    listeners_.clear();    // our copies; the master keeps the sockets open for the next workers
+    // Our copies; the master keeps the sockets open for the next workers. The admin
+    // listener stays, so that a probe hears "draining" (503) rather than nothing.
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+        if (!listener_roles_[i].admin) listeners_[i].fd.reset();
     draining_ = true;
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+        if (listener_roles_[i].admin && !register_listener(i, true)) listeners_[i].fd.reset();
     services_->session.draining = true;
     connections_at_drain_ = active_;
     // The drain's deadline is ours to keep: at it we close what is left, log it and exit.
@@ -502,6 +525,8 @@ void Worker::close_all() {
         c.reset();
     }
     active_ = 0;
+    counters_.connections_active.set(0);
+    counters_.connections_idle.set(0);
 }
 
 }  // namespace pywebd

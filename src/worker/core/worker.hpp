@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "admin/admin_handler.hpp"
 #include "config.hpp"
 #include "core/connection.hpp"
 #include "http/date_cache.hpp"
@@ -41,6 +42,8 @@ struct WorkerSetup {
     Logger& log;
     const TlsContext* tls = nullptr;    // the generation's, when a listener speaks TLS
     TicketKeys* ticket_keys = nullptr;  // what the TLS context seals tickets with; the master rotates it
+    const MetricsSegment* metrics = nullptr;  // shared with every worker: this one writes slot metrics_slot
+    std::size_t metrics_slot = 0;
 };
 
 // One worker process: an epoll loop over the shared listening sockets (level-triggered,
@@ -83,6 +86,11 @@ private:
     void close_all();
     int timeout_ms() const;
     void tick();
+    void sample_connections();
+    // A draining worker still answers the admin listener (see begin_drain).
+    bool admin_while_draining(std::size_t index) const {
+        return draining_ && listeners_[index].fd && listener_roles_[index].admin;
+    }
 
     const Config& config_;
     const MimeTypes& mime_;
@@ -116,6 +124,10 @@ private:
     std::vector<UniqueFd> site_roots_;                  // their roots
     std::unique_ptr<Sites> sites_;                      // all of them, by name
     std::unique_ptr<StaticHandler> handler_;
+    const MetricsSegment* metrics_;
+    WorkerCounters unshared_counters_;  // when no segment was given
+    WorkerCounters& counters_;
+    std::unique_ptr<AdminHandler> admin_;
     std::unique_ptr<ConnectionServices> services_;
 
     std::vector<std::unique_ptr<Connection>> slots_;

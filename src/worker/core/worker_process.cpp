@@ -64,7 +64,8 @@ void run_worker_process(WorkerLaunch launch) {
     int status;
     {
         Worker worker(WorkerSetup{launch.config, launch.mime, std::move(launch.listeners), std::move(launch.channel),
-                                  std::move(launch.access_log), launch.slot, log, launch.tls, launch.ticket_keys});
+                                  std::move(launch.access_log), launch.slot, log, launch.tls, launch.ticket_keys,
+                                  launch.metrics, launch.metrics_slot});
         status = worker.run();
     }
     ::_exit(status);

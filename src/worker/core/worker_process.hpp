@@ -29,6 +29,8 @@ struct WorkerLaunch {
     unsigned slot = 0;
     pid_t master = 0;
     Logger& log;
+    const MetricsSegment* metrics = nullptr;
+    std::size_t metrics_slot = 0;
 };
 
 // In the child after fork: keeps only the descriptors the worker needs, drops

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include "clock.hpp"
 #include "session/answer.hpp"
 
 namespace pywebd {
@@ -304,6 +305,7 @@ void H1Session::begin_sending(H1Context& c) {
     if (several_writes) c.transport.send_immediately();
     state_ = ConnState::Sending;
     b.responding = true;
+    b.started_us = monotonic_us();
     b.head_offset = b.segment_offset = b.body_sent = 0;
     b.segment = 0;
     b.chunk.clear();
@@ -444,6 +446,9 @@ void H1Session::complete(H1Context& c, Ending how, int error) {
     if (s.access_log.enabled())
         s.access_log.add({c.peer, s.date.now(), b.request_line, b.response.status, b.body_sent, b.referer, b.user_agent,
                           s.log_tls, c.transport.tls_protocol(), c.transport.tls_cipher()});
+    if (!c.listener.admin)  // scrapes and probes are not the site's traffic
+        s.counters.record(MetricProtocol::Http1, b.response.status, b.body_sent,
+                          static_cast<std::uint64_t>(monotonic_us() - b.started_us));
     if (how == Ending::Complete) return;
     // A client going away is its business (info); a file changing under us is ours.
     const LogLevel level = how == Ending::FileShrank ? LogLevel::Warn : LogLevel::Info;

@@ -39,6 +39,7 @@ struct RequestBuffers {
     std::uint64_t head_offset = 0;  // bytes of the head sent
     std::uint64_t segment_offset = 0;
     std::uint64_t body_sent = 0;
+    std::int64_t started_us = 0;  // when the response was planned, for the duration metric
     std::uint32_t segment = 0;
     // A body made while sent (Response::stream): the piece being written, framed as a
     // chunk (HTTP/1.1) or not (HTTP/1.0, where the close ends the body).

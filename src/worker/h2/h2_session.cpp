@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "clock.hpp"
 #include "session/answer.hpp"
 #include "strings.hpp"
 
@@ -322,6 +323,8 @@ void H2Session::finish(H2Stream& s, Ending why) {
         services.access_log.add({c.peer, services.date.now(), s.request_line, s.response.status, s.body_sent,
                                  s.request.referer, s.request.user_agent, services.log_tls, c.transport.tls_protocol(),
                                  c.transport.tls_cipher()});
+    services.counters.record(MetricProtocol::Http2, s.response.status, s.body_sent,
+                             static_cast<std::uint64_t>(monotonic_us() - s.started_us));
     if (why != Ending::Complete)
         services.log.info("response aborted conn={} stream={} status={} sent={} reason={}", c.id, s.id,
                           s.response.status, s.body_sent, token(why));
@@ -439,6 +442,7 @@ void H2Session::respond(H2Stream& s) {
     H2Context& c = *c_;
     Response& r = s.response;
     r.clear();
+    s.started_us = monotonic_us();
     if (const std::uint16_t status = refusal(s, c.h2); status != 0)
         c.services.handler.error(c.services.sites.fallback_site, status, s.request.method == http::Method::Head, r);
     else
@@ -500,6 +504,7 @@ int H2Session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, vo
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     H2Session& session = session_of(self);
     session.streams_.emplace(frame->hd.stream_id, session.c_->h2.streams.acquire(frame->hd.stream_id));
+    session.c_->services.counters.h2_streams.add();
     return 0;
 }
 
@@ -555,6 +560,7 @@ int H2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
 int H2Session::on_frame_send(nghttp2_session* raw, const nghttp2_frame* frame, void* self) {
     H2Session& session = session_of(self);
     if (frame->hd.type == NGHTTP2_DATA) session.rates_.data_sent(frame->hd.length);
+    if (frame->hd.type == NGHTTP2_GOAWAY) session.c_->services.counters.h2_goaways.add();
     if (frame->hd.type == NGHTTP2_GOAWAY && session.awaiting_drain_ack()) {
         // The drain's first GOAWAY is out: the PING behind it comes back once the client read both.
         nghttp2_submit_ping(raw, NGHTTP2_FLAG_NONE, kDrainPing);

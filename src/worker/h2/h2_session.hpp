@@ -64,6 +64,7 @@ public:
     bool wants_turn() const { return wants_turn_; }
     void resume(H2Context& c);
     bool closed() const { return closed_; }
+    bool idle() const { return streams_.empty(); }  // no request in progress
 
 private:
     // nghttp2's callbacks; `user_data` is the session.

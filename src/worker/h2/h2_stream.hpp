@@ -53,6 +53,7 @@ struct H2Stream {
     std::string produced;             // the piece of a streamed body (Response::stream) being framed
     std::size_t produced_offset = 0;  // how much of it is in DATA frames already
     std::uint64_t body_sent = 0;      // body bytes written to the transport
+    std::int64_t started_us = 0;      // when the response was planned, for the duration metric
     std::uint32_t queued = 0;         // output chunks of this stream not yet written
     bool closed = false;              // nghttp2 closed it
     std::uint32_t close_error = 0;

@@ -152,9 +152,22 @@ bool TlsTransport::check_client_hello(bool after_retry) {
     return true;
 }
 
+void TlsTransport::count_handshake(bool failed) {
+    if (handshake_counted_ || state_.counters == nullptr) return;
+    handshake_counted_ = true;
+    WorkerCounters& counters = *state_.counters;
+    if (failed)
+        counters.tls_failed.add();
+    else if (SSL_session_reused(ssl_.get()) == 1)
+        counters.tls_resumed.add();
+    else
+        counters.tls_full.add();
+}
+
 // A connection ended for what it sent: named at info, as any client's failure is.
 IoResult TlsTransport::refuse(const char* why) {
     broken_ = true;
+    if (mode_ != Mode::PlainHttp && !SSL_is_init_finished(ssl_.get())) count_handshake(true);
     if (state_.log.enabled(LogLevel::Info)) {
         char address[INET6_ADDRSTRLEN];
         state_.log.info("TLS connection refused conn={} peer={}: {}", connection_, peer_.format(address), why);
@@ -183,6 +196,7 @@ IoResult TlsTransport::failed(int result, Wait wait) {
         broken_ = true;
         // A protocol failure: a bad handshake, garbage, a truncated record. Named at info
         // (it is the client's), and the connection ends quietly.
+        if (!SSL_is_init_finished(ssl_.get())) count_handshake(true);
         const unsigned long code = ERR_peek_error();
         if (ERR_GET_REASON(code) != SSL_R_UNEXPECTED_EOF_WHILE_READING && state_.log.enabled(LogLevel::Info)) {
             char address[INET6_ADDRSTRLEN];
@@ -202,6 +216,7 @@ IoResult TlsTransport::read(std::span<char> into) {
     for (;;) {
         ERR_clear_error();
         const int n = SSL_read(ssl_.get(), into.data(), clamp(into.size()));
+        if (!handshake_counted_ && SSL_is_init_finished(ssl_.get())) count_handshake(false);
         if (n > 0) return {Io::Done, static_cast<std::size_t>(n), 0};
         if (!hello_retry_ || broken_ || SSL_get_error(ssl_.get(), n) != SSL_ERROR_WANT_READ)
             return failed(n, Wait::Readable);

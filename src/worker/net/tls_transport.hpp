@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "log.hpp"
+#include "metric_counters.hpp"
 #include "net/peer_address.hpp"
 #include "net/plain_transport.hpp"
 #include "openssl_ptr.hpp"
@@ -20,6 +21,7 @@ struct TlsWorkerState {
     Logger& log;
     bool ktls = false;                  // the context asks OpenSSL for kernel TLS
     bool ktls_fallback_logged = false;  // a connection it could not give kTLS was named once
+    WorkerCounters* counters = nullptr;  // handshakes, when the worker exports metrics
 };
 
 // TLS over a connection's socket with OpenSSL. The handshake happens inside the first
@@ -70,6 +72,8 @@ private:
     static void on_message(int write, int version, int content_type, const void* message, std::size_t length, SSL* ssl,
                            void* self);
     IoResult refuse(const char* why);
+    // Counts the handshake once: full or resumed when it finished, or failed.
+    void count_handshake(bool failed);
     void send_close_notify();
     IoResult encrypt(const char* data, std::size_t length);
     std::size_t record_limit() const;
@@ -87,6 +91,7 @@ private:
     bool broken_ = false;          // a fatal error or a refusal: no close_notify, no more reads
     bool close_notify_sent_ = false;
     bool hello_retry_ = false;             // a HelloRetryRequest went out: check the second ClientHello first
+    bool handshake_counted_ = false;  // its outcome is in the metrics
     std::uint8_t handshake_messages_ = 0;  // received, the handshake's and those after it (KeyUpdate …)
     Wait waiting_ = Wait::Readable;
     IoResult detect_result_{Io::Done, 0, 0};

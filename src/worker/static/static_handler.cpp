@@ -75,13 +75,15 @@ struct StaticHandler::Lookup {
 };
 
 StaticHandler::StaticHandler(const MimeTypes& mime, const DateCache& date, const ErrorPages& pages,
-                             std::string boundary, Logger& log, std::size_t compressed_cache_bytes)
+                             std::string boundary, Logger& log, std::size_t compressed_cache_bytes,
+                             WorkerCounters* counters)
     : mime_(mime),
       date_(date),
       pages_(pages),
       boundary_(std::move(boundary)),
       multipart_type_("multipart/byteranges; boundary=" + boundary_),
       log_(log),
+      counters_(counters != nullptr ? *counters : unshared_counters_),
       compressed_(compressed_cache_bytes) {}
 
 std::uint16_t StaticHandler::open_failed(int error, const char* relative) const {
@@ -198,10 +200,12 @@ std::uint16_t StaticHandler::resolve(const Lookup& lookup, Response& out) {
         const http::CodingPreference& siblings = lookup.sibling_codings();
         for (std::size_t i = 0; i < siblings.count; ++i) key_.push_back(siblings.order[i].suffix[1]);
         if (auto hit = site.cache.find(key_, lookup.now_ms)) {
+            counters_.file_cache_hits.add();
             serve(lookup, std::move(hit), out);
             return 0;
         }
     }
+    counters_.file_cache_misses.add();
 
     Located found = lookup.locate(path_.relative().data());
     if (!found.fd) return open_failed(found.error, path_.relative().data());
@@ -387,6 +391,7 @@ bool StaticHandler::serve_compressed(const Lookup& lookup, std::shared_ptr<const
         return true;
     }
     CompressionCache::Bytes bytes = compressed_.find(file->version, coding);
+    (bytes ? counters_.compression_cache_hits : counters_.compression_cache_misses).add();
     const bool small = file->facts.size <= EncodingStream::kSlice;
     if (!bytes) {
         // Not made yet. A small file is made now while this turn's allowance lasts; past

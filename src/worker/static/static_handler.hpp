@@ -15,6 +15,7 @@
 #include "http/request.hpp"
 #include "http/response.hpp"
 #include "log.hpp"
+#include "metric_counters.hpp"
 #include "mime_types.hpp"
 #include "static/error_pages.hpp"
 #include "static/site.hpp"
@@ -30,7 +31,7 @@ namespace pywebd {
 class StaticHandler {
 public:
     StaticHandler(const MimeTypes& mime, const DateCache& date, const ErrorPages& pages, std::string boundary,
-                  Logger& log, std::size_t compressed_cache_bytes = 32 << 20);
+                  Logger& log, std::size_t compressed_cache_bytes = 32 << 20, WorkerCounters* counters = nullptr);
 
     void handle(Site& site, const http::Request& request, std::int64_t now_ms, Response& out);
 
@@ -99,6 +100,8 @@ private:
     std::string boundary_;
     std::string multipart_type_;  // "multipart/byteranges; boundary=…"
     Logger& log_;
+    WorkerCounters unshared_counters_;  // when the worker exports none (unit tests)
+    WorkerCounters& counters_;          // cache hits and misses
     NormalPath path_;              // scratch, reused
     std::string sibling_path_;     // scratch, reused
     std::string key_;              // scratch, reused

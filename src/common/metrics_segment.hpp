@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metric_counters.hpp"
+#include "unique_fd.hpp"
+
+namespace pywebd {
+
+// The shared memory the master maps before its first fork: its own counters, then one
+// cache-line aligned slot per worker process alive at once. A memfd, so that a master
+// re-executing itself (an in-place upgrade) can map the same counters again.
+// Which slots are taken is the master's private knowledge; workers only write their
+// own slot and read the whole segment.
+class MetricsSegment {
+public:
+    // Current, pending and draining generations together; beyond that a worker shares
+    // the overflow slot (its counts may then be lost, never wrong by much).
+    static constexpr std::size_t kSlots = 4096;
+
+    // Creates and maps a zeroed segment; nullopt and `error` set on failure.
+    static std::optional<MetricsSegment> create(std::string& error);
+    // Maps an existing segment (an fd carried across exec); nullopt if it is not one.
+    static std::optional<MetricsSegment> adopt(UniqueFd fd, std::string& error);
+
+    MetricsSegment(MetricsSegment&& other) noexcept;
+    MetricsSegment& operator=(MetricsSegment&&) = delete;
+    MetricsSegment(const MetricsSegment&) = delete;
+    ~MetricsSegment();
+
+    MasterCounters& master() const { return layout_->master; }
+    WorkerCounters& slot(std::size_t index) const { return layout_->slots[index]; }
+    // Slots any worker has used (the ones worth summing).
+    std::size_t slots_used() const { return layout_->master.slots_used.get(); }
+    int fd() const { return fd_.get(); }
+
+    // The master's bookkeeping: the lowest free slot for a new worker (its counters go
+    // on from where the last worker there left them), and a dead worker's slot back.
+    std::size_t acquire();
+    void release(std::size_t index);
+    void mark_taken(std::size_t index);  // an adopted worker's slot (after an upgrade)
+
+private:
+    struct Layout {
+        MasterCounters master;
+        WorkerCounters slots[kSlots + 1];  // the last: the overflow slot
+    };
+    MetricsSegment(UniqueFd fd, Layout* layout) : fd_(std::move(fd)), layout_(layout), taken_(kSlots, false) {}
+
+    UniqueFd fd_;
+    Layout* layout_;
+    std::vector<bool> taken_;
+};
+
+}  // namespace pywebd
