@@ -2,7 +2,7 @@
 # it needs from Debian's packages (apt-get) when missing, configures, builds, then acts.
 
 BUILD_DEPS := cmake make g++ pkg-config libyaml-cpp-dev libsystemd-dev libgtest-dev libcli11-dev libfmt-dev libssl-dev libnghttp2-dev zlib1g-dev libbrotli-dev libzstd-dev nghttp2-client chromium libnss3-tools \
-              media-types curl openssl python3 testssl.sh prometheus
+              media-types curl openssl python3 python3-yaml testssl.sh prometheus
 JOBS       := $(shell nproc 2>/dev/null || echo 2)
 BUILD      ?= build
 CMAKE_ARGS ?=
@@ -13,7 +13,7 @@ ifeq ($(WERROR),1)
 CMAKE_ARGS += -DPYWEBD_WERROR=ON
 endif
 
-.PHONY: run test test-sanitize deps build build-sanitize packages e2e ktls fuzz clean
+.PHONY: run test test-sanitize deps build build-sanitize packages image e2e ktls fuzz clean
 
 deps:
 	@missing=$$(for p in $(BUILD_DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -44,6 +44,11 @@ test-sanitize:
 packages:
 	packaging/build-packages
 
+# The OCI image localhost/pywebd:<version> from the .deb and a debootstrapped Debian 12
+# (root: debootstrap, buildah, podman), saved in build-image/out.
+image:
+	packaging/image/build-image
+
 # The .deb under a real systemd in systemd-nspawn (root).
 e2e:
 	tests/e2e/run
@@ -57,4 +62,4 @@ fuzz:
 	tests/fuzz/run
 
 clean:
-	rm -rf build build-sanitize build-package build-fuzz
+	rm -rf build build-sanitize build-package build-fuzz build-image

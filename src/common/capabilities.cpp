@@ -31,6 +31,7 @@ struct Sets {
             if (words.effective != 0 || words.permitted != 0 || words.inheritable != 0) return false;
         return true;
     }
+    void set_inheritable(int cap) { data[cap / 32].inheritable |= 1U << (cap % 32); }
     void set_effective(int cap, bool on) {
         const __u32 bit = 1U << (cap % 32);
         data[cap / 32].effective = on ? (data[cap / 32].effective | bit) : (data[cap / 32].effective & ~bit);
@@ -56,6 +57,23 @@ std::optional<std::string> master_capabilities() {
     if (!sets.effective(CAP_DAC_READ_SEARCH) || ::geteuid() == 0) return std::nullopt;  // root reads keys anyway
     sets.set_effective(CAP_DAC_READ_SEARCH, false);
     if (!set(sets)) return fmt::format("capset: {}", std::strerror(errno));
+    return std::nullopt;
+}
+
+std::optional<std::string> keep_capabilities_across_exec() {
+    if (::geteuid() == 0) return std::nullopt;  // root has them after exec anyway
+    Sets sets;
+    if (!get(sets)) return fmt::format("capget: {}", std::strerror(errno));
+    const int kept[] = {CAP_NET_BIND_SERVICE, CAP_DAC_READ_SEARCH};
+    for (int cap : kept)
+        if (sets.permitted(cap)) sets.set_inheritable(cap);  // ambient needs permitted and inheritable
+    if (!set(sets)) return fmt::format("capset: {}", std::strerror(errno));
+    for (int cap : kept) {
+        if (!sets.permitted(cap)) continue;
+        ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 1)
+            return fmt::format("capability {} cannot be kept across exec (ambient)", cap);
+    }
     return std::nullopt;
 }
 

@@ -16,6 +16,13 @@ namespace pywebd {
 // programs it might exec (ambient set cleared). Returns an error text on failure.
 std::optional<std::string> master_capabilities();
 
+// Before the master re-executes itself (an in-place upgrade): the capabilities it holds
+// (bind below 1024, read key files) are made ambient, so the new image starts with them
+// as systemd started the old one; its master_capabilities() clears the ambient set
+// again. Undone by master_capabilities() if the exec fails. Returns an error text if a
+// capability it holds could not be made ambient (the new image would lack it).
+std::optional<std::string> keep_capabilities_across_exec();
+
 // A worker after its privilege drop: every capability gone (effective, permitted,
 // inheritable, ambient), so neither a key file nor anything else beyond its user's
 // rights is open to it. Returns an error text on failure.

@@ -295,8 +295,8 @@ ListenAddress admin_in(const YAML::Node& node) {
     }
     if (!public_ok && !address->is_loopback())
         throw ValueError(fmt::format("'{}' is not a loopback address: metrics and health would be public; write "
-                                     "{{address: \"{}\", public: true}} if that is meant",
-                                     address->to_string(), address->to_string()),
+                                     "127.0.0.1:{}, or {{address: \"{}\", public: true}} if that is meant",
+                                     address->to_string(), address->port, address->to_string()),
                          node.Mark());
     address->admin = true;
     address->h2 = false;

@@ -88,6 +88,14 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
     return address;
 }
 
+bool ListenAddress::same_endpoint(const ListenAddress& other) const {
+    if (family != other.family || port != other.port) return false;
+    sockaddr_storage a{}, b{};
+    const socklen_t length = to_sockaddr(*this, a);
+    if (length == 0 || to_sockaddr(other, b) != length) return host == other.host;
+    return std::memcmp(&a, &b, length) == 0;
+}
+
 bool ListenAddress::is_loopback() const {
     sockaddr_storage storage{};
     if (to_sockaddr(*this, storage) == 0) return false;

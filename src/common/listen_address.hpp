@@ -25,12 +25,10 @@ struct ListenAddress {
     std::uint16_t https_port = 443;
     bool admin = false;  // the admin listener: /metrics and /healthz, nothing else
 
-    std::string to_string() const;
-    bool is_loopback() const;  // 127.0.0.0/8 or ::1  // "127.0.0.1:80", "[::1]:80"
-    // The same socket address, whatever its connections get.
-    bool same_endpoint(const ListenAddress& other) const {
-        return family == other.family && host == other.host && port == other.port;
-    }
+    std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+    bool is_loopback() const;       // 127.0.0.0/8 or ::1
+    // The same socket address, whatever its connections get ("::1" and "0::1" alike).
+    bool same_endpoint(const ListenAddress& other) const;
     bool operator==(const ListenAddress&) const = default;
 };
 

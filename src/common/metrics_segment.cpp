@@ -1,5 +1,6 @@
 #include "metrics_segment.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ std::optional<MetricsSegment> MetricsSegment::adopt(UniqueFd fd, std::string& er
     }
     void* address = map_segment(fd.get(), sizeof(Layout), error);
     if (address == nullptr) return std::nullopt;
+    ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);  // it came across exec without
     return MetricsSegment(std::move(fd), static_cast<Layout*>(address));
 }
 
@@ -56,7 +58,7 @@ MetricsSegment::~MetricsSegment() {
 std::size_t MetricsSegment::acquire() {
     std::size_t index = 0;
     while (index < kSlots && taken_[index]) ++index;
-    if (index == kSlots) return kSlots;  // the overflow slot
+    if (index == kSlots) return kSlots;  // none free
     mark_taken(index);
     return index;
 }

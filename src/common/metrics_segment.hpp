@@ -17,8 +17,9 @@ namespace pywebd {
 // own slot and read the whole segment.
 class MetricsSegment {
 public:
-    // Current, pending and draining generations together; beyond that a worker shares
-    // the overflow slot (its counts may then be lost, never wrong by much).
+    // Workers of the current, pending and draining generations together. Beyond that a
+    // worker is given no slot (acquire() returns kSlots) and counts for itself alone:
+    // a slot shared by two writers could go backwards.
     static constexpr std::size_t kSlots = 4096;
 
     // Creates and maps a zeroed segment; nullopt and `error` set on failure.
@@ -38,7 +39,8 @@ public:
     int fd() const { return fd_.get(); }
 
     // The master's bookkeeping: the lowest free slot for a new worker (its counters go
-    // on from where the last worker there left them), and a dead worker's slot back.
+    // on from where the last worker there left them; kSlots when none is free), and a
+    // dead worker's slot back.
     std::size_t acquire();
     void release(std::size_t index);
     void mark_taken(std::size_t index);  // an adopted worker's slot (after an upgrade)
@@ -46,7 +48,7 @@ public:
 private:
     struct Layout {
         MasterCounters master;
-        WorkerCounters slots[kSlots + 1];  // the last: the overflow slot
+        WorkerCounters slots[kSlots];
     };
     MetricsSegment(UniqueFd fd, Layout* layout) : fd_(std::move(fd)), layout_(layout), taken_(kSlots, false) {}
 

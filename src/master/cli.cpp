@@ -13,7 +13,8 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     app.set_version_flag("--version", std::string("pywebd ") + kVersion);
     app.footer(
         "With no options pywebd serves ./static on port 8888.\n"
-        "Signals: HUP reload, TERM/QUIT graceful stop, INT fast stop, USR1 reopen logs.");
+        "Signals: HUP reload (an in-place upgrade when the binary changed), USR2 in-place upgrade,\n"
+        "TERM/QUIT graceful stop, INT fast stop, USR1 reopen logs.");
 
     CliOptions options;
     // Read as int so that 70000 gets a range message rather than a conversion error.
@@ -43,6 +44,7 @@ CliResult parse_command_line(const std::vector<std::string>& args) {
     }
     if (const auto port = positional_port ? positional_port : flag_port)
         options.port = static_cast<std::uint16_t>(*port);
+    options.args = args;
     return {options, "", 0};
 }
 

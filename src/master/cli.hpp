@@ -14,6 +14,7 @@ struct CliOptions {
     std::optional<unsigned> workers;
     std::optional<std::string> user;
     bool test_config = false;
+    std::vector<std::string> args;  // as given (without argv[0]): what an in-place upgrade runs again
 };
 
 // The outcome of reading the command line: options to run with, or text to print and

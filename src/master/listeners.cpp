@@ -83,10 +83,39 @@ std::vector<ListenSocket> inherited_listeners() {
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
         ListenSocket socket{std::move(owned), "", {}, true};
         socket.name = local_name(fd);
-        socket.address.port = local_port(fd);  // which listen entry's role it takes
+        socket.address = local_address(fd);  // its port says which listen entry's role it takes
         sockets.push_back(std::move(socket));
     }
     return sockets;
+}
+
+ListenSocket adopt_listener(int fd, bool inherited, bool admin) {
+    UniqueFd owned(fd);
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (::sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+        throw BindError(fmt::format("upgrade: fd {} is not a listening stream socket", fd));
+    ListenSocket socket{std::move(owned), local_name(fd), local_address(fd), inherited};
+    socket.address.admin = admin;
+    return socket;
+}
+
+ListenAddress local_address(int fd) {
+    ListenAddress address;
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) == 0 &&
+        (storage.ss_family == AF_INET || storage.ss_family == AF_INET6)) {
+        address.family = storage.ss_family;
+        const void* raw = storage.ss_family == AF_INET6
+                              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr)
+                              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr);
+        ::inet_ntop(storage.ss_family, raw, host, sizeof host);
+    }
+    address.host = host;
+    address.port = local_port(fd);
+    address.has_port = true;
+    return address;
 }
 
 std::uint16_t local_port(int fd) {

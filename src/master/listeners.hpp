@@ -12,7 +12,7 @@ namespace pywebd {
 struct ListenSocket {
     UniqueFd fd;
     std::string name;       // "0.0.0.0:8888", or "systemd fd 3"
-    ListenAddress address;  // what was bound (empty host for inherited sockets)
+    ListenAddress address;  // what was bound (for inherited sockets: what getsockname says)
     bool inherited = false;
 };
 
@@ -38,6 +38,13 @@ std::vector<ListenSocket> bind_all(const Config& config, Logger& log);
 // non-blocking. Empty when none were passed. Throws BindError if one is not a
 // listening stream socket.
 std::vector<ListenSocket> inherited_listeners();
+
+// A listening socket handed over by the master image before an in-place upgrade: its
+// address read back with getsockname. Throws BindError if it is not a listening TCP socket.
+ListenSocket adopt_listener(int fd, bool inherited, bool admin);
+
+// The numeric address a socket is bound to, from getsockname (an empty host for a unix one).
+ListenAddress local_address(int fd);
 
 // "127.0.0.1:8080" for a bound socket, from getsockname.
 std::string local_name(int fd);

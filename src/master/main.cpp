@@ -1,4 +1,12 @@
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -10,6 +18,7 @@
 #include "listeners.hpp"
 #include "log.hpp"
 #include "master.hpp"
+#include "upgrade_state.hpp"
 
 using namespace pywebd;
 
@@ -21,6 +30,39 @@ int fail(Logger& log, const std::string& message) {
     if (!log.path().empty()) log.crit("{}", message);
     std::fprintf(stderr, "pywebd: %s\n", message.c_str());
     return static_cast<int>(ExitCode::Failure);
+}
+
+// What a running master handed this image for an in-place upgrade (or for the trial
+// start it makes first: `trial`), checked: made for this process (a stray variable in a
+// fresh start's environment is ignored, with `warning` set), channels that are unix
+// sockets, workers that are our children. Nullopt with `error` set if it is unusable.
+std::optional<UpgradeState> upgrade_handed_over(bool& trial, std::string& warning, std::string& error) {
+    const char* text = std::getenv(kUpgradeEnvironment);
+    trial = std::getenv(kUpgradeTrialEnvironment) != nullptr;
+    const std::string copy = text != nullptr ? text : "";
+    ::unsetenv(kUpgradeEnvironment);  // not for the workers, nor for a later upgrade
+    ::unsetenv(kUpgradeTrialEnvironment);
+    if (text == nullptr) return std::nullopt;
+    auto state = UpgradeState::decode(copy, error);
+    if (!state) return std::nullopt;
+    const pid_t expected = trial ? ::getppid() : ::getpid();
+    if (state->master != expected) {
+        warning = fmt::format("{} names process {}, not this one: ignored", kUpgradeEnvironment, state->master);
+        return std::nullopt;
+    }
+    for (const UpgradeState::Worker& w : state->workers)
+        if (::sd_is_socket(w.channel, AF_UNIX, SOCK_SEQPACKET, -1) <= 0) {
+            error = fmt::format("{}: worker {}'s channel {} is not a unix socket", kUpgradeEnvironment, w.pid, w.channel);
+            return std::nullopt;
+        }
+    if (!trial)  // the trial's parent is the master: the workers are its siblings
+        std::erase_if(state->workers, [&](const UpgradeState::Worker& w) {
+            siginfo_t info{};
+            const bool ours = ::waitid(P_PID, static_cast<id_t>(w.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+            if (!ours) warning = fmt::format("{}: process {} is not our child: not adopted", kUpgradeEnvironment, w.pid);
+            return !ours;
+        });
+    return state;
 }
 
 }  // namespace
@@ -62,7 +104,22 @@ int main(int argc, char** argv) {
     if (!log.path().empty())  // on stderr they were already said
         for (const std::string& warning : config.warnings) log.warn("{}", warning);
 
+    bool trial = false;
+    std::string upgrade_warning, upgrade_error;
+    auto upgrade = upgrade_handed_over(trial, upgrade_warning, upgrade_error);
+    if (!upgrade_warning.empty()) log.warn("{}", upgrade_warning);
+    if (!upgrade_error.empty()) return fail(log, "cannot take over from the running version: " + upgrade_error);
+    if (trial && !upgrade) return fail(log, "a trial start needs the running version's state");
+    if (trial) log.set_level(LogLevel::Error);  // it says nothing unless it fails
     try {
+        if (upgrade) {
+            std::vector<ListenSocket> passed;
+            for (const UpgradeState::Socket& s : upgrade->sockets)
+                passed.push_back(adopt_listener(s.fd, s.inherited, s.admin));
+            const bool activated = upgrade->socket_activated;
+            Master master(options, std::move(config), std::move(passed), activated, log, std::move(upgrade));
+            return trial ? 0 : master.run();
+        }
         std::vector<ListenSocket> listeners = inherited_listeners();
         const bool activated = !listeners.empty();
         if (!activated) listeners = bind_all(config, log);

@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstring>
 
+#include "capabilities.hpp"
 #include "channel.hpp"
 #include "clock.hpp"
 #include "core/worker_process.hpp"
@@ -24,6 +25,7 @@
 #include "log_file.hpp"
 #include "signals.hpp"
 #include "tls_certificates.hpp"
+#include "version.hpp"
 
 namespace pywebd {
 namespace {
@@ -36,13 +38,23 @@ constexpr std::int64_t kDrainKillGraceMs = 2000;
 
 std::int64_t drain_kill_after_ms(const Config& config) { return config.timeouts.shutdown.count() + kDrainKillGraceMs; }
 
-// Who the workers of `config` run as. The names were checked when the config loaded.
-MetricsSegment create_metrics() {
+// A fresh segment, or after an in-place upgrade the one the image before kept.
+MetricsSegment open_metrics(const std::optional<UpgradeState>& upgrade) {
     std::string error;
-    auto segment = MetricsSegment::create(error);
+    auto segment = upgrade ? MetricsSegment::adopt(UniqueFd(upgrade->metrics_fd), error) : MetricsSegment::create(error);
     if (!segment) throw std::runtime_error(error);
     return std::move(*segment);
 }
+
+void set_close_on_exec(int fd, bool on) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC);
+}
+
+// How long the new binary's trial start may take (the master waits for it), and how
+// long its first generation may take to be ready before the upgrade is given up.
+constexpr std::int64_t kUpgradeTrialMs = 15'000;
+constexpr std::int64_t kAdoptionMs = 30'000;
 
 std::uint64_t unix_ms() {
     timespec ts{};
@@ -50,6 +62,7 @@ std::uint64_t unix_ms() {
     return static_cast<std::uint64_t>(ts.tv_sec) * 1000 + static_cast<std::uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+// Who the workers of `config` run as. The names were checked when the config loaded.
 Identity workers_identity(const Config& config) {
     std::string error;
     auto identity = resolve_identity(config.user, config.group, error);
@@ -88,13 +101,15 @@ void raise_fd_limit(const Config& config, Logger& log) {
             limit.rlim_cur, config.limits.max_connections, sites, config.cache.entries, needed);
 }
 
-Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log)
+Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log,
+               std::optional<UpgradeState> upgrade)
     : cli_(std::move(cli)),
       log_(log),
       pid_(::getpid()),
       socket_activated_(socket_activated),
-      metrics_(create_metrics()) {
-    signals_ = open_signalfd({SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGPIPE});
+      metrics_(open_metrics(upgrade)),
+      executable_(ExecutableFile::of_this_process()) {
+    signals_ = open_signalfd({SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     epoll_event ev{};
@@ -103,8 +118,22 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, signals_.get(), &ev);
     supervisor_ = std::make_unique<Supervisor>(
         log_, epoll_.get(), [this](const Generation& g, unsigned slot) { return spawn_worker(g, slot); }, &metrics_);
+    if (upgrade) {
+        // The sockets are reused where the configuration still lists their address
+        // (under socket activation: all of them), as a reload would.
+        next_generation_ = upgrade->next_generation;
+        for (ListenSocket& socket : listeners) {
+            auto shared = std::make_shared<ListenSocket>(std::move(socket));
+            if (socket_activated_ && shared->inherited) inherited_.push_back(shared);
+            passed_.push_back(std::move(shared));
+        }
+        adopt_workers(*upgrade, config);
+        // Kept until our generation serves: the sockets the state names stay valid, and
+        // a reload after an abandoned upgrade can still reuse them.
+        initial_ = make_generation(std::move(config));
+        return;
+    }
     metrics_.master().started_unix_ms.set(unix_ms());
-
     initial_ = std::make_shared<Generation>();
     for (ListenSocket& socket : listeners) {
         auto shared = std::make_shared<ListenSocket>(std::move(socket));
@@ -122,11 +151,8 @@ void Master::add_admin_listener(Generation& generation, const Config& config) {
     if (!config.admin) return;
     const ListenAddress& admin = *config.admin;
     for (const auto& socket : generation.listeners)
-        if (socket->inherited && socket->address.port == admin.port) return;
-    std::shared_ptr<ListenSocket> reused;
-    if (const Generation* current = supervisor_->current())
-        for (const auto& l : current->listeners)
-            if (!l->inherited && l->address.admin && l->address.same_endpoint(admin)) reused = l;
+        if (socket->inherited && socket->address.same_endpoint(admin)) return;
+    std::shared_ptr<ListenSocket> reused = reusable_socket(admin);
     if (!reused) {
         reused = std::make_shared<ListenSocket>(bind_listener(admin, config.backlog));
         reused->address.admin = true;
@@ -135,13 +161,31 @@ void Master::add_admin_listener(Generation& generation, const Config& config) {
     generation.listeners.push_back(std::move(reused));
 }
 
+// A bound socket of the serving generation (or passed by the image before an upgrade)
+// for `address`, of the same kind (admin or not).
+std::shared_ptr<ListenSocket> Master::reusable_socket(const ListenAddress& address) const {
+    std::vector<std::shared_ptr<ListenSocket>> candidates = passed_;
+    if (const Generation* current = supervisor_->current())
+        candidates.insert(candidates.end(), current->listeners.begin(), current->listeners.end());
+    for (const auto& l : candidates) {
+        // Port 0 in the configuration matches the port the kernel chose (a passed socket
+        // knows its own port; one bound here keeps the 0 it was asked for).
+        ListenAddress wanted = address;
+        if (wanted.port == 0) wanted.port = l->address.port;
+        if (!l->inherited && l->address.admin == address.admin && l->address.same_endpoint(wanted)) return l;
+    }
+    return nullptr;
+}
+
 // What connections accepted on `socket` get, as `config` says: the listen entry for its
 // address, or under socket activation the entry for its port.
 ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) const {
     ListenAddress role = socket.address;
     role.tls = role.redirect_to_https = role.h2c = false;
     role.h2 = true;
-    const bool admin = config.admin && (socket.inherited ? config.admin->port == socket.address.port
+    // Under socket activation too, only a socket on exactly the admin address (a
+    // wildcard one on its port would publish the counters on every interface).
+    const bool admin = config.admin && (socket.inherited ? socket.address.same_endpoint(*config.admin)
                                                          : socket.address.admin);
     role.admin = admin;
     if (admin) return role;
@@ -167,7 +211,7 @@ void Master::check_activated_roles(const Generation& generation, const Config& c
                                      [](const ListenAddress& e) { return e.tls || e.redirect_to_https; });
     if (!special) return;
     for (const auto& socket : generation.listeners) {
-        if (config.admin && socket->address.port == config.admin->port) continue;
+        if (config.admin && socket->address.same_endpoint(*config.admin)) continue;
         const bool matched = std::any_of(listens.begin(), listens.end(),
                                          [&](const ListenAddress& e) { return e.port == socket->address.port; });
         if (!matched)
@@ -221,6 +265,11 @@ int Master::run() {
     metrics_.master().config_load_us.set(static_cast<std::uint64_t>(config.load_us));
     supervisor_->start(initial_, monotonic_ms());
     initial_.reset();
+    if (adopting_) {
+        adoption_deadline_ms_ = monotonic_ms() + kAdoptionMs;
+        log_.notice("upgraded in place: {} workers of the previous version serve until ours are ready",
+                    supervisor_->adopted_ready_count());
+    }
     if (const auto period = notifier_.watchdog_period()) next_watchdog_ms_ = monotonic_ms();
 
     std::array<epoll_event, 32> events{};
@@ -244,10 +293,19 @@ int Master::run() {
         if (pending.child_exited) reap(now);
         if (pending.stop != Stop::None) begin_stop(pending.stop, now);
         if (stopping_ == Stop::None) {
-            if (pending.reload) reload(now);
+            // A reload after the binary on disk changed (a package upgrade) is an upgrade.
+            if (pending.upgrade || (pending.reload && executable_.replaced_on_disk()))
+                upgrade();
+            else if (pending.reload)
+                reload(now);
             if (pending.reopen_logs) reopen_logs();
             finish_reload(now);
             check_startup();
+            if (adopting_ && (supervisor_->current_fatal() || now >= adoption_deadline_ms_))
+                abandon_upgrade(now, supervisor_->current_fatal()
+                                         ? std::string("the new version's workers cannot run")
+                                         : fmt::format("the new version's workers were not ready in {} s",
+                                                       kAdoptionMs / 1000));
             if (supervisor_->current_fatal()) {
                 log_.crit("no worker can run; stopping");
                 begin_stop(Stop::Fast, now);
@@ -270,13 +328,16 @@ int Master::run() {
 void Master::publish_state() {
     MasterCounters& m = metrics_.master();
     const Generation* current = supervisor_->current();
+    // Upgraded in place, the image before's workers serve until ours are ready.
+    const bool serving = announced_ready_ || adopting_;
     const HealthState health = stopping_ != Stop::None ? HealthState::Stopping
-                               : announced_ready_      ? HealthState::Serving
+                               : serving               ? HealthState::Serving
                                                        : HealthState::Starting;
     m.health.set(static_cast<std::uint64_t>(health));
     m.generation.set(current ? current->number : 0);
     m.workers_configured.set(current ? current->config.effective_workers() : 0);
-    m.workers_ready.set(supervisor_->current_ready_count());
+    // Adopted workers accept until they are told to drain: they count too.
+    m.workers_ready.set(supervisor_->current_ready_count() + supervisor_->adopted_ready_count());
 }
 
 int Master::wait_timeout(std::int64_t now) const {
@@ -288,6 +349,7 @@ int Master::wait_timeout(std::int64_t now) const {
     if (const auto next = supervisor_->next_deadline()) until(*next);
     if (notifier_.watchdog_period()) until(next_watchdog_ms_);
     if (ticket_keys_) until(next_ticket_rotation_ms_);
+    if (adopting_) until(adoption_deadline_ms_);
     return static_cast<int>(std::min<std::int64_t>(wait, INT_MAX));
 }
 
@@ -315,6 +377,7 @@ Master::Pending Master::read_signals() {
         case SIGCHLD: pending.child_exited = true; break;
         case SIGHUP: pending.reload = true; break;
         case SIGUSR1: pending.reopen_logs = true; break;
+        case SIGUSR2: pending.upgrade = true; break;
         case SIGTERM:
         case SIGQUIT:
             if (pending.stop == Stop::None) pending.stop = Stop::Graceful;
@@ -354,6 +417,7 @@ void Master::on_worker_message(pid_t pid, std::int64_t now) {
 void Master::check_startup() {
     if (announced_ready_ || !supervisor_->current_ready()) return;
     announced_ready_ = true;
+    if (adopting_) return finish_upgrade(monotonic_ms());
     publish_state();  // before READY=1: whoever hears it may probe /healthz at once
     log_.notice("ready: {} workers accepting", supervisor_->current()->config.effective_workers());
     notifier_.ready(status_line());
@@ -376,12 +440,8 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
     if (socket_activated_) {
         generation->listeners = inherited_;  // systemd owns the addresses
     } else {
-        const Generation* current = supervisor_->current();
         for (const ListenAddress& address : config.effective_listen()) {
-            std::shared_ptr<ListenSocket> reused;
-            if (current != nullptr)
-                for (const auto& l : current->listeners)
-                    if (!l->address.admin && l->address.same_endpoint(address)) reused = l;
+            std::shared_ptr<ListenSocket> reused = reusable_socket(address);
             generation->listeners.push_back(
                 reused ? reused : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
         }
@@ -392,7 +452,7 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
 }
 
 void Master::reload(std::int64_t now) {
-    if (supervisor_->pending() != nullptr) {
+    if (supervisor_->pending() != nullptr || adopting_) {
         reload_queued_ = true;  // one reload at a time; this one runs when the current finishes
         return;
     }
@@ -425,9 +485,164 @@ void Master::reload(std::int64_t now) {
     // A generation half started when something threw goes; the current one serves on.
     if (const Generation* half = supervisor_->pending())
         supervisor_->abandon(SIGQUIT, now, drain_kill_after_ms(half->config));
-    last_reload_ = "failed: " + failure;
+    reload_failed(failure);
+}
+
+void Master::reload_failed(const std::string& reason) {
+    last_reload_ = "failed: " + reason;
     metrics_.master().reloads_failed.add();
     notifier_.ready(status_line());
+}
+
+// In-place upgrade (SIGUSR2, or a reload after the binary on disk changed): the new
+// binary first makes a trial start with the state it would be handed (run_trial); then
+// this process executes it, keeping its PID (systemd's MainPID), its listening sockets,
+// its workers (their channels stay open, so they serve on) and the metrics. The new
+// image starts a generation of its own and drains the adopted workers once it serves
+// (finish_upgrade), or gives up on it if it never does (abandon_upgrade). A binary that
+// fails its trial, or cannot be executed, leaves this image serving: a failed reload.
+void Master::upgrade() {
+    if (const char* busy = !announced_ready_                   ? "the server is still starting"
+                           : adopting_                         ? "an upgrade is still in progress"
+                           : supervisor_->pending() != nullptr ? "a reload is still in progress"
+                                                               : nullptr) {
+        log_.error("upgrade refused: {}; try again when it ends", busy);
+        last_reload_ = fmt::format("failed: upgrade refused: {}", busy);
+        metrics_.master().reloads_failed.add();
+        return notifier_.status(status_line());  // not READY=1: what is in progress says that
+    }
+    notifier_.reloading("upgrading in place: a trial start of the new binary");
+    log_.notice("upgrading in place to {}", executable_.path);
+    const UpgradeState state = upgrade_state();
+    if (const auto error = run_trial(state)) {
+        log_.error("upgrade failed: {}; this version serves on", *error);
+        return reload_failed("upgrade: " + *error);
+    }
+    const std::vector<int> fds = state.fds();
+    for (int fd : fds) set_close_on_exec(fd, false);
+    ::setenv(kUpgradeEnvironment, state.encode().c_str(), 1);
+    std::optional<std::string> error = keep_capabilities_across_exec();
+    if (!error) {
+        std::vector<char*> argv{const_cast<char*>(executable_.path.c_str())};
+        for (const std::string& arg : cli_.args) argv.push_back(const_cast<char*>(arg.c_str()));
+        argv.push_back(nullptr);
+        ::execv(executable_.path.c_str(), argv.data());
+        error = fmt::format("exec {}: {}", executable_.path, std::strerror(errno));
+    }
+    // Still here: undo, and serve on.
+    for (int fd : fds) set_close_on_exec(fd, true);
+    ::unsetenv(kUpgradeEnvironment);
+    master_capabilities();
+    log_.error("upgrade failed: {}; this version serves on", *error);
+    reload_failed("upgrade: " + *error);
+}
+
+// Starts the new binary with the state it would be handed, in a trial: it loads the
+// configuration, opens the logs, takes the sockets, binds new addresses, loads the
+// certificates and maps the metrics as it would after exec, then exits 0 without
+// serving. A crash, a configuration or a state it refuses, a file that is no program:
+// each is found here, while this image still runs. Returns why not. The master waits,
+// pinging the watchdog, up to kUpgradeTrialMs.
+std::optional<std::string> Master::run_trial(const UpgradeState& state) {
+    const std::string encoded = state.encode();
+    const pid_t pid = ::fork();
+    if (pid < 0) return fmt::format("fork: {}", std::strerror(errno));
+    if (pid == 0) {
+        for (int fd : state.fds()) set_close_on_exec(fd, false);  // in this child's table only
+        ::setenv(kUpgradeEnvironment, encoded.c_str(), 1);
+        ::setenv(kUpgradeTrialEnvironment, "1", 1);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the master blocks its signals for its signalfd
+        if (const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC); null >= 0) ::dup2(null, STDOUT_FILENO);
+        (void)keep_capabilities_across_exec();  // it reads root-only key files as the master does
+        std::vector<char*> argv{const_cast<char*>(executable_.path.c_str())};
+        for (const std::string& arg : cli_.args) argv.push_back(const_cast<char*>(arg.c_str()));
+        argv.push_back(nullptr);
+        ::execv(executable_.path.c_str(), argv.data());
+        ::_exit(127);
+    }
+    int status = 0;
+    const std::int64_t deadline = monotonic_ms() + kUpgradeTrialMs;
+    for (;;) {
+        const pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done < 0) return fmt::format("waiting for the trial start: {}", std::strerror(errno));
+        if (done > 0) break;
+        if (monotonic_ms() >= deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            return fmt::format("{} did not finish its trial start in {} s", executable_.path, kUpgradeTrialMs / 1000);
+        }
+        if (notifier_.watchdog_period()) notifier_.watchdog();
+        ::usleep(10'000);
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return fmt::format("{} cannot be executed", executable_.path);
+    return fmt::format("{} failed its trial start ({}): see its message above", executable_.path,
+                       describe_exit(status));
+}
+
+UpgradeState Master::upgrade_state() const {
+    UpgradeState state;
+    state.master = pid_;
+    state.socket_activated = socket_activated_;
+    state.metrics_fd = metrics_.fd();
+    state.next_generation = next_generation_;
+    const Generation* current = supervisor_->current();
+    for (const auto& l : current != nullptr ? current->listeners : passed_)
+        state.sockets.push_back({l->fd.get(), l->inherited, l->address.admin});
+    for (const auto& p : supervisor_->processes())
+        state.workers.push_back(
+            {p->pid, p->generation, p->slot, p->metrics_slot, p->channel.get(), p->ready, p->quitting});
+    return state;
+}
+
+// The image before's workers, tracked until they exit; their metrics slots stay theirs.
+// Those that were draining drain on, with a deadline of their own.
+void Master::adopt_workers(const UpgradeState& upgrade, const Config& config) {
+    const std::int64_t now = monotonic_ms();
+    for (const UpgradeState::Worker& w : upgrade.workers) {
+        auto process = std::make_unique<WorkerProcess>();
+        process->pid = w.pid;
+        process->generation = w.generation;
+        process->slot = w.slot;
+        process->channel = UniqueFd(w.channel);
+        set_close_on_exec(w.channel, true);
+        process->ready = w.ready;
+        process->ready_ms = now;
+        process->quitting = w.quitting;
+        if (w.quitting) process->kill_at_ms = now + drain_kill_after_ms(config);
+        process->metrics_slot = w.metrics_slot;
+        metrics_.mark_taken(w.metrics_slot);
+        supervisor_->adopt(std::move(process));
+    }
+    adopting_ = supervisor_->adopted_ready_count() > 0;
+}
+
+// Our generation serves: the adopted workers drain, and the upgrade counts as a reload.
+void Master::finish_upgrade(std::int64_t now) {
+    adopting_ = false;
+    passed_.clear();
+    supervisor_->quit_adopted(SIGQUIT, now, drain_kill_after_ms(supervisor_->current()->config));
+    last_reload_ = fmt::format("ok (upgraded in place to {}, generation {})", kVersion, supervisor_->current()->number);
+    metrics_.master().reloads_ok.add();
+    publish_state();
+    log_.notice("upgrade complete: version {} serving, generation {}", kVersion, supervisor_->current()->number);
+    notifier_.ready(status_line());
+    run_queued_reload(now);
+}
+
+// Our generation cannot start (its workers cannot run, or are not all ready in time):
+// it is stopped, and the adopted workers of the version before serve on, as after a
+// failed reload. The next reload starts a generation again, and drains them once it serves.
+void Master::abandon_upgrade(std::int64_t now, const std::string& why) {
+    adopting_ = false;
+    announced_ready_ = true;
+    supervisor_->drop_current(SIGQUIT, now, kFastStopGraceMs);
+    log_.error("upgrade failed: {}; the previous version's workers serve on", why);
+    publish_state();
+    reload_failed("upgrade: " + why);
+    run_queued_reload(now);
 }
 
 void Master::finish_reload(std::int64_t now) {
@@ -439,8 +654,11 @@ void Master::finish_reload(std::int64_t now) {
         metrics_.master().reloads_failed.add();
         log_.error("reload failed: new workers could not start; the previous configuration serves on");
     } else if (supervisor_->pending_ready()) {
-        const std::int64_t grace = drain_kill_after_ms(supervisor_->current()->config);
+        const Generation* draining = supervisor_->current() ? supervisor_->current() : supervisor_->pending();
+        const std::int64_t grace = drain_kill_after_ms(draining->config);
         supervisor_->promote(SIGQUIT, now, grace);
+        supervisor_->quit_adopted(SIGQUIT, now, grace);  // after an abandoned upgrade: the old version's
+        passed_.clear();
         last_reload_ = fmt::format("ok (generation {})", supervisor_->current()->number);
         metrics_.master().reloads_ok.add();
         log_.notice("reload complete: generation {} serving", supervisor_->current()->number);
@@ -449,10 +667,13 @@ void Master::finish_reload(std::int64_t now) {
     }
     publish_state();
     notifier_.ready(status_line());
-    if (reload_queued_) {
-        reload_queued_ = false;
-        reload(now);
-    }
+    run_queued_reload(now);
+}
+
+void Master::run_queued_reload(std::int64_t now) {
+    if (!reload_queued_) return;
+    reload_queued_ = false;
+    reload(now);
 }
 
 void Master::reopen_logs() {
@@ -466,7 +687,7 @@ void Master::reopen_logs() {
 // opened with the workers' own rights: see open_log_file.
 void Master::send_logs(const WorkerProcess& process) const {
     try {
-        UniqueFd access = open_access_log(*process.generation_data);
+        UniqueFd access = process.generation_data ? open_access_log(*process.generation_data) : UniqueFd();
         if (access) send_message(process.channel.get(), ChannelMessage::AccessLog, access.get());
     } catch (const BindError& error) {
         log_.error("{}", error.what());
@@ -491,7 +712,8 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
     }
     const std::size_t metrics_slot = metrics_.acquire();
     if (metrics_slot == MetricsSegment::kSlots)
-        log_.warn("more workers alive than metrics slots ({}): their counts share one slot", MetricsSegment::kSlots);
+        log_.warn("more workers alive than metrics slots ({}): this one's counts are not exported",
+                  MetricsSegment::kSlots);
     const pid_t pid = ::fork();
     if (pid < 0) {
         log_.error("fork: {}", std::strerror(errno));

@@ -16,6 +16,7 @@
 #include "metrics_segment.hpp"
 #include "notifier.hpp"
 #include "supervisor.hpp"
+#include "upgrade_state.hpp"
 #include "unique_fd.hpp"
 
 namespace pywebd {
@@ -25,7 +26,10 @@ namespace pywebd {
 // workers' messages and to its own deadlines.
 class Master {
 public:
-    Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log);
+    // `upgrade`: this image was executed in place of a running master, which passed
+    // `listeners`, its workers and its metrics (see UpgradeState).
+    Master(CliOptions cli, Config config, std::vector<ListenSocket> listeners, bool socket_activated, Logger& log,
+           std::optional<UpgradeState> upgrade = std::nullopt);
     int run();
 
 private:
@@ -35,6 +39,7 @@ private:
         bool child_exited = false;
         bool reload = false;
         bool reopen_logs = false;
+        bool upgrade = false;  // SIGUSR2
         Stop stop = Stop::None;
     };
 
@@ -50,6 +55,15 @@ private:
     std::shared_ptr<Generation> make_generation(Config config);
     void complete_generation(Generation& generation, Config config);
     void add_admin_listener(Generation& generation, const Config& config);
+    std::shared_ptr<ListenSocket> reusable_socket(const ListenAddress& address) const;
+    void adopt_workers(const UpgradeState& upgrade, const Config& config);
+    void upgrade();
+    std::optional<std::string> run_trial(const UpgradeState& state);
+    UpgradeState upgrade_state() const;
+    void reload_failed(const std::string& reason);
+    void finish_upgrade(std::int64_t now);
+    void abandon_upgrade(std::int64_t now, const std::string& why);
+    void run_queued_reload(std::int64_t now);
     void publish_state();
     ListenAddress role_of(const ListenSocket& socket, const Config& config) const;
     void check_activated_roles(const Generation& generation, const Config& config) const;
@@ -69,6 +83,10 @@ private:
     std::unique_ptr<Supervisor> supervisor_;
     std::shared_ptr<Generation> initial_;
     std::vector<std::shared_ptr<ListenSocket>> inherited_;  // socket activation: used by every generation
+    std::vector<std::shared_ptr<ListenSocket>> passed_;     // an upgrade: the sockets the image before had
+    ExecutableFile executable_;  // what an upgrade executes, and how a changed one is seen
+    bool adopting_ = false;      // upgraded: the image before's workers serve until ours are ready
+    std::int64_t adoption_deadline_ms_ = 0;  // by then ours are ready, or the upgrade is given up
     unsigned next_generation_ = 1;
     bool announced_ready_ = false;
     bool reload_queued_ = false;

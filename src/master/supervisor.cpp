@@ -124,6 +124,38 @@ std::size_t Supervisor::current_ready_count() const {
     }));
 }
 
+void Supervisor::adopt(std::unique_ptr<WorkerProcess> process) {
+    process->adopted = true;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<std::uint64_t>(process->pid);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, process->channel.get(), &ev) != 0)
+        log_.error("epoll_ctl adopted worker channel: {}", std::strerror(errno));
+    log_.info("worker adopted slot={} pid={} generation={}", process->slot, process->pid, process->generation);
+    processes_.push_back(std::move(process));
+}
+
+std::size_t Supervisor::adopted_ready_count() const {
+    return static_cast<std::size_t>(
+        std::count_if(processes_.begin(), processes_.end(), [](const auto& p) { return p->adopted && !p->quitting; }));
+}
+
+void Supervisor::quit_adopted(int signal, std::int64_t now_ms, std::int64_t grace_ms) {
+    for (auto& p : processes_) {
+        if (!p->adopted || p->quitting) continue;
+        p->quitting = true;
+        p->kill_at_ms = now_ms + grace_ms;
+        ::kill(p->pid, signal);
+    }
+}
+
+void Supervisor::drop_current(int signal, std::int64_t now_ms, std::int64_t grace_ms) {
+    if (!current_.generation) return;
+    const unsigned number = current_.generation->number;
+    current_ = Tracked{};
+    quit_generation(number, signal, now_ms, grace_ms);
+}
+
 bool Supervisor::current_fatal() const {
     return !current_.slots.empty() &&
            std::all_of(current_.slots.begin(), current_.slots.end(), [](const Slot& s) { return s.fatal; });

@@ -51,6 +51,7 @@ struct WorkerProcess {
     std::int64_t kill_at_ms = 0;                        // when quitting: SIGKILL if still alive by then
     std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
     std::size_t metrics_slot = MetricsSegment::kSlots;  // its counters in the shared segment
+    bool adopted = false;  // forked by the image before an in-place upgrade
 };
 
 // Forks a worker for (generation, slot); returns its pid (-1 if fork failed) and the
@@ -87,6 +88,18 @@ public:
     bool current_ready() const { return all_ready(current_); }
     bool current_fatal() const;  // every slot of the current generation failed fatally
     std::size_t current_ready_count() const;  // its workers ready and not quitting
+
+    // After an in-place upgrade: a worker of the image before, still serving. It is
+    // tracked (reaped, its slot released) but never respawned; quit_adopted() drains
+    // them once the new generation serves.
+    void adopt(std::unique_ptr<WorkerProcess> process);
+    std::size_t adopted_ready_count() const;  // adopted, and not asked to quit
+    void quit_adopted(int signal, std::int64_t now_ms, std::int64_t grace_ms);
+    // The current generation is given up (an upgrade whose workers cannot start): its
+    // workers are sent `signal` and nothing is respawned; there is no current generation
+    // until the next one is promoted.
+    void drop_current(int signal, std::int64_t now_ms, std::int64_t grace_ms);
+    const std::vector<std::unique_ptr<WorkerProcess>>& processes() const { return processes_; }
 
     // A child exited (from waitpid). Returns false if it was not one of ours.
     bool on_exit(pid_t pid, int status, std::int64_t now_ms, bool stopping);

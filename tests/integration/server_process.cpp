@@ -139,6 +139,11 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     // As root the workers run as nobody, and a root master opens the logs with the
     // workers' rights: the directory the logs go to is theirs, as in a deployment.
     if (::geteuid() == 0) ::chown(dir_.path().c_str(), 65534, 65534);
+    binary_ = server_binary();
+    if (options.copy_binary) {
+        binary_ = dir_.path() / "pywebd";
+        std::filesystem::copy_file(server_binary(), binary_);
+    }
     if (options.before_start) options.before_start(dir_.path());
 
     const auto notify_path = dir_.path() / "notify.sock";
@@ -152,7 +157,7 @@ ServerProcess::ServerProcess(ServerOptions options) : tls_(options.tls) {
     }
     std::vector<std::string> env = child_environment(extra);
     std::vector<std::string> args = options.wrapper;
-    for (const std::string& arg : {server_binary(), std::string("-c"), config_path().string()}) args.push_back(arg);
+    for (const std::string& arg : {binary_.string(), std::string("-c"), config_path().string()}) args.push_back(arg);
     args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
     std::vector<char*> argv = pointers(args);
     std::vector<char*> envp = pointers(env);

@@ -40,6 +40,9 @@ struct ServerOptions {
     std::vector<std::string> env;  // extra NAME=value entries
     bool wait_ready = true;
     unsigned nofile = 0;  // when set: RLIMIT_NOFILE (soft and hard) of the server
+    // Runs a copy of the binary in the temp directory (binary_path()), which a test may
+    // replace (an in-place upgrade).
+    bool copy_binary = false;
     // Runs on the temp directory after the config is written, before the server starts.
     std::function<void(const std::filesystem::path&)> before_start;
 };
@@ -58,6 +61,7 @@ public:
     std::filesystem::path root() const { return dir_.path() / "root"; }
     std::filesystem::path config_path() const { return dir_.path() / "server.yaml"; }
     std::filesystem::path error_log_path() const { return dir_.path() / "error.log"; }
+    std::filesystem::path binary_path() const { return binary_; }
     std::uint16_t port(std::size_t socket = 0) const { return ports_.at(socket); }
     bool tls() const { return tls_; }
     // How a client trusts this server's test certificate (ca_file is empty without one).
@@ -108,6 +112,7 @@ private:
     void stop_watchdog();
 
     TempDir dir_;
+    std::filesystem::path binary_;
     UniqueFd notify_;
     std::vector<std::string> startup_;
     std::vector<std::uint16_t> ports_;

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -165,11 +167,14 @@ TEST(Metrics, EachProtocolAndTlsHandshakeIsCounted) {
     ASSERT_TRUE(broken.connected());
     broken.send(std::string("\x16\x03\x01\x00\x08\x01\x00\x00\x04\xff\xff\xff\xff", 13));
     broken.read_until_close();
+    ClientTls distrusting = server.client_tls();
+    distrusting.server_name = "other.example";  // the certificate does not name it: the client gives up
+    EXPECT_FALSE(HttpClient(server.port(), distrusting).connected());
 
-    const Samples s = scrape_until(server, R"(pywebd_tls_handshakes_total{result="failed"})", 1);
+    const Samples s = scrape_until(server, R"(pywebd_tls_handshakes_total{result="failed"})", 2);
     EXPECT_EQ(s.at(R"(pywebd_tls_handshakes_total{result="full"})"), 5);  // 3 HTTP/1.1 and 2 HTTP/2 connections
     EXPECT_EQ(s.at(R"(pywebd_tls_handshakes_total{result="resumed"})"), 1);
-    EXPECT_EQ(s.at(R"(pywebd_tls_handshakes_total{result="failed"})"), 1);
+    EXPECT_EQ(s.at(R"(pywebd_tls_handshakes_total{result="failed"})"), 2);
     EXPECT_EQ(s.at(R"(pywebd_http_requests_total{protocol="http1",code="2xx"})"), 3);
     EXPECT_EQ(s.at(R"(pywebd_http_requests_total{protocol="http1",code="4xx"})"), 1);
     EXPECT_EQ(s.at(R"(pywebd_http_requests_total{protocol="http2",code="2xx"})"), 2);
@@ -210,6 +215,58 @@ TEST(Admin, AnswersOnlyItsTwoPathsAndOnlyGetAndHead) {
     EXPECT_EQ(s.at(R"(pywebd_http_requests_total{protocol="http1",code="4xx"})"), 1);  // the site's 404 alone
 }
 
+TEST(Admin, AnswersAtTheSiteConnectionLimitWithItsOwnErrorsAndNoAccessLog) {
+    ServerProcess server({.yaml = std::string(kAdmin) +
+                                  "limits: {max_connections: 2}\nerror_pages: {400: /400.html}\n"
+                                  "access_log: access.log\n",
+                          .workers = 1,
+                          .sockets = 2});
+    server.write("400.html", "the site's own page\n");
+    server.write("index.html", "site\n");
+    // The site's two connections are taken; the admin listener still answers.
+    HttpClient first(server.port()), second(server.port());
+    ASSERT_TRUE(first.get("/index.html"));
+    ASSERT_TRUE(second.get("/index.html"));
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(admin_get(server, "/healthz").body, "ok\n");
+    HttpClient third(server.port(), "127.0.0.1", 1s);  // queued, not served, while the two stay
+    third.send("GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_FALSE(third.read_response());
+    // A request the admin listener cannot parse gets the built-in page, not the site's.
+    HttpClient garbage(server.port(1));
+    garbage.send("BREW /metrics HTCPCP/1.0\r\n\r\n");
+    const auto bad = garbage.read_response();
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    EXPECT_EQ(bad->body.find("the site's own page"), std::string::npos);
+    EXPECT_EQ(WEXITSTATUS(server.stop()), 0);
+    std::ifstream log(server.dir().path() / "access.log");
+    const std::string lines((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_NE(lines.find("GET /index.html"), std::string::npos) << lines;
+    EXPECT_EQ(lines.find("/healthz"), std::string::npos) << lines;  // probes are not the site's traffic
+}
+
+// Bound by the master itself (not passed by systemd), on a port the kernel picks, and
+// kept across a reload.
+TEST(Admin, TheMasterBindsItAndKeepsItAcrossAReload) {
+    ServerProcess server({.yaml = "admin: \"127.0.0.1:0\"\nlog_level: info\n", .workers = 1});
+    ASSERT_TRUE(wait_for_log(server, "admin listening on 127.0.0.1:"));
+    const std::string log = server.error_log();
+    const auto at = log.find("admin listening on 127.0.0.1:") + std::string("admin listening on 127.0.0.1:").size();
+    const auto port = static_cast<std::uint16_t>(std::stoi(log.substr(at)));
+    const auto health = [&] {
+        HttpClient client(port);
+        client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        const auto r = client.read_response();
+        return r ? r->body : "";
+    };
+    EXPECT_EQ(health(), "ok\n");
+    server.signal(SIGHUP);
+    ASSERT_FALSE(server.wait_for_notification("last reload: ok").empty());
+    EXPECT_EQ(health(), "ok\n");
+    EXPECT_EQ(server.error_log().find("admin listening on", at), std::string::npos);  // not bound again
+    EXPECT_EQ(WEXITSTATUS(server.stop()), 0);
+}
+
 TEST(Admin, HealthIsUnavailableWhileDraining) {
     ServerProcess server({.yaml = std::string(kAdmin) + "timeouts: {shutdown: 30s, send: 30s}\n", .workers = 1,
                           .sockets = 2});
@@ -232,6 +289,10 @@ TEST(Admin, HealthIsUnavailableWhileDraining) {
     EXPECT_EQ(during.status, 503);
     EXPECT_EQ(during.body, "draining\n");
     EXPECT_EQ(during.header("connection"), "close");
+    // Accepting on the admin listener alone, the draining worker sleeps between events.
+    const auto workers = server.workers();
+    ASSERT_EQ(workers.size(), 1u);
+    EXPECT_LT(cpu_ticks_over(workers, 2s), 100);  // of 200 ticks: far from a busy loop
     ::shutdown(slow.fd(), SHUT_RDWR);  // the drain ends, and the server with it
     EXPECT_EQ(WEXITSTATUS(server.stop(SIGTERM, 40s)), 0);
 }

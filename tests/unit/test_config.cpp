@@ -454,6 +454,22 @@ TEST(ListenAddresses, Parse) {
     EXPECT_FALSE(parse_listen_address("", error));
 }
 
+TEST(ListenAddresses, SameEndpointComparesTheAddressNotItsSpelling) {
+    std::string error;
+    const auto at = [&](const char* text) { return *parse_listen_address(text, error); };
+    EXPECT_TRUE(at("[::1]:80").same_endpoint(at("[0::1]:80")));
+    EXPECT_TRUE(at("[::]:80").same_endpoint(at("[0:0::0]:80")));
+    EXPECT_TRUE(at("127.0.0.1:80").same_endpoint(at("127.0.0.1:80")));
+    EXPECT_FALSE(at("127.0.0.1:80").same_endpoint(at("0.0.0.0:80")));  // a wildcard is another socket
+    EXPECT_FALSE(at("127.0.0.1:80").same_endpoint(at("127.0.0.1:81")));
+    EXPECT_FALSE(at("0.0.0.0:80").same_endpoint(at("[::]:80")));
+    EXPECT_TRUE(at("127.0.0.2:1").is_loopback());
+    EXPECT_TRUE(at("[::1]:1").is_loopback());
+    EXPECT_FALSE(at("10.0.0.1:1").is_loopback());
+    EXPECT_FALSE(at("[::]:1").is_loopback());
+    EXPECT_FALSE(at("0.0.0.0:1").is_loopback());
+}
+
 // config/server.yaml is the documentation of every key: it must name each one, only
 // those, and load cleanly.
 TEST(DefaultConfigFile, DocumentsEveryKeyAndLoads) {

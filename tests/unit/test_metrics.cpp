@@ -51,16 +51,17 @@ TEST(MetricsSegment, ARespawnedWorkerCarriesItsSlotOnAndGaugesAreZeroed) {
     EXPECT_EQ(segment.slots_used(), 3u);
 }
 
-TEST(MetricsSegment, PastItsSlotsWorkersShareTheOverflowSlotWhichIsStillSummed) {
+TEST(MetricsSegment, PastItsSlotsAWorkerGetsNoneAndAFreedOneIsReused) {
     MetricsSegment segment = make_segment();
     for (std::size_t i = 0; i < MetricsSegment::kSlots; ++i) ASSERT_EQ(segment.acquire(), i);
-    const std::size_t overflow = segment.acquire();
-    EXPECT_EQ(overflow, MetricsSegment::kSlots);
-    segment.slot(0).requests[1][1].add(1);
-    segment.slot(overflow).requests[1][1].add(2);
-    segment.release(overflow);  // harmless
+    EXPECT_EQ(segment.acquire(), MetricsSegment::kSlots);  // none: the worker counts for itself
+    segment.release(MetricsSegment::kSlots);               // harmless
+    EXPECT_EQ(segment.slots_used(), MetricsSegment::kSlots);
+    segment.slot(17).requests[1][1].add(2);
+    segment.release(17);
+    EXPECT_EQ(segment.acquire(), 17u);
     const auto s = samples(render_metrics(segment, {"1.0", "ssl", "ng"}));
-    EXPECT_EQ(s.at(R"(pywebd_http_requests_total{protocol="http2",code="2xx"})"), "3");
+    EXPECT_EQ(s.at(R"(pywebd_http_requests_total{protocol="http2",code="2xx"})"), "2");
 }
 
 TEST(MetricsSegment, TheSegmentIsSharedAcrossFork) {

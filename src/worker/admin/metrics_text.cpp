@@ -54,7 +54,6 @@ Totals sum_slots(const MetricsSegment& segment) {
     Totals totals;
     const std::size_t used = std::min(segment.slots_used(), MetricsSegment::kSlots);
     for (std::size_t i = 0; i < used; ++i) totals.add(segment.slot(i));
-    totals.add(segment.slot(MetricsSegment::kSlots));  // the overflow slot
     return totals;
 }
 
@@ -136,7 +135,8 @@ void write_caches(Writer& w, const Totals& t) {
     w.one("pywebd_file_cache_misses_total", "counter", "Requests that looked a path up on disk.", t.file_misses);
     w.one("pywebd_compression_cache_hits_total", "counter", "Compressed variants served from the cache.",
           t.compression_hits);
-    w.one("pywebd_compression_cache_misses_total", "counter", "Compressed variants not in the cache (made).",
+    w.one("pywebd_compression_cache_misses_total", "counter",
+          "Responses (HEAD included) whose compressed variant was not in the cache.",
           t.compression_misses);
 }
 

@@ -56,6 +56,7 @@ public:
     const H1Session& session() const { return session_; }  // for tests
     bool speaks_http2() const { return h2_ != nullptr; }
     std::uint32_t slot() const { return slot_; }
+    std::uint8_t listener() const { return listener_; }  // index of the listener it arrived on
     std::uint32_t reuse_tag() const { return reuse_tag_; }
 
 private:

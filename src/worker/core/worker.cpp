@@ -26,6 +26,9 @@ namespace {
 constexpr int kMaxEvents = 256;
 constexpr int kAcceptBatch = 64;              // per wakeup, so one worker cannot take a whole burst
 constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
+// Admin connections a worker takes besides limits.max_connections: a probe or a scrape
+// gets in when the site's connections are at their limit, which is when they matter.
+constexpr std::size_t kAdminConnections = 8;
 constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
 constexpr std::size_t kSpareBuffers = 64;
 // Content ETags remembered per site (etag: content): they hold no descriptor (about 150
@@ -86,7 +89,9 @@ Worker::Worker(WorkerSetup setup)
       drop_buffer_(16 * 1024),
       site_{-1, {}, FileCache(setup.config.cache.entries, setup.config.cache.valid), ContentTags(kContentTagsKept)},
       metrics_(setup.metrics),
-      counters_(setup.metrics != nullptr ? setup.metrics->slot(setup.metrics_slot) : unshared_counters_) {
+      counters_(setup.metrics != nullptr && setup.metrics_slot < MetricsSegment::kSlots
+                    ? setup.metrics->slot(setup.metrics_slot)
+                    : unshared_counters_) {
     for (const WorkerListener& l : setup.listeners) {
         listeners_.push_back({UniqueFd(l.fd), false});
         listener_roles_.push_back(l.role);
@@ -176,7 +181,7 @@ bool Worker::setup_loop() {
                                                  : "encrypted in user space (this kernel offers no kernel TLS)";
         log_.notice("TLS file bodies: {}", how);
     }
-    signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGHUP});
+    signals_ = open_signalfd({SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP});
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) {
         log_.crit("epoll_create1: {}", std::strerror(errno));
@@ -189,6 +194,7 @@ bool Worker::setup_loop() {
     ev.data.u64 = key(static_cast<std::uint8_t>(Source::Channel), 0, 0);
     if (channel_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel_.get(), &ev);
     set_accepting(true);
+    update_admin_listeners();
     return std::all_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.registered; });
 }
 
@@ -212,6 +218,7 @@ int Worker::run() {
         run_ready(ready_turn_);
         expire_timers();
         free_closed();
+        update_admin_listeners();
         if (draining_) {
             if (services_->session.now_ms >= idle_close_ms_) close_idle_connections();
             if (active_ == 0) break;
@@ -243,7 +250,7 @@ void Worker::tick() {
 void Worker::sample_connections() {
     std::uint64_t idle = 0;
     for (const auto& c : slots_)
-        if (c && !c->closed() && c->idle()) ++idle;
+        if (c && !c->closed() && !is_admin(c->listener()) && c->idle()) ++idle;
     counters_.connections_idle.set(idle);
 }
 
@@ -253,6 +260,7 @@ int Worker::timeout_ms() const {
     const std::int64_t now = services_->session.now_ms;
     if (const auto next = timers_.next_deadline()) wait = std::min(wait, *next - now);
     if (!accepting_ && accept_resume_ms_ > 0) wait = std::min(wait, accept_resume_ms_ - now);
+    if (admin_resume_ms_ > 0) wait = std::min(wait, admin_resume_ms_ - now);
     if (draining_) wait = std::min({wait, drain_deadline_ms_ - now, std::max<std::int64_t>(idle_close_ms_ - now, 0)});
     return static_cast<int>(std::max<std::int64_t>(wait, 0));
 }
@@ -269,7 +277,12 @@ void Worker::dispatch(const epoll_event& event) {
         return after_drive(*c);
     }
     case Source::Listener:
-        if (index >= listeners_.size() || (!accepting_ && !admin_while_draining(index))) return;
+        if (index >= listeners_.size()) return;
+        if (is_admin(index)) {  // registered only while it may accept (update_admin_listeners)
+            accept_from(index);
+            return;
+        }
+        if (!accepting_) return;
         // accept_from() may have stopped accepting (limit, EMFILE): then the listener
         // is out of epoll and must stay out.
         if (accept_from(index) > 0 && accepting_ && rotate_accepts_) requeue_listener(index);
@@ -281,8 +294,13 @@ void Worker::dispatch(const epoll_event& event) {
 
 int Worker::accept_from(std::size_t listener) {
     int accepted = 0;
+    const bool admin = is_admin(listener);
     for (int i = 0; i < kAcceptBatch; ++i) {
-        if (active_ >= config_.limits.max_connections) {
+        if (admin && admin_open_ >= kAdminConnections) {
+            register_listener(listener, false);  // back when one of them closes
+            return accepted;
+        }
+        if (!admin && site_connections() >= config_.limits.max_connections) {
             log_.warn("connection limit reached slot={} limit={}", slot_, config_.limits.max_connections);
             set_accepting(false);
             return accepted;
@@ -309,7 +327,12 @@ int Worker::accept_from(std::size_t listener) {
             // Out of descriptors or memory: stop polling the listener for a moment rather
             // than spin on an event we cannot consume. The kernel queue holds the clients.
             log_.warn("accept paused slot={} error={}", slot_, std::strerror(errno));
-            pause_accepting();
+            if (admin) {
+                admin_resume_ms_ = services_->session.now_ms + kAcceptRetryMs;
+                register_listener(listener, false);
+            } else {
+                pause_accepting();
+            }
             return accepted;
         default: log_.error("accept4: {}", std::strerror(errno)); return accepted;
         }
@@ -384,8 +407,11 @@ void Worker::add_connection(UniqueFd fd, const sockaddr_storage& address, std::s
         return;
     }
     ++active_;
-    counters_.connections_accepted.add();
-    counters_.connections_active.set(active_);
+    if (listener_roles_[listener].admin)
+        ++admin_open_;
+    else
+        counters_.connections_accepted.add();
+    counters_.connections_active.set(site_connections());
     Connection& c = *slots_[index];
     c.start(*services_);
     after_drive(c);
@@ -413,19 +439,31 @@ void Worker::run_ready(std::vector<std::pair<std::uint32_t, std::uint32_t>>& tur
     turn.clear();
 }
 
+// The site's listeners (the admin listener has its own rules: update_admin_listeners).
 void Worker::set_accepting(bool on) {
     if (on && draining_) return;
     bool all = true;
-    for (std::size_t i = 0; i < listeners_.size(); ++i) all = register_listener(i, on) && all;
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+        if (!is_admin(i)) all = register_listener(i, on) && all;
     accepting_ = on;
     if (on) accept_resume_ms_ = 0;
     if (!all && on) pause_accepting();  // a listener left out would never be tried again
 }
 
 void Worker::update_accepting() {
-    if (accepting_ || active_ >= config_.limits.max_connections) return;
+    if (accepting_ || site_connections() >= config_.limits.max_connections) return;
     if (accept_resume_ms_ > 0 && services_->session.now_ms < accept_resume_ms_) return;
     set_accepting(true);
+}
+
+// The admin listener is in epoll while this worker may take an admin connection: below
+// its own cap, past a pause (EMFILE), draining or not.
+void Worker::update_admin_listeners() {
+    const std::int64_t now = services_->session.now_ms;
+    if (admin_resume_ms_ > 0 && now >= admin_resume_ms_) admin_resume_ms_ = 0;
+    const bool on = admin_open_ < kAdminConnections && admin_resume_ms_ == 0;
+    for (std::size_t i = 0; i < listeners_.size(); ++i)
+        if (is_admin(i) && !register_listener(i, on)) admin_resume_ms_ = now + kAcceptRetryMs;
 }
 
 void Worker::expire_timers() {
@@ -440,11 +478,12 @@ void Worker::expire_timers() {
 void Worker::free_closed() {
     for (const std::uint32_t index : closed_) {
         if (!slots_[index]) continue;
+        if (is_admin(slots_[index]->listener())) --admin_open_;
         slots_[index].reset();
         free_slots_.push_back(index);
         --active_;
     }
-    if (!closed_.empty()) counters_.connections_active.set(active_);
+    if (!closed_.empty()) counters_.connections_active.set(site_connections());
     closed_.clear();
 }
 
@@ -455,7 +494,7 @@ void Worker::on_signal() {
         case SIGQUIT: begin_drain(); break;
         case SIGTERM:
         case SIGINT: stop_now_ = true; break;
-        default: break;  // HUP and USR1 are the master's business: it sends us the reopened logs
+        default: break;  // HUP, USR1 and USR2 are the master's business (reload, logs, upgrade)
         }
     }
 }
@@ -492,13 +531,12 @@ void Worker::take_ticket_keys(std::span<const unsigned char> wire) {
 void Worker::begin_drain() {
     if (draining_) return;
     set_accepting(false);  // out of epoll before closing: the master's copies keep them alive
+    accept_resume_ms_ = 0;
     // Our copies; the master keeps the sockets open for the next workers. The admin
     // listener stays, so that a probe hears "draining" (503) rather than nothing.
     for (std::size_t i = 0; i < listeners_.size(); ++i)
-        if (!listener_roles_[i].admin) listeners_[i].fd.reset();
+        if (!is_admin(i)) listeners_[i].fd.reset();
     draining_ = true;
-    for (std::size_t i = 0; i < listeners_.size(); ++i)
-        if (listener_roles_[i].admin && !register_listener(i, true)) listeners_[i].fd.reset();
     services_->session.draining = true;
     connections_at_drain_ = active_;
     // The drain's deadline is ours to keep: at it we close what is left, log it and exit.
@@ -525,6 +563,7 @@ void Worker::close_all() {
         c.reset();
     }
     active_ = 0;
+    admin_open_ = 0;
     counters_.connections_active.set(0);
     counters_.connections_idle.set(0);
 }

@@ -87,10 +87,9 @@ private:
     int timeout_ms() const;
     void tick();
     void sample_connections();
-    // A draining worker still answers the admin listener (see begin_drain).
-    bool admin_while_draining(std::size_t index) const {
-        return draining_ && listeners_[index].fd && listener_roles_[index].admin;
-    }
+    void update_admin_listeners();
+    bool is_admin(std::size_t listener) const { return listener_roles_[listener].admin; }
+    std::size_t site_connections() const { return active_ - admin_open_; }
 
     const Config& config_;
     const MimeTypes& mime_;
@@ -125,7 +124,7 @@ private:
     std::unique_ptr<Sites> sites_;                      // all of them, by name
     std::unique_ptr<StaticHandler> handler_;
     const MetricsSegment* metrics_;
-    WorkerCounters unshared_counters_;  // when no segment was given
+    WorkerCounters unshared_counters_;  // when there is no slot for this worker
     WorkerCounters& counters_;
     std::unique_ptr<AdminHandler> admin_;
     std::unique_ptr<ConnectionServices> services_;
@@ -141,10 +140,12 @@ private:
     std::uint32_t next_reuse_tag_ = 1;
     std::uint32_t next_connection_id_ = 1;
     std::size_t active_ = 0;
+    std::size_t admin_open_ = 0;  // of active_, on the admin listener
 
     bool accepting_ = false;
     bool rotate_accepts_ = false;        // more than one worker shares the listeners
     std::int64_t accept_resume_ms_ = 0;  // after EMFILE: retry accepting at this time
+    std::int64_t admin_resume_ms_ = 0;   // the same for the admin listener
     bool draining_ = false;
     bool stop_now_ = false;
     std::int64_t drain_deadline_ms_ = 0;

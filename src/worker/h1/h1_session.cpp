@@ -200,6 +200,7 @@ void H1Session::answer(const h1::RequestHead& head, const http::Request& request
     }
     b.client_closes = !message.keep_alive && !message.has_body() && b.length == b.consumed;
     b.response.clear();
+    b.started_us = monotonic_us();
     answer_request(c, request, b.response);
     // A body of unknown length: chunked for HTTP/1.1; HTTP/1.0 has no chunks, so the
     // close ends it.
@@ -267,7 +268,11 @@ void H1Session::answer_error(std::uint16_t status, std::string_view token, H1Con
     RequestBuffers& b = *buffers_;
     c.services.log.info("bad request conn={} status={} token={}", c.id, status, token);
     b.response.clear();
-    c.services.handler.error(c.services.sites.fallback_site, status, false, b.response);
+    b.started_us = monotonic_us();
+    if (c.listener.admin)  // the admin listener never sends the site's error pages
+        c.services.handler.builtin_error(status, false, b.response);
+    else
+        c.services.handler.error(c.services.sites.fallback_site, status, false, b.response);
     send_then_close(c);  // after a request we could not parse, nothing that follows can be framed
 }
 
@@ -277,6 +282,7 @@ void H1Session::refuse_plain_http(H1Context& c) {
     RequestBuffers& b = *buffers_;
     c.services.log.info("plain HTTP request on a TLS port conn={}", c.id);
     b.response.clear();
+    b.started_us = monotonic_us();
     c.services.handler.plain_http_on_tls_port(b.response);
     send_then_close(c);
 }
@@ -305,7 +311,6 @@ void H1Session::begin_sending(H1Context& c) {
     if (several_writes) c.transport.send_immediately();
     state_ = ConnState::Sending;
     b.responding = true;
-    b.started_us = monotonic_us();
     b.head_offset = b.segment_offset = b.body_sent = 0;
     b.segment = 0;
     b.chunk.clear();
@@ -443,10 +448,11 @@ void H1Session::complete(H1Context& c, Ending how, int error) {
     RequestBuffers& b = *buffers_;
     b.responding = false;
     const SessionServices& s = c.services;
-    if (s.access_log.enabled())
+    // Scrapes and probes are not the site's traffic: neither logged nor counted.
+    if (s.access_log.enabled() && !c.listener.admin)
         s.access_log.add({c.peer, s.date.now(), b.request_line, b.response.status, b.body_sent, b.referer, b.user_agent,
                           s.log_tls, c.transport.tls_protocol(), c.transport.tls_cipher()});
-    if (!c.listener.admin)  // scrapes and probes are not the site's traffic
+    if (!c.listener.admin)
         s.counters.record(MetricProtocol::Http1, b.response.status, b.body_sent,
                           static_cast<std::uint64_t>(monotonic_us() - b.started_us));
     if (how == Ending::Complete) return;

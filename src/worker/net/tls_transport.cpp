@@ -312,13 +312,21 @@ bool TlsTransport::shutdown_write() {
 }
 
 void TlsTransport::close() {
+    count_unfinished_handshake();
     send_close_notify();
     socket_.close();
 }
 
 void TlsTransport::reset() {
+    count_unfinished_handshake();
     broken_ = true;  // no close_notify: that would say the stream ended where it should
     socket_.reset();
+}
+
+// A connection that ends with its handshake begun and not finished (a reset, a timeout,
+// the client giving up) is a failed handshake.
+void TlsTransport::count_unfinished_handshake() {
+    if (mode_ == Mode::Tls && !SSL_is_init_finished(ssl_.get())) count_handshake(true);
 }
 
 // Once, after a completed handshake and no fatal error; never waits.

@@ -74,6 +74,7 @@ private:
     IoResult refuse(const char* why);
     // Counts the handshake once: full or resumed when it finished, or failed.
     void count_handshake(bool failed);
+    void count_unfinished_handshake();
     void send_close_notify();
     IoResult encrypt(const char* data, std::size_t length);
     std::size_t record_limit() const;

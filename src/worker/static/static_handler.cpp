@@ -108,6 +108,10 @@ void StaticHandler::hold(std::shared_ptr<const CachedFile> file, Response& out) 
 
 void StaticHandler::error(Site& site, std::uint16_t status, bool head_only, Response& out) {
     if (custom_error(site, status, head_only, out)) return;
+    builtin_error(status, head_only, out);
+}
+
+void StaticHandler::builtin_error(std::uint16_t status, bool head_only, Response& out) const {
     const std::string_view body = pages_.body(status);
     start(status, out);
     out.fields.add("Content-Type", "text/html; charset=utf-8");

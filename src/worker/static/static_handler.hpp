@@ -39,6 +39,8 @@ public:
     // opened, else a small built-in HTML body (none when `head_only`). The caller may add
     // fields (Allow, Location …) to out.fields afterwards.
     void error(Site& site, std::uint16_t status, bool head_only, Response& out);
+    // The built-in page alone (for the admin listener, which serves no site's files).
+    void builtin_error(std::uint16_t status, bool head_only, Response& out) const;
     // A plain listener set to redirect: 308 to the same path and query over HTTPS on the
     // host the request named (400 if it named none: there is nowhere to send it).
     // ACME HTTP-01 challenges (/.well-known/acme-challenge/…) are served as usual, so a
