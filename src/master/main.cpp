@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -38,7 +39,8 @@ int fail(Logger& log, const std::string& message) {
 // sockets, workers that are our children. Nullopt with `error` set if it is unusable.
 std::optional<UpgradeState> upgrade_handed_over(bool& trial, std::string& warning, std::string& error) {
     const char* text = std::getenv(kUpgradeEnvironment);
-    trial = std::getenv(kUpgradeTrialEnvironment) != nullptr;
+    // A trial is started by a running master (never PID 1's child) with both variables.
+    trial = text != nullptr && std::getenv(kUpgradeTrialEnvironment) != nullptr && ::getppid() != 1;
     const std::string copy = text != nullptr ? text : "";
     ::unsetenv(kUpgradeEnvironment);  // not for the workers, nor for a later upgrade
     ::unsetenv(kUpgradeTrialEnvironment);
@@ -46,8 +48,10 @@ std::optional<UpgradeState> upgrade_handed_over(bool& trial, std::string& warnin
     auto state = UpgradeState::decode(copy, error);
     if (!state) return std::nullopt;
     const pid_t expected = trial ? ::getppid() : ::getpid();
+    const auto unclaimed = [](int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); };  // not carried into later execs
     if (state->master != expected) {
         warning = fmt::format("{} names process {}, not this one: ignored", kUpgradeEnvironment, state->master);
+        for (int fd : state->fds()) unclaimed(fd);
         return std::nullopt;
     }
     for (const UpgradeState::Worker& w : state->workers)
@@ -59,7 +63,10 @@ std::optional<UpgradeState> upgrade_handed_over(bool& trial, std::string& warnin
         std::erase_if(state->workers, [&](const UpgradeState::Worker& w) {
             siginfo_t info{};
             const bool ours = ::waitid(P_PID, static_cast<id_t>(w.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0;
-            if (!ours) warning = fmt::format("{}: process {} is not our child: not adopted", kUpgradeEnvironment, w.pid);
+            if (!ours) {
+                warning = fmt::format("{}: process {} is not our child: not adopted", kUpgradeEnvironment, w.pid);
+                unclaimed(w.channel);
+            }
             return !ours;
         });
     return state;

@@ -55,6 +55,10 @@ void set_close_on_exec(int fd, bool on) {
 // long its first generation may take to be ready before the upgrade is given up.
 constexpr std::int64_t kUpgradeTrialMs = 15'000;
 constexpr std::int64_t kAdoptionMs = 30'000;
+// After an upgrade was given up: a generation is tried again after 10 s, then 20 s, …,
+// at most every 5 minutes, until one serves.
+constexpr std::int64_t kRetryFirstMs = 10'000;
+constexpr std::int64_t kRetryMaxMs = 300'000;
 
 std::uint64_t unix_ms() {
     timespec ts{};
@@ -127,6 +131,8 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
             if (socket_activated_ && shared->inherited) inherited_.push_back(shared);
             passed_.push_back(std::move(shared));
         }
+        upgraded_ = true;
+        drain_grace_ms_ = drain_kill_after_ms(config);
         adopt_workers(*upgrade, config);
         // Kept until our generation serves: the sockets the state names stay valid, and
         // a reload after an abandoned upgrade can still reuse them.
@@ -134,6 +140,7 @@ Master::Master(CliOptions cli, Config config, std::vector<ListenSocket> listener
         return;
     }
     metrics_.master().started_unix_ms.set(unix_ms());
+    drain_grace_ms_ = drain_kill_after_ms(config);
     initial_ = std::make_shared<Generation>();
     for (ListenSocket& socket : listeners) {
         auto shared = std::make_shared<ListenSocket>(std::move(socket));
@@ -152,7 +159,7 @@ void Master::add_admin_listener(Generation& generation, const Config& config) {
     const ListenAddress& admin = *config.admin;
     for (const auto& socket : generation.listeners)
         if (socket->inherited && socket->address.same_endpoint(admin)) return;
-    std::shared_ptr<ListenSocket> reused = reusable_socket(admin);
+    std::shared_ptr<ListenSocket> reused = reusable_socket(admin, generation.listeners);
     if (!reused) {
         reused = std::make_shared<ListenSocket>(bind_listener(admin, config.backlog));
         reused->address.admin = true;
@@ -163,11 +170,13 @@ void Master::add_admin_listener(Generation& generation, const Config& config) {
 
 // A bound socket of the serving generation (or passed by the image before an upgrade)
 // for `address`, of the same kind (admin or not).
-std::shared_ptr<ListenSocket> Master::reusable_socket(const ListenAddress& address) const {
+std::shared_ptr<ListenSocket> Master::reusable_socket(const ListenAddress& address,
+                                                      const std::vector<std::shared_ptr<ListenSocket>>& taken) const {
     std::vector<std::shared_ptr<ListenSocket>> candidates = passed_;
     if (const Generation* current = supervisor_->current())
         candidates.insert(candidates.end(), current->listeners.begin(), current->listeners.end());
     for (const auto& l : candidates) {
+        if (std::find(taken.begin(), taken.end(), l) != taken.end()) continue;  // one socket per entry
         // Port 0 in the configuration matches the port the kernel chose (a passed socket
         // knows its own port; one bound here keeps the 0 it was asked for).
         ListenAddress wanted = address;
@@ -190,7 +199,9 @@ ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) 
     role.admin = admin;
     if (admin) return role;
     for (const ListenAddress& entry : config.effective_listen()) {
-        const bool same = socket.inherited ? entry.port == socket.address.port : entry.same_endpoint(socket.address);
+        ListenAddress wanted = entry;  // a configured port 0 is the one the kernel chose
+        if (wanted.port == 0 && !socket.inherited) wanted.port = socket.address.port;
+        const bool same = socket.inherited ? entry.port == socket.address.port : wanted.same_endpoint(socket.address);
         if (!same) continue;
         role.tls = entry.tls;
         role.redirect_to_https = entry.redirect_to_https;
@@ -293,11 +304,9 @@ int Master::run() {
         if (pending.child_exited) reap(now);
         if (pending.stop != Stop::None) begin_stop(pending.stop, now);
         if (stopping_ == Stop::None) {
-            // A reload after the binary on disk changed (a package upgrade) is an upgrade.
-            if (pending.upgrade || (pending.reload && executable_.replaced_on_disk()))
-                upgrade();
-            else if (pending.reload)
-                reload(now);
+            if (pending.upgrade) upgrade(now, false);
+            if (pending.reload) reload_or_upgrade(now);
+            retry_generation_if_due(now);
             if (pending.reopen_logs) reopen_logs();
             finish_reload(now);
             check_startup();
@@ -350,6 +359,7 @@ int Master::wait_timeout(std::int64_t now) const {
     if (notifier_.watchdog_period()) until(next_watchdog_ms_);
     if (ticket_keys_) until(next_ticket_rotation_ms_);
     if (adopting_) until(adoption_deadline_ms_);
+    if (retry_generation_ms_ > 0) until(retry_generation_ms_);
     return static_cast<int>(std::min<std::int64_t>(wait, INT_MAX));
 }
 
@@ -417,19 +427,18 @@ void Master::on_worker_message(pid_t pid, std::int64_t now) {
 void Master::check_startup() {
     if (announced_ready_ || !supervisor_->current_ready()) return;
     announced_ready_ = true;
-    if (adopting_) return finish_upgrade(monotonic_ms());
+    if (upgraded_) return finish_upgrade(monotonic_ms());
     publish_state();  // before READY=1: whoever hears it may probe /healthz at once
     log_.notice("ready: {} workers accepting", supervisor_->current()->config.effective_workers());
     notifier_.ready(status_line());
+    run_queued_reload(monotonic_ms());  // a SIGHUP during the start
 }
 
 void Master::begin_stop(Stop stop, std::int64_t now) {
     if (stop == stopping_ || (stopping_ == Stop::Fast && stop == Stop::Graceful)) return;
     stopping_ = stop;
     publish_state();
-    const Generation* current = supervisor_->current();
-    const std::int64_t grace =
-        stop == Stop::Fast || current == nullptr ? kFastStopGraceMs : drain_kill_after_ms(current->config);
+    const std::int64_t grace = stop == Stop::Fast ? kFastStopGraceMs : drain_grace_ms_;
     log_.notice("{} stop: {} workers", stop == Stop::Fast ? "fast" : "graceful", supervisor_->process_count());
     notifier_.stopping(stop == Stop::Fast ? "stopping (fast)" : "stopping: draining connections");
     supervisor_->quit_all(stop == Stop::Fast ? SIGTERM : SIGQUIT, now, grace);
@@ -441,7 +450,7 @@ std::shared_ptr<Generation> Master::make_generation(Config config) {
         generation->listeners = inherited_;  // systemd owns the addresses
     } else {
         for (const ListenAddress& address : config.effective_listen()) {
-            std::shared_ptr<ListenSocket> reused = reusable_socket(address);
+            std::shared_ptr<ListenSocket> reused = reusable_socket(address, generation->listeners);
             generation->listeners.push_back(
                 reused ? reused : std::make_shared<ListenSocket>(bind_listener(address, config.backlog)));
         }
@@ -501,22 +510,25 @@ void Master::reload_failed(const std::string& reason) {
 // image starts a generation of its own and drains the adopted workers once it serves
 // (finish_upgrade), or gives up on it if it never does (abandon_upgrade). A binary that
 // fails its trial, or cannot be executed, leaves this image serving: a failed reload.
-void Master::upgrade() {
-    if (const char* busy = !announced_ready_                   ? "the server is still starting"
-                           : adopting_                         ? "an upgrade is still in progress"
+// Returns only if the upgrade was not made: false, with the failure logged, counted
+// and, when `then_reload` (a SIGHUP: the caller reloads next) not yet announced.
+bool Master::upgrade(std::int64_t now, bool then_reload) {
+    (void)now;
+    if (const char* busy = adopting_                           ? "an upgrade is still in progress"
+                           : !announced_ready_                 ? "the server is still starting"
                            : supervisor_->pending() != nullptr ? "a reload is still in progress"
                                                                : nullptr) {
         log_.error("upgrade refused: {}; try again when it ends", busy);
-        last_reload_ = fmt::format("failed: upgrade refused: {}", busy);
-        metrics_.master().reloads_failed.add();
-        return notifier_.status(status_line());  // not READY=1: what is in progress says that
+        upgrade_failed(fmt::format("refused: {}", busy), false);
+        return false;
     }
     notifier_.reloading("upgrading in place: a trial start of the new binary");
     log_.notice("upgrading in place to {}", executable_.path);
     const UpgradeState state = upgrade_state();
     if (const auto error = run_trial(state)) {
         log_.error("upgrade failed: {}; this version serves on", *error);
-        return reload_failed("upgrade: " + *error);
+        upgrade_failed(*error, !then_reload);
+        return false;
     }
     const std::vector<int> fds = state.fds();
     for (int fd : fds) set_close_on_exec(fd, false);
@@ -534,7 +546,19 @@ void Master::upgrade() {
     ::unsetenv(kUpgradeEnvironment);
     master_capabilities();
     log_.error("upgrade failed: {}; this version serves on", *error);
-    reload_failed("upgrade: " + *error);
+    upgrade_failed(*error, !then_reload);
+    return false;
+}
+
+// Counted as a failed reload; said with READY=1 when `announce` (the RELOADING=1 sent
+// for it must be answered), else only in the status.
+void Master::upgrade_failed(const std::string& reason, bool announce) {
+    last_upgrade_ = "failed: " + reason;
+    metrics_.master().reloads_failed.add();
+    if (announce)
+        notifier_.ready(status_line());
+    else
+        notifier_.status(status_line());
 }
 
 // Starts the new binary with the state it would be handed, in a trial: it loads the
@@ -573,7 +597,10 @@ std::optional<std::string> Master::run_trial(const UpgradeState& state) {
             ::waitpid(pid, &status, 0);
             return fmt::format("{} did not finish its trial start in {} s", executable_.path, kUpgradeTrialMs / 1000);
         }
-        if (notifier_.watchdog_period()) notifier_.watchdog();
+        if (const auto period = notifier_.watchdog_period(); period && monotonic_ms() >= next_watchdog_ms_) {
+            notifier_.watchdog();
+            next_watchdog_ms_ = monotonic_ms() + period->count();
+        }
         ::usleep(10'000);
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
@@ -621,9 +648,9 @@ void Master::adopt_workers(const UpgradeState& upgrade, const Config& config) {
 
 // Our generation serves: the adopted workers drain, and the upgrade counts as a reload.
 void Master::finish_upgrade(std::int64_t now) {
-    adopting_ = false;
+    adopting_ = upgraded_ = false;
     passed_.clear();
-    supervisor_->quit_adopted(SIGQUIT, now, drain_kill_after_ms(supervisor_->current()->config));
+    supervisor_->quit_adopted(SIGQUIT, now, drain_grace_ms_);
     last_reload_ = fmt::format("ok (upgraded in place to {}, generation {})", kVersion, supervisor_->current()->number);
     metrics_.master().reloads_ok.add();
     publish_state();
@@ -636,12 +663,13 @@ void Master::finish_upgrade(std::int64_t now) {
 // it is stopped, and the adopted workers of the version before serve on, as after a
 // failed reload. The next reload starts a generation again, and drains them once it serves.
 void Master::abandon_upgrade(std::int64_t now, const std::string& why) {
-    adopting_ = false;
+    adopting_ = upgraded_ = false;
     announced_ready_ = true;
-    supervisor_->drop_current(SIGQUIT, now, kFastStopGraceMs);
-    log_.error("upgrade failed: {}; the previous version's workers serve on", why);
+    supervisor_->drop_current(SIGQUIT, now, drain_grace_ms_);
+    log_.error("upgrade failed: {}; the previous version's workers serve on, a generation is tried again later", why);
+    schedule_retry(now);
     publish_state();
-    reload_failed("upgrade: " + why);
+    upgrade_failed(why, true);
     run_queued_reload(now);
 }
 
@@ -652,6 +680,7 @@ void Master::finish_reload(std::int64_t now) {
         supervisor_->abandon(SIGQUIT, now, grace);
         last_reload_ = "failed: new workers could not start";
         metrics_.master().reloads_failed.add();
+        if (supervisor_->current() == nullptr) schedule_retry(now);
         log_.error("reload failed: new workers could not start; the previous configuration serves on");
     } else if (supervisor_->pending_ready()) {
         const Generation* draining = supervisor_->current() ? supervisor_->current() : supervisor_->pending();
@@ -659,6 +688,8 @@ void Master::finish_reload(std::int64_t now) {
         supervisor_->promote(SIGQUIT, now, grace);
         supervisor_->quit_adopted(SIGQUIT, now, grace);  // after an abandoned upgrade: the old version's
         passed_.clear();
+        retry_generation_ms_ = retry_delay_ms_ = 0;
+        drain_grace_ms_ = drain_kill_after_ms(supervisor_->current()->config);
         last_reload_ = fmt::format("ok (generation {})", supervisor_->current()->number);
         metrics_.master().reloads_ok.add();
         log_.notice("reload complete: generation {} serving", supervisor_->current()->number);
@@ -673,7 +704,36 @@ void Master::finish_reload(std::int64_t now) {
 void Master::run_queued_reload(std::int64_t now) {
     if (!reload_queued_) return;
     reload_queued_ = false;
+    reload_or_upgrade(now);
+}
+
+// SIGHUP: a reload, or an in-place upgrade when the binary on disk was replaced (a
+// package upgrade). An upgrade that cannot be made still reloads the configuration
+// (a certificate renewal must not wait on a binary), reporting both.
+void Master::reload_or_upgrade(std::int64_t now) {
+    if (supervisor_->pending() != nullptr || adopting_ || !announced_ready_) {
+        reload_queued_ = true;  // decided when what is in progress ends
+        return;
+    }
+    if (executable_.replaced_on_disk() && upgrade(now, true)) return;
     reload(now);
+}
+
+// After an upgrade was given up there is no current generation: the adopted workers
+// serve, unreplaced. A generation is tried again (a reload) after a back-off, at once
+// when none of them is left.
+void Master::retry_generation_if_due(std::int64_t now) {
+    if (supervisor_->current() != nullptr || supervisor_->pending() != nullptr || retry_generation_ms_ == 0) return;
+    if (now < retry_generation_ms_ && supervisor_->adopted_ready_count() > 0) return;
+    log_.notice("starting a generation again after the failed upgrade");
+    retry_generation_ms_ = 0;
+    reload(now);
+    if (supervisor_->current() == nullptr && supervisor_->pending() == nullptr) schedule_retry(now);
+}
+
+void Master::schedule_retry(std::int64_t now) {
+    retry_delay_ms_ = std::min(retry_delay_ms_ == 0 ? kRetryFirstMs : retry_delay_ms_ * 2, kRetryMaxMs);
+    retry_generation_ms_ = now + retry_delay_ms_;
 }
 
 void Master::reopen_logs() {
@@ -687,7 +747,9 @@ void Master::reopen_logs() {
 // opened with the workers' own rights: see open_log_file.
 void Master::send_logs(const WorkerProcess& process) const {
     try {
-        UniqueFd access = process.generation_data ? open_access_log(*process.generation_data) : UniqueFd();
+        // An adopted worker (an upgrade's) writes the access log the configuration names now.
+        const Generation* generation = process.generation_data ? process.generation_data.get() : supervisor_->current();
+        UniqueFd access = generation != nullptr ? open_access_log(*generation) : UniqueFd();
         if (access) send_message(process.channel.get(), ChannelMessage::AccessLog, access.get());
     } catch (const BindError& error) {
         log_.error("{}", error.what());
@@ -730,8 +792,13 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
 
 std::string Master::status_line() const {
     const Generation* current = supervisor_->current();
-    return fmt::format("generation {}, {} workers, last reload: {}", current ? current->number : 0,
-                       current ? current->config.effective_workers() : 0, last_reload_);
+    std::string line = current != nullptr ? fmt::format("generation {}, {} workers", current->number,
+                                                        current->config.effective_workers())
+                                          : fmt::format("{} workers of the previous version",
+                                                        supervisor_->adopted_ready_count());
+    line += ", last reload: " + last_reload_;
+    if (!last_upgrade_.empty()) line += ", last upgrade: " + last_upgrade_;
+    return line;
 }
 
 }  // namespace pywebd

@@ -55,9 +55,14 @@ private:
     std::shared_ptr<Generation> make_generation(Config config);
     void complete_generation(Generation& generation, Config config);
     void add_admin_listener(Generation& generation, const Config& config);
-    std::shared_ptr<ListenSocket> reusable_socket(const ListenAddress& address) const;
+    std::shared_ptr<ListenSocket> reusable_socket(const ListenAddress& address,
+                                                  const std::vector<std::shared_ptr<ListenSocket>>& taken) const;
     void adopt_workers(const UpgradeState& upgrade, const Config& config);
-    void upgrade();
+    bool upgrade(std::int64_t now, bool then_reload);
+    void upgrade_failed(const std::string& reason, bool announce);
+    void reload_or_upgrade(std::int64_t now);
+    void retry_generation_if_due(std::int64_t now);
+    void schedule_retry(std::int64_t now);
     std::optional<std::string> run_trial(const UpgradeState& state);
     UpgradeState upgrade_state() const;
     void reload_failed(const std::string& reason);
@@ -87,6 +92,12 @@ private:
     ExecutableFile executable_;  // what an upgrade executes, and how a changed one is seen
     bool adopting_ = false;      // upgraded: the image before's workers serve until ours are ready
     std::int64_t adoption_deadline_ms_ = 0;  // by then ours are ready, or the upgrade is given up
+    bool upgraded_ = false;                  // this image came from an upgrade not yet finished
+    std::string last_upgrade_;               // empty until one is tried
+    // After an upgrade was given up: when a generation is tried again, and the back-off.
+    std::int64_t retry_generation_ms_ = 0;
+    std::int64_t retry_delay_ms_ = 0;
+    std::int64_t drain_grace_ms_ = 0;  // until SIGKILL for draining workers: the serving config's
     unsigned next_generation_ = 1;
     bool announced_ready_ = false;
     bool reload_queued_ = false;

@@ -137,7 +137,8 @@ void Supervisor::adopt(std::unique_ptr<WorkerProcess> process) {
 
 std::size_t Supervisor::adopted_ready_count() const {
     return static_cast<std::size_t>(
-        std::count_if(processes_.begin(), processes_.end(), [](const auto& p) { return p->adopted && !p->quitting; }));
+        std::count_if(processes_.begin(), processes_.end(),
+                      [](const auto& p) { return p->adopted && p->ready && !p->quitting; }));
 }
 
 void Supervisor::quit_adopted(int signal, std::int64_t now_ms, std::int64_t grace_ms) {

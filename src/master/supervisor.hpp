@@ -93,7 +93,7 @@ public:
     // tracked (reaped, its slot released) but never respawned; quit_adopted() drains
     // them once the new generation serves.
     void adopt(std::unique_ptr<WorkerProcess> process);
-    std::size_t adopted_ready_count() const;  // adopted, and not asked to quit
+    std::size_t adopted_ready_count() const;  // adopted, ready and not asked to quit
     void quit_adopted(int signal, std::int64_t now_ms, std::int64_t grace_ms);
     // The current generation is given up (an upgrade whose workers cannot start): its
     // workers are sent `signal` and nothing is respawned; there is no current generation

@@ -86,10 +86,16 @@ TEST(Upgrade, ABinaryReplacedOnDiskTakesOverOnReloadWithoutFailingARequest) {
     EXPECT_EQ(::kill(master, 0), 0);                                          // the same process
     EXPECT_EQ(inode_of("/proc/" + std::to_string(master) + "/exe"), new_inode);  // running the new file
     // Two new workers; the old ones drain (the one sending big.bin stays until it is sent).
-    const auto now = server.wait_for_workers(2, old_workers, 15s);
-    EXPECT_EQ(std::count_if(now.begin(), now.end(),
-                            [&](pid_t p) { return std::find(old_workers.begin(), old_workers.end(), p) == old_workers.end(); }),
-              2);
+    const auto new_workers = [&] {
+        const auto now = server.workers();
+        return std::count_if(now.begin(), now.end(), [&](pid_t p) {
+            return std::find(old_workers.begin(), old_workers.end(), p) == old_workers.end();
+        });
+    };
+    for (auto deadline = std::chrono::steady_clock::now() + 15s;
+         std::chrono::steady_clock::now() < deadline && new_workers() < 2;)
+        std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(new_workers(), 2);
     std::this_thread::sleep_for(300ms);
     load.stop();
     EXPECT_EQ(load.failures(), 0u) << (load.failure_samples().empty() ? "" : load.failure_samples()[0]);
@@ -162,18 +168,26 @@ TEST(Upgrade, ABrokenBinaryLeavesTheRunningVersionServing) {
         const fs::path broken = server.dir().path() / "broken";
         std::ofstream(broken) << c.content;
         replace_binary(server, broken);
-        server.signal(SIGHUP);
-        const auto notes = server.wait_for_notification("last reload: failed", 30s);
-        EXPECT_TRUE(contains(notes, std::string("upgrade: ") + server.binary_path().string() + " " + c.reason))
+        server.signal(SIGUSR2);
+        const auto notes = server.wait_for_notification("last upgrade: failed", 30s);
+        EXPECT_TRUE(contains(notes, std::string("last upgrade: failed: ") + server.binary_path().string() + " " +
+                                        c.reason))
             << (notes.empty() ? "" : notes.back()) << server.error_log();
         EXPECT_EQ(server.get("/index.html")->body, "hello\n");
         EXPECT_EQ(server.workers(), workers);  // nothing restarted
     }
+    // A SIGHUP with a broken binary on disk still reloads the configuration (a renewed
+    // certificate must not wait on a binary), and says the upgrade failed.
+    server.signal(SIGHUP);
+    const auto reloaded = server.wait_for_notification("last reload: ok (generation 2)", 30s);
+    EXPECT_TRUE(contains(reloaded, "last upgrade: failed: ")) << server.error_log();
+    EXPECT_EQ(server.get("/index.html")->body, "hello\n");
     EXPECT_TRUE(wait_for_log(server, "this version serves on", 5s));
     // SIGUSR2 is the master's: a worker sent one ignores it.
-    for (pid_t worker : workers) ::kill(worker, SIGUSR2);
+    const auto serving = server.wait_for_workers(2, workers, 15s);
+    for (pid_t worker : serving) ::kill(worker, SIGUSR2);
     std::this_thread::sleep_for(500ms);
-    EXPECT_EQ(server.workers(), workers);
+    EXPECT_EQ(server.workers(), serving);
     // A good binary afterwards upgrades as usual; the admin listener, bound by the
     // master on a port the kernel chose, is handed over, not bound again.
     replace_binary(server, server_binary());
@@ -208,8 +222,9 @@ TEST(Upgrade, WhenTheNewVersionsWorkersCannotRunThePreviousOnesServeOn) {
         std::ofstream(server.config_path()) << locked_config;
     }
     server.signal(SIGUSR2);
-    const auto notes = server.wait_for_notification("last reload: failed", 40s);
-    EXPECT_TRUE(contains(notes, "upgrade: the new version's workers cannot run")) << server.error_log();
+    const auto notes = server.wait_for_notification("last upgrade: failed", 40s);
+    EXPECT_TRUE(contains(notes, "last upgrade: failed: the new version's workers cannot run")) << server.error_log();
+    EXPECT_TRUE(contains(notes, "2 workers of the previous version")) << server.error_log();
     EXPECT_EQ(server.get("/index.html")->body, "hello\n");  // the adopted workers
     EXPECT_EQ(health(server.port(1)), "ok\n");
     for (pid_t p : workers) EXPECT_EQ(::kill(p, 0), 0) << p;
