@@ -238,6 +238,31 @@ TEST(Upgrade, WhenTheNewVersionsWorkersCannotRunThePreviousOnesServeOn) {
     EXPECT_EQ(WEXITSTATUS(server.stop()), 0);
 }
 
+// Bound by the master on a port the kernel chose (listen: …:0), an h2c listener keeps
+// its port and its role across an upgrade.
+TEST(Upgrade, APortZeroListenerKeepsItsPortAndRole) {
+    ServerProcess server({.yaml = "listen: [{address: \"127.0.0.1:0\", h2c: true}]\nlog_level: info\n",
+                          .workers = 1,
+                          .socket_activation = false,
+                          .copy_binary = true});
+    server.write("index.html", "hello\n");
+    ASSERT_TRUE(wait_for_log(server, "listening on 127.0.0.1:"));
+    const std::string log = server.error_log();
+    const std::string line = "listening on 127.0.0.1:";
+    const std::string port = std::to_string(std::stoi(log.substr(log.find(line) + line.size())));
+    const auto h2c = [&] {
+        return run_program({"curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                            "http://127.0.0.1:" + port + "/index.html"},
+                           10s)
+            .output;
+    };
+    EXPECT_EQ(h2c(), "2 200");
+    server.signal(SIGUSR2);
+    ASSERT_TRUE(contains(server.wait_for_notification("upgraded in place", 30s), "last reload: ok")) << server.error_log();
+    EXPECT_EQ(h2c(), "2 200");
+    EXPECT_EQ(WEXITSTATUS(server.stop()), 0);
+}
+
 // A PYWEBD_UPGRADE left in a fresh start's environment is not trusted.
 TEST(Upgrade, AStrayHandOverInTheEnvironmentIsIgnored) {
     ServerProcess server({.yaml = "",
