@@ -431,7 +431,6 @@ void Master::check_startup() {
     publish_state();  // before READY=1: whoever hears it may probe /healthz at once
     log_.notice("ready: {} workers accepting", supervisor_->current()->config.effective_workers());
     notifier_.ready(status_line());
-    run_queued_reload(monotonic_ms());  // a SIGHUP during the start
 }
 
 void Master::begin_stop(Stop stop, std::int64_t now) {
@@ -711,11 +710,13 @@ void Master::run_queued_reload(std::int64_t now) {
 // package upgrade). An upgrade that cannot be made still reloads the configuration
 // (a certificate renewal must not wait on a binary), reporting both.
 void Master::reload_or_upgrade(std::int64_t now) {
-    if (supervisor_->pending() != nullptr || adopting_ || !announced_ready_) {
+    if (supervisor_->pending() != nullptr || adopting_) {
         reload_queued_ = true;  // decided when what is in progress ends
         return;
     }
-    if (executable_.replaced_on_disk() && upgrade(now, true)) return;
+    // Not before the first READY=1: a start that cannot finish must stay fixable by a
+    // reload with a corrected configuration.
+    if (announced_ready_ && executable_.replaced_on_disk() && upgrade(now, true)) return;
     reload(now);
 }
 
