@@ -16,7 +16,9 @@ namespace pywebd {
 // sees each store whole.
 class Counter {
 public:
-    void add(std::uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    void add(std::uint64_t n = 1) {
+        value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
     void set(std::uint64_t n) { value_.store(n, std::memory_order_relaxed); }
     std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 
@@ -38,7 +40,7 @@ inline constexpr std::array<std::uint64_t, 17> kDurationBucketsUs = {
 // sums never go backwards; the gauges are zeroed by the master when a slot is freed.
 struct alignas(64) WorkerCounters {
     Counter requests[kMetricProtocols][kStatusClasses];
-    Counter response_bytes[kMetricProtocols];       // body bytes sent
+    Counter response_bytes[kMetricProtocols];         // body bytes sent
     Counter duration[kDurationBucketsUs.size() + 1];  // requests per bucket (not cumulative); the last: above 10 s
     Counter duration_sum_us;
     Counter connections_accepted;

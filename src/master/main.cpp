@@ -56,7 +56,8 @@ std::optional<UpgradeState> upgrade_handed_over(bool& trial, std::string& warnin
     }
     for (const UpgradeState::Worker& w : state->workers)
         if (::sd_is_socket(w.channel, AF_UNIX, SOCK_SEQPACKET, -1) <= 0) {
-            error = fmt::format("{}: worker {}'s channel {} is not a unix socket", kUpgradeEnvironment, w.pid, w.channel);
+            error =
+                fmt::format("{}: worker {}'s channel {} is not a unix socket", kUpgradeEnvironment, w.pid, w.channel);
             return std::nullopt;
         }
     if (!trial)  // the trial's parent is the master: the workers are its siblings

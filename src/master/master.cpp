@@ -41,7 +41,8 @@ std::int64_t drain_kill_after_ms(const Config& config) { return config.timeouts.
 // A fresh segment, or after an in-place upgrade the one the image before kept.
 MetricsSegment open_metrics(const std::optional<UpgradeState>& upgrade) {
     std::string error;
-    auto segment = upgrade ? MetricsSegment::adopt(UniqueFd(upgrade->metrics_fd), error) : MetricsSegment::create(error);
+    auto segment =
+        upgrade ? MetricsSegment::adopt(UniqueFd(upgrade->metrics_fd), error) : MetricsSegment::create(error);
     if (!segment) throw std::runtime_error(error);
     return std::move(*segment);
 }
@@ -194,8 +195,8 @@ ListenAddress Master::role_of(const ListenSocket& socket, const Config& config) 
     role.h2 = true;
     // Under socket activation too, only a socket on exactly the admin address (a
     // wildcard one on its port would publish the counters on every interface).
-    const bool admin = config.admin && (socket.inherited ? socket.address.same_endpoint(*config.admin)
-                                                         : socket.address.admin);
+    const bool admin =
+        config.admin && (socket.inherited ? socket.address.same_endpoint(*config.admin) : socket.address.admin);
     role.admin = admin;
     if (admin) return role;
     for (const ListenAddress& entry : config.effective_listen()) {
@@ -311,10 +312,10 @@ int Master::run() {
             finish_reload(now);
             check_startup();
             if (adopting_ && (supervisor_->current_fatal() || now >= adoption_deadline_ms_))
-                abandon_upgrade(now, supervisor_->current_fatal()
-                                         ? std::string("the new version's workers cannot run")
-                                         : fmt::format("the new version's workers were not ready in {} s",
-                                                       kAdoptionMs / 1000));
+                abandon_upgrade(
+                    now, supervisor_->current_fatal()
+                             ? std::string("the new version's workers cannot run")
+                             : fmt::format("the new version's workers were not ready in {} s", kAdoptionMs / 1000));
             if (supervisor_->current_fatal()) {
                 log_.crit("no worker can run; stopping");
                 begin_stop(Stop::Fast, now);
@@ -793,10 +794,10 @@ Spawned Master::spawn_worker(const Generation& generation, unsigned slot) {
 
 std::string Master::status_line() const {
     const Generation* current = supervisor_->current();
-    std::string line = current != nullptr ? fmt::format("generation {}, {} workers", current->number,
-                                                        current->config.effective_workers())
-                                          : fmt::format("{} workers of the previous version",
-                                                        supervisor_->adopted_ready_count());
+    std::string line =
+        current != nullptr
+            ? fmt::format("generation {}, {} workers", current->number, current->config.effective_workers())
+            : fmt::format("{} workers of the previous version", supervisor_->adopted_ready_count());
     line += ", last reload: " + last_reload_;
     if (!last_upgrade_.empty()) line += ", last upgrade: " + last_upgrade_;
     return line;

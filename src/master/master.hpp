@@ -16,8 +16,8 @@
 #include "metrics_segment.hpp"
 #include "notifier.hpp"
 #include "supervisor.hpp"
-#include "upgrade_state.hpp"
 #include "unique_fd.hpp"
+#include "upgrade_state.hpp"
 
 namespace pywebd {
 
@@ -89,8 +89,8 @@ private:
     std::shared_ptr<Generation> initial_;
     std::vector<std::shared_ptr<ListenSocket>> inherited_;  // socket activation: used by every generation
     std::vector<std::shared_ptr<ListenSocket>> passed_;     // an upgrade: the sockets the image before had
-    ExecutableFile executable_;  // what an upgrade executes, and how a changed one is seen
-    bool adopting_ = false;      // upgraded: the image before's workers serve until ours are ready
+    ExecutableFile executable_;                             // what an upgrade executes, and how a changed one is seen
+    bool adopting_ = false;                  // upgraded: the image before's workers serve until ours are ready
     std::int64_t adoption_deadline_ms_ = 0;  // by then ours are ready, or the upgrade is given up
     bool upgraded_ = false;                  // this image came from an upgrade not yet finished
     std::string last_upgrade_;               // empty until one is tried

@@ -68,7 +68,8 @@ void Supervisor::spawn(Tracked& tracked, unsigned slot, std::int64_t now_ms) {
             pending_.failed = true;
             return;
         }
-        tracked.slots[slot].respawn_at_ms = now_ms + tracked.slots[slot].backoff.on_failed_start() + Backoff::kFirstDelayMs;
+        tracked.slots[slot].respawn_at_ms =
+            now_ms + tracked.slots[slot].backoff.on_failed_start() + Backoff::kFirstDelayMs;
         return;
     }
     auto process = std::make_unique<WorkerProcess>();
@@ -136,9 +137,8 @@ void Supervisor::adopt(std::unique_ptr<WorkerProcess> process) {
 }
 
 std::size_t Supervisor::adopted_ready_count() const {
-    return static_cast<std::size_t>(
-        std::count_if(processes_.begin(), processes_.end(),
-                      [](const auto& p) { return p->adopted && p->ready && !p->quitting; }));
+    return static_cast<std::size_t>(std::count_if(
+        processes_.begin(), processes_.end(), [](const auto& p) { return p->adopted && p->ready && !p->quitting; }));
 }
 
 void Supervisor::quit_adopted(int signal, std::int64_t now_ms, std::int64_t grace_ms) {
@@ -277,6 +277,5 @@ std::vector<pid_t> Supervisor::pids() const {
     for (const auto& p : processes_) out.push_back(p->pid);
     return out;
 }
-
 
 }  // namespace pywebd

@@ -46,12 +46,12 @@ struct WorkerProcess {
     unsigned slot = 0;
     UniqueFd channel;  // master end
     bool ready = false;
-    std::int64_t ready_ms = 0;  // when it reported ready
-    bool quitting = false;  // asked to stop: its exit is planned
+    std::int64_t ready_ms = 0;                          // when it reported ready
+    bool quitting = false;                              // asked to stop: its exit is planned
     std::int64_t kill_at_ms = 0;                        // when quitting: SIGKILL if still alive by then
     std::shared_ptr<const Generation> generation_data;  // keeps its sockets open while it lives
     std::size_t metrics_slot = MetricsSegment::kSlots;  // its counters in the shared segment
-    bool adopted = false;  // forked by the image before an in-place upgrade
+    bool adopted = false;                               // forked by the image before an in-place upgrade
 };
 
 // Forks a worker for (generation, slot); returns its pid (-1 if fork failed) and the
@@ -86,7 +86,7 @@ public:
     bool pending_ready() const { return pending_.generation && all_ready(pending_); }
     bool pending_failed() const { return pending_.failed; }
     bool current_ready() const { return all_ready(current_); }
-    bool current_fatal() const;  // every slot of the current generation failed fatally
+    bool current_fatal() const;               // every slot of the current generation failed fatally
     std::size_t current_ready_count() const;  // its workers ready and not quitting
 
     // After an in-place upgrade: a worker of the image before, still serving. It is

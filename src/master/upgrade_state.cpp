@@ -43,7 +43,9 @@ std::string UpgradeState::encode() const {
         out += fmt::format(" socket={},{}", s.fd, s.admin ? "admin" : s.inherited ? "inherited" : "plain");
     for (const Worker& w : workers)
         out += fmt::format(" worker={},{},{},{},{},{}", w.pid, w.generation, w.slot, w.metrics_slot, w.channel,
-                           w.quitting ? "quitting" : w.ready ? "ready" : "starting");
+                           w.quitting ? "quitting"
+                           : w.ready  ? "ready"
+                                      : "starting");
     return out;
 }
 

@@ -1,7 +1,7 @@
 #include "admin/metrics_text.hpp"
 
-#include <nghttp2/nghttp2ver.h>
 #include <nghttp2/nghttp2.h>
+#include <nghttp2/nghttp2ver.h>
 #include <openssl/crypto.h>
 
 #include <fmt/format.h>
@@ -76,7 +76,9 @@ public:
     void header(std::string_view name, std::string_view type, std::string_view help) {
         fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     }
-    void sample(std::string_view name, std::uint64_t value) { fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value); }
+    void sample(std::string_view name, std::uint64_t value) {
+        fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+    }
     void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
         fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
     }
@@ -97,8 +99,8 @@ void write_requests(Writer& w, const Totals& t) {
     w.header("pywebd_http_requests_total", "counter", "Responses sent, by protocol and status class.");
     for (std::size_t p = 0; p < kMetricProtocols; ++p)
         for (std::size_t c = 0; c < kStatusClasses; ++c)
-            w.sample("pywebd_http_requests_total", fmt::format("protocol=\"{}\",code=\"{}\"", kProtocolNames[p], kClassNames[c]),
-                     t.requests[p][c]);
+            w.sample("pywebd_http_requests_total",
+                     fmt::format("protocol=\"{}\",code=\"{}\"", kProtocolNames[p], kClassNames[c]), t.requests[p][c]);
     w.header("pywebd_http_response_body_bytes_total", "counter", "Response body bytes sent, by protocol.");
     for (std::size_t p = 0; p < kMetricProtocols; ++p)
         w.sample("pywebd_http_response_body_bytes_total", fmt::format("protocol=\"{}\"", kProtocolNames[p]),
@@ -136,8 +138,7 @@ void write_caches(Writer& w, const Totals& t) {
     w.one("pywebd_compression_cache_hits_total", "counter", "Compressed variants served from the cache.",
           t.compression_hits);
     w.one("pywebd_compression_cache_misses_total", "counter",
-          "Responses (HEAD included) whose compressed variant was not in the cache.",
-          t.compression_misses);
+          "Responses (HEAD included) whose compressed variant was not in the cache.", t.compression_misses);
 }
 
 void write_master(Writer& w, const MasterCounters& m, const BuildInfo& build) {

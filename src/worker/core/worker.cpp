@@ -29,7 +29,7 @@ constexpr std::int64_t kAcceptRetryMs = 100;  // after EMFILE/ENFILE
 // Admin connections a worker takes besides limits.max_connections: a probe or a scrape
 // gets in when the site's connections are at their limit, which is when they matter.
 constexpr std::size_t kAdminConnections = 8;
-constexpr std::int64_t kIdleGraceMs = 1000;   // drain: idle connections get this long to send one more request
+constexpr std::int64_t kIdleGraceMs = 1000;  // drain: idle connections get this long to send one more request
 constexpr std::size_t kSpareBuffers = 64;
 // Content ETags remembered per site (etag: content): they hold no descriptor (about 150
 // bytes each), so far more than the open-file cache, and a client cycling through more

@@ -40,8 +40,8 @@ struct WorkerSetup {
     UniqueFd access_log;  // opened by the master (invalid: off)
     unsigned slot = 0;
     Logger& log;
-    const TlsContext* tls = nullptr;    // the generation's, when a listener speaks TLS
-    TicketKeys* ticket_keys = nullptr;  // what the TLS context seals tickets with; the master rotates it
+    const TlsContext* tls = nullptr;          // the generation's, when a listener speaks TLS
+    TicketKeys* ticket_keys = nullptr;        // what the TLS context seals tickets with; the master rotates it
     const MetricsSegment* metrics = nullptr;  // shared with every worker: this one writes slot metrics_slot
     std::size_t metrics_slot = 0;
 };
