@@ -40,9 +40,7 @@ HttpResponse admin_get(const ServerProcess& server, const std::string& path, con
 }
 
 // promtool's verdict on an exposition: its exit status and what it said.
-RunResult promtool_check(const std::string& text) {
-    return run_program({"promtool", "check", "metrics"}, 30s, text);
-}
+RunResult promtool_check(const std::string& text) { return run_program({"promtool", "check", "metrics"}, 30s, text); }
 
 Samples parse(const std::string& text) {
     Samples out;
@@ -217,9 +215,8 @@ TEST(Admin, AnswersOnlyItsTwoPathsAndOnlyGetAndHead) {
 }
 
 TEST(Admin, AnswersAtTheSiteConnectionLimitWithItsOwnErrorsAndNoAccessLog) {
-    ServerProcess server({.yaml = std::string(kAdmin) +
-                                  "limits: {max_connections: 2}\nerror_pages: {400: /400.html}\n"
-                                  "access_log: access.log\n",
+    ServerProcess server({.yaml = std::string(kAdmin) + "limits: {max_connections: 2}\nerror_pages: {400: /400.html}\n"
+                                                        "access_log: access.log\n",
                           .workers = 1,
                           .sockets = 2});
     server.write("400.html", "the site's own page\n");
@@ -269,8 +266,8 @@ TEST(Admin, TheMasterBindsItAndKeepsItAcrossAReload) {
 }
 
 TEST(Admin, HealthIsUnavailableWhileDraining) {
-    ServerProcess server({.yaml = std::string(kAdmin) + "timeouts: {shutdown: 30s, send: 30s}\n", .workers = 1,
-                          .sockets = 2});
+    ServerProcess server(
+        {.yaml = std::string(kAdmin) + "timeouts: {shutdown: 30s, send: 30s}\n", .workers = 1, .sockets = 2});
     server.write("big.bin", std::string(32 << 20, 'x'));
     EXPECT_EQ(admin_get(server, "/healthz").status, 200);
     // A download the client does not read keeps the worker draining.
@@ -294,7 +291,7 @@ TEST(Admin, HealthIsUnavailableWhileDraining) {
     const auto workers = server.workers();
     ASSERT_EQ(workers.size(), 1u);
     EXPECT_LT(cpu_ticks_over(workers, 2s), 100);  // of 200 ticks: far from a busy loop
-    slow.reset();  // closed with bytes unread: a reset, and the drain ends with it
+    slow.reset();                                 // closed with bytes unread: a reset, and the drain ends with it
     EXPECT_EQ(WEXITSTATUS(server.stop(SIGTERM, 40s)), 0);
 }
 

@@ -41,7 +41,8 @@ void replace_binary(const ServerProcess& server, const fs::path& with) {
 }
 
 bool contains(const std::vector<std::string>& notes, const std::string& text) {
-    return std::any_of(notes.begin(), notes.end(), [&](const std::string& n) { return n.find(text) != std::string::npos; });
+    return std::any_of(notes.begin(), notes.end(),
+                       [&](const std::string& n) { return n.find(text) != std::string::npos; });
 }
 
 std::string body_of_length(std::size_t n) { return std::string(n, 'u'); }
@@ -83,7 +84,7 @@ TEST(Upgrade, ABinaryReplacedOnDiskTakesOverOnReloadWithoutFailingARequest) {
     const auto notes = server.wait_for_notification("upgraded in place", 30s);
     ASSERT_TRUE(contains(notes, "RELOADING=1")) << server.error_log();
     ASSERT_TRUE(contains(notes, "last reload: ok (upgraded in place to")) << server.error_log();
-    EXPECT_EQ(::kill(master, 0), 0);                                          // the same process
+    EXPECT_EQ(::kill(master, 0), 0);                                             // the same process
     EXPECT_EQ(inode_of("/proc/" + std::to_string(master) + "/exe"), new_inode);  // running the new file
     // Two new workers; the old ones drain (the one sending big.bin stays until it is sent).
     const auto new_workers = [&] {
@@ -103,8 +104,7 @@ TEST(Upgrade, ABinaryReplacedOnDiskTakesOverOnReloadWithoutFailingARequest) {
 
     // The slow download, begun by the previous version, arrives whole.
     std::string rest = first;
-    while (rest.size() < big.size() && slow.receive(rest)) {
-    }
+    while (rest.size() < big.size() && slow.receive(rest)) {}
     const auto body_at = rest.find("\r\n\r\n");
     ASSERT_NE(body_at, std::string::npos);
     EXPECT_EQ(rest.size() - body_at - 4, big.size());
@@ -170,8 +170,8 @@ TEST(Upgrade, ABrokenBinaryLeavesTheRunningVersionServing) {
         replace_binary(server, broken);
         server.signal(SIGUSR2);
         const auto notes = server.wait_for_notification("last upgrade: failed", 30s);
-        EXPECT_TRUE(contains(notes, std::string("last upgrade: failed: ") + server.binary_path().string() + " " +
-                                        c.reason))
+        EXPECT_TRUE(
+            contains(notes, std::string("last upgrade: failed: ") + server.binary_path().string() + " " + c.reason))
             << (notes.empty() ? "" : notes.back()) << server.error_log();
         EXPECT_EQ(server.get("/index.html")->body, "hello\n");
         EXPECT_EQ(server.workers(), workers);  // nothing restarted
@@ -218,9 +218,7 @@ TEST(Upgrade, WhenTheNewVersionsWorkersCannotRunThePreviousOnesServeOn) {
     }();
     std::string locked_config = good_config;
     locked_config.replace(locked_config.find("root: "), 0, "root: " + locked.string() + "\n#");
-    {
-        std::ofstream(server.config_path()) << locked_config;
-    }
+    { std::ofstream(server.config_path()) << locked_config; }
     server.signal(SIGUSR2);
     const auto notes = server.wait_for_notification("last upgrade: failed", 40s);
     EXPECT_TRUE(contains(notes, "last upgrade: failed: the new version's workers cannot run")) << server.error_log();
@@ -228,9 +226,7 @@ TEST(Upgrade, WhenTheNewVersionsWorkersCannotRunThePreviousOnesServeOn) {
     EXPECT_EQ(server.get("/index.html")->body, "hello\n");  // the adopted workers
     EXPECT_EQ(health(server.port(1)), "ok\n");
     for (pid_t p : workers) EXPECT_EQ(::kill(p, 0), 0) << p;
-    {
-        std::ofstream(server.config_path()) << good_config;
-    }
+    { std::ofstream(server.config_path()) << good_config; }
     server.signal(SIGHUP);
     EXPECT_TRUE(contains(server.wait_for_notification("last reload: ok", 30s), "READY=1")) << server.error_log();
     EXPECT_EQ(server.wait_for_workers(2, workers, 15s).size(), 2u);  // a new generation; the adopted ones drained
@@ -251,14 +247,15 @@ TEST(Upgrade, APortZeroListenerKeepsItsPortAndRole) {
     const std::string line = "listening on 127.0.0.1:";
     const std::string port = std::to_string(std::stoi(log.substr(log.find(line) + line.size())));
     const auto h2c = [&] {
-        return run_program({"curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
-                            "http://127.0.0.1:" + port + "/index.html"},
+        return run_program({"curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                            "%{http_version} %{http_code}", "http://127.0.0.1:" + port + "/index.html"},
                            10s)
             .output;
     };
     EXPECT_EQ(h2c(), "2 200");
     server.signal(SIGUSR2);
-    ASSERT_TRUE(contains(server.wait_for_notification("upgraded in place", 30s), "last reload: ok")) << server.error_log();
+    ASSERT_TRUE(contains(server.wait_for_notification("upgraded in place", 30s), "last reload: ok"))
+        << server.error_log();
     EXPECT_EQ(h2c(), "2 200");
     EXPECT_EQ(WEXITSTATUS(server.stop()), 0);
 }

@@ -45,7 +45,7 @@ TEST(MetricsSegment, ARespawnedWorkerCarriesItsSlotOnAndGaugesAreZeroed) {
     segment.release(first);  // the worker died
     EXPECT_EQ(segment.slot(first).connections_active.get(), 0u);
     EXPECT_EQ(segment.slot(first).connections_idle.get(), 0u);
-    EXPECT_EQ(segment.acquire(), first);  // its replacement takes the lowest free slot
+    EXPECT_EQ(segment.acquire(), first);                      // its replacement takes the lowest free slot
     EXPECT_EQ(segment.slot(first).requests[0][1].get(), 7u);  // and counts on from there
     EXPECT_EQ(segment.acquire(), 2u);
     EXPECT_EQ(segment.slots_used(), 3u);
@@ -82,11 +82,11 @@ TEST(MetricsText, SumsSlotsAndMakesTheHistogramCumulative) {
     MetricsSegment segment = make_segment();
     WorkerCounters& a = segment.slot(segment.acquire());
     WorkerCounters& b = segment.slot(segment.acquire());
-    a.record(MetricProtocol::Http1, 200, 100, 50);          // on the first bound: le="0.000050"
-    a.record(MetricProtocol::Http1, 404, 10, 51);           // just above it
-    b.record(MetricProtocol::Http2, 304, 0, 2'000'000);     // 2 s
-    b.record(MetricProtocol::Http2, 503, 5, 11'000'000);    // past 10 s: only +Inf
-    b.record(MetricProtocol::Http1, 999, 1, 1);             // out of range: counted as 5xx
+    a.record(MetricProtocol::Http1, 200, 100, 50);        // on the first bound: le="0.000050"
+    a.record(MetricProtocol::Http1, 404, 10, 51);         // just above it
+    b.record(MetricProtocol::Http2, 304, 0, 2'000'000);   // 2 s
+    b.record(MetricProtocol::Http2, 503, 5, 11'000'000);  // past 10 s: only +Inf
+    b.record(MetricProtocol::Http1, 999, 1, 1);           // out of range: counted as 5xx
     a.tls_full.add(2);
     b.tls_resumed.add(1);
     b.tls_failed.add(4);
@@ -146,7 +146,7 @@ TEST(Health, OkOnlyWhileServingWithAReadyWorker) {
         const char* reason;
     };
     const Row table[] = {
-        {HealthState::Starting, 0, 503, "starting"},  {HealthState::Starting, 2, 503, "starting"},
+        {HealthState::Starting, 0, 503, "starting"},       {HealthState::Starting, 2, 503, "starting"},
         {HealthState::Serving, 0, 503, "no worker ready"}, {HealthState::Serving, 1, 200, "ok"},
         {HealthState::Stopping, 2, 503, "draining"},
     };

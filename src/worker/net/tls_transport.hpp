@@ -19,8 +19,8 @@ struct TlsWorkerState {
     static constexpr std::size_t kRecord = 16 * 1024;  // the largest TLS record's plaintext
     std::vector<char> buffer;
     Logger& log;
-    bool ktls = false;                  // the context asks OpenSSL for kernel TLS
-    bool ktls_fallback_logged = false;  // a connection it could not give kTLS was named once
+    bool ktls = false;                   // the context asks OpenSSL for kernel TLS
+    bool ktls_fallback_logged = false;   // a connection it could not give kTLS was named once
     WorkerCounters* counters = nullptr;  // handshakes, when the worker exports metrics
 };
 
@@ -92,7 +92,7 @@ private:
     bool broken_ = false;          // a fatal error or a refusal: no close_notify, no more reads
     bool close_notify_sent_ = false;
     bool hello_retry_ = false;             // a HelloRetryRequest went out: check the second ClientHello first
-    bool handshake_counted_ = false;  // its outcome is in the metrics
+    bool handshake_counted_ = false;       // its outcome is in the metrics
     std::uint8_t handshake_messages_ = 0;  // received, the handshake's and those after it (KeyUpdate …)
     Wait waiting_ = Wait::Readable;
     IoResult detect_result_{Io::Done, 0, 0};

@@ -7,7 +7,8 @@ void answer_request(SessionContext& c, const http::Request& request, Response& o
     Sites& sites = services.sites;
     const bool head_only = request.method == http::Method::Head;
     if (c.listener.admin)
-        return services.admin ? services.admin->answer(request, out) : services.handler.builtin_error(404, head_only, out);
+        return services.admin ? services.admin->answer(request, out)
+                              : services.handler.builtin_error(404, head_only, out);
     Site* site = sites.choose(request.authority);
     if (site == nullptr)
         return services.handler.error(sites.fallback_site, sites.unknown == UnknownHost::Misdirected ? 421 : 404,

@@ -10,8 +10,8 @@
 #include "http/date_cache.hpp"
 #include "listen_address.hpp"
 #include "log.hpp"
-#include "metric_counters.hpp"
 #include "log/access_log.hpp"
+#include "metric_counters.hpp"
 #include "net/peer_address.hpp"
 #include "net/timer_lists.hpp"
 #include "net/transport.hpp"
@@ -28,12 +28,12 @@ struct SessionServices {
     AccessLog& access_log;
     const DateCache& date;
     Logger& log;
-    WorkerCounters& counters;  // this worker's slot of the shared metrics
+    WorkerCounters& counters;     // this worker's slot of the shared metrics
     std::span<char> drop_buffer;  // for bytes read only to be dropped
     bool log_tls = false;         // the access log adds the TLS protocol and cipher
     std::int64_t now_ms = 0;
     bool draining = false;
-    bool linger = true;  // timeouts.linger > 0
+    bool linger = true;                   // timeouts.linger > 0
     const AdminHandler* admin = nullptr;  // what the admin listener's requests get
 };
 

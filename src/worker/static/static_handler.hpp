@@ -104,10 +104,10 @@ private:
     Logger& log_;
     WorkerCounters unshared_counters_;  // when the worker exports none (unit tests)
     WorkerCounters& counters_;          // cache hits and misses
-    NormalPath path_;              // scratch, reused
-    std::string sibling_path_;     // scratch, reused
-    std::string key_;              // scratch, reused
-    CompressionCache compressed_;  // this worker's compressed variants, every site's
+    NormalPath path_;                   // scratch, reused
+    std::string sibling_path_;          // scratch, reused
+    std::string key_;                   // scratch, reused
+    CompressionCache compressed_;       // this worker's compressed variants, every site's
     std::size_t streams_in_flight_ = 0;
     std::size_t small_streams_in_flight_ = 0;
     std::size_t compress_now_left_ = kCompressNowPerTurn;
